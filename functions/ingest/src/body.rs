@@ -1,0 +1,515 @@
+//! Pure request parsing: an HTTP request's parts become the Kinesis entries to write, or a
+//! client error. No I/O; the adapter in `handler.rs` extracts the parts from the Lambda event.
+
+use crate::error::IngestError;
+use serde_json::value::RawValue;
+use trickle_shared::gzip::{gunzip_bounded, GunzipError};
+use trickle_shared::json::{minify_valid_json, scalar_at_pointer};
+use trickle_shared::limits::{KINESIS_MAX_PARTITION_KEY_CHARS, KINESIS_MAX_RECORD_BYTES};
+
+/// The most a gzip body may decode to (the function URL's own request limit is 6 MB).
+pub const MAX_DECODED_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// One record to put into Kinesis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub data: Vec<u8>,
+    pub partition_key: String,
+    pub explicit_hash_key: Option<String>,
+}
+
+impl Entry {
+    /// What the record counts against Kinesis' per-record and per-request limits.
+    pub fn billed_bytes(&self) -> usize {
+        self.data.len() + self.partition_key.len()
+    }
+}
+
+/// The parts of an HTTP request that decide what is written.
+#[derive(Debug, Default, Clone)]
+pub struct HttpInput<'a> {
+    pub method: &'a str,
+    pub content_type: Option<&'a str>,
+    pub content_encoding: Option<&'a str>,
+    /// `X-Partition-Key` header.
+    pub partition_key_header: Option<&'a str>,
+    /// `?partitionKey=` query parameter.
+    pub partition_key_query: Option<&'a str>,
+    /// `X-Explicit-Hash-Key` header.
+    pub explicit_hash_key: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// How the body is split into records, from the Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/json` (and `application/*+json`): an array is one record per element.
+    Json,
+    /// `application/x-ndjson`, `application/ndjson`, `application/jsonl`,
+    /// `application/x-jsonlines`, `application/jsonlines`: one record per non-empty line.
+    Ndjson,
+    /// Anything else: the body is one record, byte for byte.
+    Raw,
+}
+
+impl BodyFormat {
+    /// Classifies a Content-Type header value (parameters such as charset are ignored).
+    pub fn from_content_type(content_type: Option<&str>) -> Self {
+        let essence = content_type
+            .and_then(|c| c.split(';').next())
+            .map(|c| c.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match essence.as_str() {
+            "application/json" => Self::Json,
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines"
+            | "application/jsonlines" => Self::Ndjson,
+            e if e.starts_with("application/") && e.ends_with("+json") => Self::Json,
+            _ => Self::Raw,
+        }
+    }
+}
+
+/// Parses a request into entries, or says exactly what is wrong with it.
+pub fn parse(input: &HttpInput<'_>, key_pointer: Option<&str>) -> Result<Vec<Entry>, IngestError> {
+    if !input.method.eq_ignore_ascii_case("POST") {
+        return Err(IngestError::MethodNotAllowed(input.method.to_owned()));
+    }
+    let decoded;
+    let body: &[u8] = match content_encoding(input.content_encoding)? {
+        Encoding::Identity => input.body,
+        Encoding::Gzip => {
+            if input.body.is_empty() {
+                return Err(IngestError::EmptyBody);
+            }
+            decoded = gunzip_bounded(input.body, MAX_DECODED_BODY_BYTES).map_err(|e| match e {
+                GunzipError::TooLarge { limit } => IngestError::DecodedTooLarge { limit },
+                GunzipError::Corrupt(e) => IngestError::CorruptGzip(e.to_string()),
+            })?;
+            &decoded
+        }
+    };
+    if body.is_empty() {
+        return Err(IngestError::EmptyBody);
+    }
+    let fixed_key = fixed_partition_key(input)?;
+    let explicit_hash_key = input
+        .explicit_hash_key
+        .map(|k| {
+            let k = k.trim();
+            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(IngestError::InvalidExplicitHashKey);
+            }
+            k.parse::<u128>()
+                .map(|n| n.to_string())
+                .map_err(|_| IngestError::InvalidExplicitHashKey)
+        })
+        .transpose()?;
+
+    // Split into (data, key taken from the data) pairs.
+    let records: Vec<(Vec<u8>, Option<String>)> =
+        match BodyFormat::from_content_type(input.content_type) {
+            BodyFormat::Json => split_json(body, key_pointer, fixed_key.is_some())?,
+            BodyFormat::Ndjson => split_ndjson(body, key_pointer, fixed_key.is_some())?,
+            BodyFormat::Raw => vec![(body.to_vec(), None)],
+        };
+
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(index, (data, key_from_data))| {
+            let partition_key = match (&fixed_key, key_from_data) {
+                (Some(k), _) => k.clone(),
+                (None, Some(k)) => {
+                    validate_partition_key(&k).map_err(|reason| {
+                        IngestError::InvalidPartitionKey {
+                            index: Some(index),
+                            reason,
+                        }
+                    })?;
+                    k
+                }
+                (None, None) => uuid::Uuid::new_v4().to_string(),
+            };
+            let entry = Entry {
+                data,
+                partition_key,
+                explicit_hash_key: explicit_hash_key.clone(),
+            };
+            if entry.billed_bytes() > KINESIS_MAX_RECORD_BYTES {
+                return Err(IngestError::RecordTooLarge {
+                    index,
+                    bytes: entry.billed_bytes(),
+                    limit: KINESIS_MAX_RECORD_BYTES,
+                });
+            }
+            Ok(entry)
+        })
+        .collect()
+}
+
+enum Encoding {
+    Identity,
+    Gzip,
+}
+
+fn content_encoding(header: Option<&str>) -> Result<Encoding, IngestError> {
+    match header.map(|h| h.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("identity") => Ok(Encoding::Identity),
+        Some("gzip") | Some("x-gzip") => Ok(Encoding::Gzip),
+        Some(other) => Err(IngestError::UnsupportedEncoding(other.to_owned())),
+    }
+}
+
+/// The key from the header, else the query parameter; validated.
+fn fixed_partition_key(input: &HttpInput<'_>) -> Result<Option<String>, IngestError> {
+    let Some(key) = input.partition_key_header.or(input.partition_key_query) else {
+        return Ok(None);
+    };
+    validate_partition_key(key).map_err(|reason| IngestError::InvalidPartitionKey {
+        index: None,
+        reason,
+    })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// Kinesis: 1 to 256 Unicode characters.
+pub fn validate_partition_key(key: &str) -> Result<(), String> {
+    let chars = key.chars().count();
+    if chars == 0 {
+        Err("it is empty".into())
+    } else if chars > KINESIS_MAX_PARTITION_KEY_CHARS {
+        Err(format!(
+            "it has {chars} characters; Kinesis takes at most {KINESIS_MAX_PARTITION_KEY_CHARS}"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn key_from(raw: &str, key_pointer: Option<&str>, fixed: bool) -> Option<String> {
+    let pointer = key_pointer.filter(|_| !fixed)?;
+    let value: serde_json::Value = serde_json::from_str(raw).ok()?;
+    scalar_at_pointer(&value, pointer)
+}
+
+fn split_json(
+    body: &[u8],
+    key_pointer: Option<&str>,
+    fixed: bool,
+) -> Result<Vec<(Vec<u8>, Option<String>)>, IngestError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let elements: Vec<&RawValue> =
+            serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+        if elements.is_empty() {
+            return Err(IngestError::NoRecords("the JSON array is empty"));
+        }
+        Ok(elements
+            .into_iter()
+            .map(|raw| {
+                (
+                    minify_valid_json(raw.get().as_bytes()),
+                    key_from(raw.get(), key_pointer, fixed),
+                )
+            })
+            .collect())
+    } else {
+        let raw: &RawValue =
+            serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+        let key = key_from(raw.get(), key_pointer, fixed);
+        Ok(vec![(body.to_vec(), key)])
+    }
+}
+
+fn split_ndjson(
+    body: &[u8],
+    key_pointer: Option<&str>,
+    fixed: bool,
+) -> Result<Vec<(Vec<u8>, Option<String>)>, IngestError> {
+    let mut out = Vec::new();
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let raw: &RawValue =
+            serde_json::from_slice(line).map_err(|e| IngestError::InvalidNdjson {
+                line: i + 1,
+                detail: e.to_string(),
+            })?;
+        out.push((line.to_vec(), key_from(raw.get(), key_pointer, fixed)));
+    }
+    if out.is_empty() {
+        return Err(IngestError::NoRecords(
+            "the NDJSON body has only empty lines",
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn post<'a>(content_type: &'a str, body: &'a [u8]) -> HttpInput<'a> {
+        HttpInput {
+            method: "POST",
+            content_type: Some(content_type),
+            body,
+            ..Default::default()
+        }
+    }
+
+    fn datas(entries: &[Entry]) -> Vec<&[u8]> {
+        entries.iter().map(|e| e.data.as_slice()).collect()
+    }
+
+    #[test]
+    fn splits_a_json_array_into_compact_elements() {
+        let e = parse(
+            &post("application/json", b"[ {\"a\": 1}, \"x y\" , 2.50 ]"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(datas(&e), [&b"{\"a\":1}"[..], b"\"x y\"", b"2.50"]);
+    }
+
+    #[test]
+    fn keeps_any_other_json_value_as_the_body_bytes() {
+        let body = b"{ \"a\" : [1, 2] }\n";
+        let e = parse(&post("application/json; charset=utf-8", body), None).unwrap();
+        assert_eq!(datas(&e), [&body[..]]);
+    }
+
+    #[test]
+    fn splits_ndjson_on_non_empty_lines() {
+        let body = b"{\"a\":1}\r\n\n  \n[2]\n\"t\"";
+        for ct in ["application/x-ndjson", "application/jsonl"] {
+            let e = parse(&post(ct, body), None).unwrap();
+            assert_eq!(datas(&e), [&b"{\"a\":1}"[..], b"[2]", b"\"t\""]);
+        }
+    }
+
+    #[test]
+    fn raw_bodies_are_one_record_byte_for_byte() {
+        let body = b"Hello\nWorld\xff";
+        for ct in ["text/plain", "application/octet-stream"] {
+            assert_eq!(datas(&parse(&post(ct, body), None).unwrap()), [&body[..]]);
+        }
+        let none = HttpInput {
+            method: "POST",
+            body,
+            ..Default::default()
+        };
+        assert_eq!(datas(&parse(&none, None).unwrap()), [&body[..]]);
+    }
+
+    #[test]
+    fn decodes_gzip_bodies() {
+        use flate2::{write::GzEncoder, Compression};
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(b"[1,2]").unwrap();
+        let gz = enc.finish().unwrap();
+        let input = HttpInput {
+            content_encoding: Some("gzip"),
+            ..post("application/json", &gz)
+        };
+        assert_eq!(datas(&parse(&input, None).unwrap()), [&b"1"[..], b"2"]);
+    }
+
+    #[test]
+    fn refuses_a_gzip_bomb_with_413() {
+        use flate2::{write::GzEncoder, Compression};
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(&vec![b'a'; MAX_DECODED_BODY_BYTES + 1])
+            .unwrap();
+        let gz = enc.finish().unwrap();
+        let input = HttpInput {
+            content_encoding: Some("gzip"),
+            ..post("text/plain", &gz)
+        };
+        let err = parse(&input, None).unwrap_err();
+        assert_eq!(err.status(), 413);
+    }
+
+    #[test]
+    fn rejects_unknown_encoding_with_415() {
+        let input = HttpInput {
+            content_encoding: Some("br"),
+            ..post("text/plain", b"x")
+        };
+        assert_eq!(parse(&input, None).unwrap_err().status(), 415);
+    }
+
+    #[test]
+    fn rejects_other_methods_with_405() {
+        let input = HttpInput {
+            method: "GET",
+            ..post("text/plain", b"x")
+        };
+        assert_eq!(parse(&input, None).unwrap_err().status(), 405);
+    }
+
+    #[test]
+    fn rejects_empty_bodies_and_empty_collections() {
+        assert_eq!(
+            parse(&post("text/plain", b""), None).unwrap_err(),
+            IngestError::EmptyBody
+        );
+        assert!(matches!(
+            parse(&post("application/json", b" [ ] "), None),
+            Err(IngestError::NoRecords(_))
+        ));
+        assert!(matches!(
+            parse(&post("application/x-ndjson", b"\n \n"), None),
+            Err(IngestError::NoRecords(_))
+        ));
+    }
+
+    #[test]
+    fn invalid_json_names_the_position() {
+        let err = parse(&post("application/json", b"[1,\n{]"), None).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn invalid_ndjson_names_the_line() {
+        let err = parse(&post("application/x-ndjson", b"{}\n\n{nope}\n"), None).unwrap_err();
+        assert!(
+            matches!(err, IngestError::InvalidNdjson { line: 3, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_record_over_one_mebibyte_naming_its_index() {
+        let big = format!("[1, \"{}\"]", "a".repeat(KINESIS_MAX_RECORD_BYTES));
+        let err = parse(&post("application/json", big.as_bytes()), None).unwrap_err();
+        assert!(
+            matches!(err, IngestError::RecordTooLarge { index: 1, .. }),
+            "{err}"
+        );
+        assert_eq!(err.status(), 413);
+    }
+
+    #[test]
+    fn record_limit_counts_the_partition_key() {
+        let body = vec![b'a'; KINESIS_MAX_RECORD_BYTES - 3];
+        let ok = HttpInput {
+            partition_key_header: Some("abc"),
+            ..post("text/plain", &body)
+        };
+        assert!(parse(&ok, None).is_ok());
+        let over = HttpInput {
+            partition_key_header: Some("abcd"),
+            ..post("text/plain", &body)
+        };
+        assert!(matches!(
+            parse(&over, None),
+            Err(IngestError::RecordTooLarge { index: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn partition_key_prefers_header_then_query_then_pointer_then_uuid() {
+        let body = b"[{\"u\":\"from-data\"},{\"v\":1}]";
+        let both = HttpInput {
+            partition_key_header: Some("h"),
+            partition_key_query: Some("q"),
+            ..post("application/json", body)
+        };
+        assert!(parse(&both, Some("/u"))
+            .unwrap()
+            .iter()
+            .all(|e| e.partition_key == "h"));
+        let query = HttpInput {
+            partition_key_query: Some("q"),
+            ..post("application/json", body)
+        };
+        assert!(parse(&query, Some("/u"))
+            .unwrap()
+            .iter()
+            .all(|e| e.partition_key == "q"));
+        let e = parse(&post("application/json", body), Some("/u")).unwrap();
+        assert_eq!(e[0].partition_key, "from-data");
+        assert_eq!(
+            e[1].partition_key.len(),
+            36,
+            "a UUID when the pointer is absent"
+        );
+        assert_ne!(
+            e[1].partition_key,
+            parse(&post("application/json", body), Some("/u")).unwrap()[1].partition_key
+        );
+    }
+
+    #[test]
+    fn rejects_empty_or_long_partition_keys() {
+        let empty = HttpInput {
+            partition_key_header: Some(""),
+            ..post("text/plain", b"x")
+        };
+        assert!(matches!(
+            parse(&empty, None),
+            Err(IngestError::InvalidPartitionKey { .. })
+        ));
+        let long = "k".repeat(257);
+        let too_long = HttpInput {
+            partition_key_query: Some(&long),
+            ..post("text/plain", b"x")
+        };
+        assert_eq!(parse(&too_long, None).unwrap_err().status(), 400);
+        let ok = "é".repeat(256);
+        let unicode = HttpInput {
+            partition_key_header: Some(&ok),
+            ..post("text/plain", b"x")
+        };
+        assert!(parse(&unicode, None).is_ok(), "256 characters, not bytes");
+    }
+
+    #[test]
+    fn passes_a_valid_explicit_hash_key_and_rejects_others() {
+        let ok = HttpInput {
+            explicit_hash_key: Some("12345"),
+            ..post("text/plain", b"x")
+        };
+        assert_eq!(
+            parse(&ok, None).unwrap()[0].explicit_hash_key.as_deref(),
+            Some("12345")
+        );
+        for k in ["0x10", "+1", "", "340282366920938463463374607431768211456"] {
+            let bad = HttpInput {
+                explicit_hash_key: Some(k),
+                ..post("text/plain", b"x")
+            };
+            assert_eq!(
+                parse(&bad, None).unwrap_err(),
+                IngestError::InvalidExplicitHashKey,
+                "{k:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_any_body(body in proptest::collection::vec(any::<u8>(), 0..512),
+                                    ct in prop_oneof![Just("application/json"), Just("application/x-ndjson"), Just("text/plain")]) {
+            let _ = parse(&post(ct, &body), Some("/k"));
+        }
+
+        #[test]
+        fn ndjson_lines_round_trip(values in proptest::collection::vec(any::<i64>(), 1..50)) {
+            let body: String = values.iter().map(|v| format!("{v}\n")).collect();
+            let e = parse(&post("application/x-ndjson", body.as_bytes()), None).unwrap();
+            let back: Vec<i64> = e.iter().map(|e| serde_json::from_slice(&e.data).unwrap()).collect();
+            prop_assert_eq!(back, values);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The ingest function's configuration, read once at cold start.
+
+use std::time::Duration;
+use trickle_shared::config::{self as cfg, ConfigError};
+
+/// Default time the function may spend retrying throttled entries before answering 503.
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_millis(2_000);
+
+/// Which stream to write to. Kinesis accepts either on every data-plane call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamTarget {
+    /// `STREAM_NAME`
+    Name(String),
+    /// `STREAM_ARN` (wins when both are set: it also pins the account and region)
+    Arn(String),
+}
+
+/// Typed configuration of `ingest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `STREAM_NAME` or `STREAM_ARN`: the Kinesis data stream; one is required.
+    pub stream: StreamTarget,
+    /// `PARTITION_KEY_POINTER`: a JSON pointer whose value, when a JSON/NDJSON record has it,
+    /// becomes that record's partition key (after the header and the query parameter).
+    pub partition_key_pointer: Option<String>,
+    /// `RETRY_BUDGET_MS`: how long to retry throttled entries (default 2000).
+    pub retry_budget: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(cfg::env_lookup)
+    }
+
+    /// Reads the configuration from any lookup (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let stream = match (
+            cfg::optional(&lookup, "STREAM_ARN"),
+            cfg::optional(&lookup, "STREAM_NAME"),
+        ) {
+            (Some(arn), _) => {
+                if !arn.starts_with("arn:") || !arn.contains(":stream/") {
+                    return Err(ConfigError::Invalid {
+                        name: "STREAM_ARN",
+                        value: arn,
+                        reason: "expected arn:<partition>:kinesis:<region>:<account>:stream/<name>"
+                            .into(),
+                    });
+                }
+                StreamTarget::Arn(arn)
+            }
+            (None, Some(name)) => StreamTarget::Name(name),
+            (None, None) => return Err(ConfigError::MissingOneOf("STREAM_NAME, STREAM_ARN")),
+        };
+        let retry_ms: u64 = cfg::parsed_or(
+            &lookup,
+            "RETRY_BUDGET_MS",
+            DEFAULT_RETRY_BUDGET.as_millis() as u64,
+        )?;
+        Ok(Self {
+            stream,
+            partition_key_pointer: cfg::json_pointer(&lookup, "PARTITION_KEY_POINTER")?,
+            retry_budget: Duration::from_millis(retry_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn requires_a_stream_and_names_the_variables() {
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        assert!(err.to_string().contains("STREAM_NAME, STREAM_ARN"), "{err}");
+    }
+
+    #[test]
+    fn reads_name_and_defaults() {
+        let c = Config::from_lookup(lookup(&[("STREAM_NAME", "s")])).unwrap();
+        assert_eq!(c.stream, StreamTarget::Name("s".into()));
+        assert_eq!(c.retry_budget, DEFAULT_RETRY_BUDGET);
+        assert_eq!(c.partition_key_pointer, None);
+    }
+
+    #[test]
+    fn rejects_a_malformed_arn_and_pointer() {
+        assert!(Config::from_lookup(lookup(&[("STREAM_ARN", "stream/x")])).is_err());
+        assert!(Config::from_lookup(lookup(&[
+            ("STREAM_NAME", "s"),
+            ("PARTITION_KEY_POINTER", "user")
+        ]))
+        .is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! Everything a client can get wrong, each with its HTTP status. Upstream (Kinesis) failures
+//! are not here: they are per-record outcomes, see `write.rs`.
+
+use http::StatusCode;
+
+/// Bad client input: answered with a 4xx and `{"error": "..."}`, and nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("method {0} not allowed: POST records to this URL")]
+    MethodNotAllowed(String),
+    #[error("empty body: POST one or more records")]
+    EmptyBody,
+    #[error("no records in the body: {0}")]
+    NoRecords(&'static str),
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    #[error("invalid NDJSON on line {line}: {detail}")]
+    InvalidNdjson { line: usize, detail: String },
+    #[error(
+        "record {index} is {bytes} bytes with its partition key; Kinesis takes at most {limit}"
+    )]
+    RecordTooLarge {
+        index: usize,
+        bytes: usize,
+        limit: usize,
+    },
+    #[error("invalid partition key{}: {reason}", .index.map(|i| format!(" for record {i}")).unwrap_or_default())]
+    InvalidPartitionKey {
+        index: Option<usize>,
+        reason: String,
+    },
+    #[error("invalid X-Explicit-Hash-Key: expected a decimal integer from 0 to 2^128-1")]
+    InvalidExplicitHashKey,
+    #[error("unsupported Content-Encoding {0:?}: send gzip or identity")]
+    UnsupportedEncoding(String),
+    #[error("body decodes to more than {limit} bytes")]
+    DecodedTooLarge { limit: usize },
+    #[error("corrupt gzip body: {0}")]
+    CorruptGzip(String),
+}
+
+impl IngestError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RecordTooLarge { .. } | Self::DecodedTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::EmptyBody
+            | Self::NoRecords(_)
+            | Self::InvalidJson(_)
+            | Self::InvalidNdjson { .. }
+            | Self::InvalidPartitionKey { .. }
+            | Self::InvalidExplicitHashKey
+            | Self::CorruptGzip(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}

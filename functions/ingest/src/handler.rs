@@ -1,0 +1,268 @@
+//! The adapter between the function URL event and the pure parts: extracts the request's
+//! parts, writes the entries, and answers in the shape of Kinesis' own PutRecord/PutRecords
+//! responses.
+
+use crate::body::{parse, HttpInput};
+use crate::config::Config;
+use crate::error::IngestError;
+use crate::sink::{EntryOutcome, RecordSink};
+use crate::write::{write_all, WriteReport};
+use http::{header, HeaderMap, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{json, Value};
+
+/// Seconds a client should wait before retrying throttled records.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// The ingest function: configuration plus where records go.
+pub struct Ingest<S> {
+    config: Config,
+    sink: S,
+}
+
+/// A status and a JSON body (plus `Retry-After` / `Allow` where they apply).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl<S: RecordSink> Ingest<S> {
+    pub fn new(config: Config, sink: S) -> Self {
+        Self { config, sink }
+    }
+
+    /// Handles one function URL request. Never fails: every outcome is an HTTP answer.
+    pub async fn handle(&self, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
+        let query = req.query_string_parameters();
+        let headers = req.headers();
+        let body: &[u8] = match req.body() {
+            Body::Empty => &[],
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b,
+            _ => &[],
+        };
+        let input = HttpInput {
+            method: req.method().as_str(),
+            content_type: header_str(headers, header::CONTENT_TYPE.as_str()),
+            content_encoding: header_str(headers, header::CONTENT_ENCODING.as_str()),
+            partition_key_header: header_str(headers, "x-partition-key"),
+            partition_key_query: query.first("partitionKey"),
+            explicit_hash_key: header_str(headers, "x-explicit-hash-key"),
+            body,
+        };
+        let answer = self.answer(&input).await;
+        Ok(to_response(answer))
+    }
+
+    /// Parses, writes and builds the answer for a request's parts.
+    pub async fn answer(&self, input: &HttpInput<'_>) -> Answer {
+        let entries = match parse(input, self.config.partition_key_pointer.as_deref()) {
+            Ok(e) => e,
+            Err(err) => {
+                tracing::warn!(status = err.status().as_u16(), reason = %err, "rejected request");
+                return client_error(&err);
+            }
+        };
+        let report = write_all(&self.sink, &entries, self.config.retry_budget).await;
+        let answer = answer_for(&report);
+        if let Some(fatal) = &report.fatal {
+            tracing::error!(error = %fatal, "Kinesis call failed");
+        }
+        tracing::info!(
+            records = entries.len(),
+            failed = report.failed_count(),
+            calls = report.calls,
+            status = answer.status.as_u16(),
+            "ingest summary"
+        );
+        answer
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `{"error": "..."}` with the error's status.
+pub fn client_error(err: &IngestError) -> Answer {
+    Answer {
+        status: err.status(),
+        body: json!({ "error": err.to_string() }),
+    }
+}
+
+fn outcome_json(o: &EntryOutcome) -> Value {
+    match o {
+        EntryOutcome::Written {
+            shard_id,
+            sequence_number,
+        } => {
+            json!({ "ShardId": shard_id, "SequenceNumber": sequence_number })
+        }
+        EntryOutcome::Failed {
+            error_code,
+            error_message,
+        } => {
+            json!({ "ErrorCode": error_code, "ErrorMessage": error_message })
+        }
+    }
+}
+
+/// The answer for a finished write: PutRecord's shape for one written record, PutRecords'
+/// shape otherwise; 200 only when every record has a sequence number.
+pub fn answer_for(report: &WriteReport) -> Answer {
+    let failed = report.failed_count();
+    if let ([only @ EntryOutcome::Written { .. }], 0) = (report.outcomes.as_slice(), failed) {
+        return Answer {
+            status: StatusCode::OK,
+            body: outcome_json(only),
+        };
+    }
+    let mut body = json!({
+        "FailedRecordCount": failed,
+        "Records": report.outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+    });
+    let status = if report.fatal.is_some() {
+        body["error"] = json!(
+            "the stream rejected the request; records without a SequenceNumber were not written"
+        );
+        StatusCode::BAD_GATEWAY
+    } else if failed > 0 {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    Answer { status, body }
+}
+
+/// Turns an answer into the HTTP response Lambda returns.
+pub fn to_response(answer: Answer) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(answer.status)
+        .header(header::CONTENT_TYPE, "application/json");
+    if answer.status == StatusCode::SERVICE_UNAVAILABLE {
+        builder = builder.header(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string());
+    }
+    if answer.status == StatusCode::METHOD_NOT_ALLOWED {
+        builder = builder.header(header::ALLOW, "POST");
+    }
+    let body = Body::Text(answer.body.to_string());
+    match builder.body(body) {
+        Ok(r) => r,
+        // Only reachable with an invalid static header, which the tests would catch.
+        Err(_) => Response::new(Body::Text(r#"{"error":"internal error"}"#.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StreamTarget;
+    use crate::sink::memory::{MemorySink, Script};
+    use crate::sink::SinkError;
+    use std::time::Duration;
+
+    fn ingest() -> Ingest<MemorySink> {
+        Ingest::new(
+            Config {
+                stream: StreamTarget::Name("s".into()),
+                partition_key_pointer: None,
+                retry_budget: Duration::from_millis(20),
+            },
+            MemorySink::new(),
+        )
+    }
+
+    fn post<'a>(body: &'a [u8]) -> HttpInput<'a> {
+        HttpInput {
+            method: "POST",
+            content_type: Some("application/json"),
+            body,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_record_answers_in_put_record_shape() {
+        let a = ingest().answer(&post(b"{\"a\":1}")).await;
+        assert_eq!(a.status, 200);
+        assert_eq!(
+            a.body,
+            json!({"ShardId": "shardId-000000000000", "SequenceNumber": "1"})
+        );
+    }
+
+    #[tokio::test]
+    async fn several_records_answer_in_put_records_shape() {
+        let a = ingest().answer(&post(b"[1,2]")).await;
+        assert_eq!(a.status, 200);
+        assert_eq!(a.body["FailedRecordCount"], 0);
+        assert_eq!(a.body["Records"][1]["SequenceNumber"], "2");
+    }
+
+    #[tokio::test]
+    async fn still_throttled_records_get_503_naming_exactly_them() {
+        let i = ingest();
+        *i.sink.always.lock().unwrap() = Some(Script::EntriesFail(
+            vec![0],
+            "ProvisionedThroughputExceededException",
+        ));
+        let a = i.answer(&post(b"[1,2,3]")).await;
+        assert_eq!(a.status, 503);
+        assert_eq!(a.body["FailedRecordCount"], 1);
+        assert_eq!(
+            a.body["Records"][0]["ErrorCode"],
+            "ProvisionedThroughputExceededException"
+        );
+        assert!(a.body["Records"][1]["SequenceNumber"].is_string());
+        assert!(a.body["Records"][2]["SequenceNumber"].is_string());
+        assert_eq!(i.sink.written_data(), vec![b"2".to_vec(), b"3".to_vec()]);
+        let r = to_response(a);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[tokio::test]
+    async fn a_single_throttled_record_is_never_a_2xx() {
+        let i = ingest();
+        *i.sink.always.lock().unwrap() = Some(Script::CallFails(SinkError::Throttled {
+            code: "ProvisionedThroughputExceededException".into(),
+        }));
+        let a = i.answer(&post(b"1")).await;
+        assert_eq!(a.status, 503);
+        assert_eq!(a.body["FailedRecordCount"], 1);
+        assert!(i.sink.written_data().is_empty());
+    }
+
+    #[tokio::test]
+    async fn other_kinesis_errors_are_502() {
+        let i = ingest();
+        i.sink.script([Script::CallFails(SinkError::Failed {
+            code: "ResourceNotFoundException".into(),
+            message: "x".into(),
+        })]);
+        let a = i.answer(&post(b"[1,2]")).await;
+        assert_eq!(a.status, 502);
+        assert_eq!(a.body["FailedRecordCount"], 2);
+        assert!(a.body["error"].is_string());
+    }
+
+    #[tokio::test]
+    async fn bad_input_writes_nothing() {
+        let i = ingest();
+        let a = i.answer(&post(b"[1,")).await;
+        assert_eq!(a.status, 400);
+        assert!(a.body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON"));
+        assert!(i.sink.calls.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn method_not_allowed_names_post() {
+        let r = to_response(client_error(&IngestError::MethodNotAllowed("GET".into())));
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()[header::ALLOW], "POST");
+    }
+}

@@ -1,0 +1,17 @@
+//! `ingest`: HTTP POST to a Lambda function URL -> Kinesis PutRecord/PutRecords.
+//!
+//! - `body`: the pure parsing of a request into entries (content types, gzip, partition keys,
+//!   limits).
+//! - `write`: chunking into PutRecords calls and retrying the failed subset.
+//! - `sink`: the I/O boundary (`RecordSink`), with the SDK and in-memory implementations.
+//! - `handler`: the adapter from the function URL event to all of the above, and the answer.
+
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod handler;
+pub mod sink;
+pub mod write;
+
+pub use config::Config;
+pub use handler::Ingest;

@@ -1,0 +1,136 @@
+//! Helpers for the integration tests in `tests/tests/`: clients for the local stack (moto).
+//!
+//! The README's test command (`make test`) starts moto on 127.0.0.1 and exports the
+//! environment below. Run under a plain `cargo test` without it, these helpers panic with a
+//! message saying how to start the stack: integration tests fail loudly, they never skip.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// The environment variable holding the local stack's endpoint.
+pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
+
+/// The local stack's endpoint, checked to be on loopback and reachable.
+pub fn endpoint() -> String {
+    let url = std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{ENDPOINT_VAR} is not set: integration tests need the local stack. \
+             Run them with `make test` (it starts moto on 127.0.0.1), or start it with \
+             `scripts/stack.sh start` and `source .local/stack.env`."
+        )
+    });
+    let host_port = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("{ENDPOINT_VAR}={url} must be http://127.0.0.1:<port>"));
+    assert!(
+        host_port.starts_with("127.0.0.1:") || host_port.starts_with("localhost:"),
+        "{ENDPOINT_VAR}={url}: local tests only ever talk to loopback"
+    );
+    let addr = host_port
+        .trim_end_matches('/')
+        .replace("localhost", "127.0.0.1");
+    if std::net::TcpStream::connect(&addr).is_err() {
+        panic!("the local stack is not answering at {url}: start it with `scripts/stack.sh start` or run `make test`");
+    }
+    assert_eq!(
+        std::env::var("AWS_EC2_METADATA_DISABLED").as_deref(),
+        Ok("true"),
+        "AWS_EC2_METADATA_DISABLED=true must be set so the SDK never looks for instance metadata"
+    );
+    url
+}
+
+/// SDK configuration for the local stack (region, dummy credentials and endpoint from the
+/// environment that `make test` sets).
+pub async fn sdk_config() -> SdkConfig {
+    let url = endpoint();
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .load()
+        .await
+}
+
+/// A Kinesis client for the local stack.
+pub async fn kinesis() -> aws_sdk_kinesis::Client {
+    aws_sdk_kinesis::Client::new(&sdk_config().await)
+}
+
+/// An S3 client for the local stack (path-style addressing, which a local endpoint needs).
+pub async fn s3() -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config().await)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// A name no other test uses (tests run in parallel against one stack).
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Creates a stream with `shards` shards and waits until it is ACTIVE.
+pub async fn create_stream(client: &aws_sdk_kinesis::Client, name: &str, shards: i32) {
+    client
+        .create_stream()
+        .stream_name(name)
+        .shard_count(shards)
+        .send()
+        .await
+        .expect("CreateStream on the local stack");
+    for _ in 0..100 {
+        let d = client
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+            .expect("DescribeStreamSummary");
+        if d.stream_description_summary()
+            .map(|s| s.stream_status().as_str())
+            == Some("ACTIVE")
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("stream {name} did not become ACTIVE");
+}
+
+/// Every record in every shard of a stream, read from TRIM_HORIZON, in shard order.
+pub async fn read_all(
+    client: &aws_sdk_kinesis::Client,
+    name: &str,
+) -> Vec<aws_sdk_kinesis::types::Record> {
+    let shards = client
+        .list_shards()
+        .stream_name(name)
+        .send()
+        .await
+        .expect("ListShards");
+    let mut out = Vec::new();
+    for shard in shards.shards() {
+        let mut iterator = client
+            .get_shard_iterator()
+            .stream_name(name)
+            .shard_id(shard.shard_id())
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("GetShardIterator")
+            .shard_iterator
+            .expect("a shard iterator");
+        loop {
+            let page = client
+                .get_records()
+                .shard_iterator(&iterator)
+                .send()
+                .await
+                .expect("GetRecords");
+            let n = page.records().len();
+            out.extend(page.records().iter().cloned());
+            match page.next_shard_iterator() {
+                Some(next) if n > 0 => iterator = next.to_owned(),
+                _ => break,
+            }
+        }
+    }
+    out
+}
