@@ -15,3 +15,4 @@ export LOCAL_DIR="$TRICKLE_ROOT/.local"
 export PATH="$VENV/bin:$PATH"
 mkdir -p "$LOCAL_DIR"
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+export SAM_CLI_TELEMETRY=0

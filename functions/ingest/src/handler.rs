@@ -32,6 +32,11 @@ impl<S: RecordSink> Ingest<S> {
         Self { config, sink }
     }
 
+    /// Gives the sink back (tests inspect what an in-memory sink received).
+    pub fn into_sink(self) -> S {
+        self.sink
+    }
+
     /// Handles one function URL request. Never fails: every outcome is an HTTP answer.
     pub async fn handle(&self, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
         let query = req.query_string_parameters();

@@ -1,0 +1,24 @@
+# The two commands of the quick start: `make demo` and `make test`. Everything else they
+# need is installed into .venv / .venv-checkov by scripts/setup.sh.
+.PHONY: demo test setup stack down check-template fmt
+
+demo:            ## run the pipeline locally and show what it did
+	bash scripts/demo.sh
+
+test:            ## every test: unit, property, handler, integration (moto), template checks
+	bash scripts/test.sh
+
+setup:           ## install the local tools only
+	WITH_CHECKOV=1 bash scripts/setup.sh
+
+stack:           ## start moto on 127.0.0.1:$${MOTO_PORT:-4566} and write .local/stack.env
+	bash scripts/stack.sh start
+
+down:            ## stop anything the demo or `make stack` left running
+	bash scripts/down.sh
+
+check-template:  ## sam validate, cfn-lint, checkov
+	bash scripts/check-template.sh
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,92 @@
+//! Handler tests: the checked-in function URL events (payload format 2.0) through the whole
+//! adapter, with an in-memory stream.
+
+use ingest::config::{Config, StreamTarget};
+use ingest::sink::memory::MemorySink;
+use ingest::Ingest;
+use serde_json::Value;
+use std::time::Duration;
+
+async fn invoke(file: &str) -> (u16, Value, MemorySink) {
+    let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file} is not a function URL event: {e}"));
+    let ingest = Ingest::new(
+        Config {
+            stream: StreamTarget::Name("test".into()),
+            partition_key_pointer: Some("/user".into()),
+            retry_budget: Duration::from_millis(50),
+        },
+        MemorySink::new(),
+    );
+    let resp = ingest.handle(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = match resp.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("expected a JSON text body, got {other:?}"),
+    };
+    (status, body, take_sink(ingest))
+}
+
+fn take_sink(ingest: Ingest<MemorySink>) -> MemorySink {
+    ingest.into_sink()
+}
+
+#[tokio::test]
+async fn helloworld_with_header_key_is_one_put_record() {
+    let (status, body, sink) = invoke("ingest-post-text-helloworld.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["SequenceNumber"], "1");
+    let written = sink.written.lock().unwrap();
+    assert_eq!(written[0].data, b"HelloWorld");
+    assert_eq!(written[0].partition_key, "hoge-key");
+}
+
+#[tokio::test]
+async fn byeworld_takes_the_key_from_the_query() {
+    let (status, _, sink) = invoke("ingest-post-text-byeworld-query-key.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(sink.written.lock().unwrap()[0].partition_key, "hoge-key");
+}
+
+#[tokio::test]
+async fn json_array_records_are_keyed_by_the_pointer() {
+    let (status, body, sink) = invoke("ingest-post-json-array.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["FailedRecordCount"], 0);
+    assert_eq!(body["Records"].as_array().unwrap().len(), 3);
+    let keys: Vec<String> = sink.written.lock().unwrap().iter().map(|e| e.partition_key.clone()).collect();
+    assert_eq!(keys, ["u-1", "u-2", "u-1"]);
+    assert_eq!(sink.written_data()[0], br#"{"event":"click","user":"u-1","n":1}"#);
+}
+
+#[tokio::test]
+async fn ndjson_and_gzip_ndjson_split_into_lines() {
+    let (status, _, sink) = invoke("ingest-post-ndjson.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(sink.written_data().len(), 2);
+    let (status, _, sink) = invoke("ingest-post-gzip-ndjson.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(sink.written_data(), vec![b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec()]);
+}
+
+#[tokio::test]
+async fn binary_bodies_arrive_base64_decoded() {
+    let (status, _, sink) = invoke("ingest-post-binary.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(sink.written_data(), vec![(0u8..=255).collect::<Vec<u8>>()]);
+}
+
+#[tokio::test]
+async fn bad_requests_get_4xx_and_write_nothing() {
+    for (file, want) in [
+        ("ingest-post-invalid-json.json", 400),
+        ("ingest-post-empty.json", 400),
+        ("ingest-get-not-allowed.json", 405),
+    ] {
+        let (status, body, sink) = invoke(file).await;
+        assert_eq!(status, want, "{file}");
+        assert!(body["error"].is_string(), "{file}: {body}");
+        assert!(sink.calls.lock().unwrap().is_empty(), "{file}");
+    }
+}
