@@ -1,0 +1,99 @@
+//! `local-pipeline`: runs the batch-to-s3 and Firehose paths against the local stack until
+//! the stream is drained, then prints what each did. Wiring only; see the library.
+
+use anyhow::{bail, Context, Result};
+use local_pipeline::runner::{Path, Pipeline};
+use local_pipeline::settings::Settings;
+
+const USAGE: &str = "usage: local-pipeline --stream NAME --bucket NAME [--paths batch,firehose] \
+[--template template.yaml] [--lambda-endpoint http://127.0.0.1:9000] [--delivery-stream NAME] \
+[--on-failure-file .local/on-failure.jsonl]";
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut args = std::collections::HashMap::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let Some(name) = flag.strip_prefix("--") else {
+            bail!("unexpected argument {flag:?}\n{USAGE}")
+        };
+        let value = it
+            .next()
+            .with_context(|| format!("--{name} needs a value\n{USAGE}"))?;
+        args.insert(name.to_owned(), value);
+    }
+    let get = |k: &str| args.get(k).cloned();
+    let stream = get("stream").context(USAGE)?;
+    let bucket = get("bucket").context(USAGE)?;
+    let template = get("template").unwrap_or_else(|| "template.yaml".into());
+    let port = std::env::var("LAMBDA_PORT").unwrap_or_else(|_| "9000".into());
+    let lambda_endpoint =
+        get("lambda-endpoint").unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+    let settings = Settings::from_template(
+        &std::fs::read_to_string(&template).with_context(|| template.clone())?,
+    )?
+    .with_env_overrides();
+
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(&sdk)
+            .endpoint_url(lambda_endpoint)
+            // cargo lambda watch compiles a function on its first invocation.
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(std::time::Duration::from_secs(900))
+                    .build(),
+            )
+            .build(),
+    );
+    let pipeline = Pipeline {
+        kinesis: aws_sdk_kinesis::Client::new(&sdk),
+        s3,
+        lambda,
+        delivery_stream: get("delivery-stream").unwrap_or_else(|| format!("{stream}-delivery")),
+        stream,
+        bucket,
+        region: sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into()),
+        settings,
+        batch_function: "batch-to-s3".into(),
+        transform_function: "firehose-transform".into(),
+        on_failure_file: get("on-failure-file")
+            .unwrap_or_else(|| ".local/on-failure.jsonl".into())
+            .into(),
+    };
+    for path in get("paths")
+        .unwrap_or_else(|| "batch,firehose".into())
+        .split(',')
+    {
+        let path = match path.trim() {
+            "batch" => Path::BatchToS3,
+            "firehose" => Path::Firehose,
+            other => bail!("unknown path {other:?}: batch or firehose"),
+        };
+        let r = pipeline.drain(path).await?;
+        match path {
+            Path::BatchToS3 => println!(
+                "batch-to-s3 path: {} records read, {} invocations, {} retries, {} bisections, {} records to on-failure",
+                r.records_read, r.batch_invocations, r.batch_retries, r.bisections, r.on_failure_records
+            ),
+            Path::Firehose => {
+                println!(
+                    "firehose path: {} records read, {} transform invocations, {} delivered, {} dropped, {} processing-failed",
+                    r.records_read, r.transform_invocations, r.firehose_delivered, r.firehose_dropped, r.firehose_failed
+                );
+                for (key, bytes, records) in &r.firehose_objects {
+                    println!("  wrote s3://{}/{key} ({bytes} bytes, {records} records)", pipeline.bucket);
+                }
+            }
+        }
+    }
+    Ok(())
+}

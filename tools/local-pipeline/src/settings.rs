@@ -1,0 +1,157 @@
+//! The runner's settings, read from `template.yaml` so local runs behave like the deployed
+//! stack: the event source mapping's batch size, batching window, retry limit and bisection,
+//! and the delivery stream's buffering and prefixes. Environment variables may override a
+//! value for a local run (e.g. a shorter window for the demo); each override is named here.
+
+use serde_yaml::Value;
+use std::time::Duration;
+
+/// Settings for both stand-ins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `BatchSize` parameter: most records per batch-to-s3 invocation.
+    pub batch_size: usize,
+    /// `MaximumBatchingWindowInSeconds` parameter (override: `LOCAL_BATCHING_WINDOW_SECONDS`).
+    pub batching_window: Duration,
+    /// `MaximumRetryAttempts` parameter: retries of a failing batch (-1: until the record expires).
+    pub max_retry_attempts: i64,
+    /// `BisectBatchOnFunctionError` of the Kinesis event.
+    pub bisect_on_error: bool,
+    /// `FirehoseBufferIntervalSeconds` parameter (override: `LOCAL_FIREHOSE_BUFFER_SECONDS`).
+    pub firehose_buffer_interval: Duration,
+    /// `FirehoseBufferSizeMiB` parameter, in bytes.
+    pub firehose_buffer_bytes: usize,
+    /// The delivery stream's `Prefix` (without dynamic partitioning).
+    pub firehose_prefix: String,
+    /// The delivery stream's `ErrorOutputPrefix`.
+    pub firehose_error_prefix: String,
+}
+
+/// template.yaml lacks something the runner needs.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("template.yaml is not YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("template.yaml has no {0}")]
+    Missing(String),
+}
+
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(*k))
+}
+
+fn param_number(t: &Value, name: &str) -> Result<f64, SettingsError> {
+    at(t, &["Parameters", name, "Default"])
+        .and_then(|v| {
+            v.as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .ok_or_else(|| SettingsError::Missing(format!("Parameters.{name}.Default")))
+}
+
+/// A plain string, or the "else" branch of `!If [cond, then, else]` (the default deployment).
+fn string_or_if_else(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Tagged(t) if t.tag == "!If" => {
+            t.value.as_sequence()?.get(2)?.as_str().map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+fn env_seconds(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .map(Duration::from_secs_f64)
+}
+
+impl Settings {
+    /// Reads the settings from the text of template.yaml.
+    pub fn from_template(text: &str) -> Result<Self, SettingsError> {
+        let t: Value = serde_yaml::from_str(text)?;
+        let event = at(
+            &t,
+            &[
+                "Resources",
+                "BatchToS3Function",
+                "Properties",
+                "Events",
+                "Stream",
+                "Properties",
+            ],
+        )
+        .ok_or_else(|| SettingsError::Missing("the Kinesis event of BatchToS3Function".into()))?;
+        let s3 = at(
+            &t,
+            &[
+                "Resources",
+                "DeliveryStream",
+                "Properties",
+                "ExtendedS3DestinationConfiguration",
+            ],
+        )
+        .ok_or_else(|| {
+            SettingsError::Missing("DeliveryStream's ExtendedS3DestinationConfiguration".into())
+        })?;
+        Ok(Self {
+            batch_size: param_number(&t, "BatchSize")? as usize,
+            batching_window: Duration::from_secs_f64(param_number(
+                &t,
+                "MaximumBatchingWindowInSeconds",
+            )?),
+            max_retry_attempts: param_number(&t, "MaximumRetryAttempts")? as i64,
+            bisect_on_error: event
+                .get("BisectBatchOnFunctionError")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            firehose_buffer_interval: Duration::from_secs_f64(param_number(
+                &t,
+                "FirehoseBufferIntervalSeconds",
+            )?),
+            firehose_buffer_bytes: (param_number(&t, "FirehoseBufferSizeMiB")? * 1024.0 * 1024.0)
+                as usize,
+            firehose_prefix: s3
+                .get("Prefix")
+                .and_then(string_or_if_else)
+                .ok_or_else(|| SettingsError::Missing("DeliveryStream Prefix".into()))?,
+            firehose_error_prefix: s3
+                .get("ErrorOutputPrefix")
+                .and_then(string_or_if_else)
+                .ok_or_else(|| SettingsError::Missing("DeliveryStream ErrorOutputPrefix".into()))?,
+        })
+    }
+
+    /// Applies the local overrides from the environment.
+    pub fn with_env_overrides(mut self) -> Self {
+        if let Some(d) = env_seconds("LOCAL_BATCHING_WINDOW_SECONDS") {
+            self.batching_window = d;
+        }
+        if let Some(d) = env_seconds("LOCAL_FIREHOSE_BUFFER_SECONDS") {
+            self.firehose_buffer_interval = d;
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_projects_template() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+                .unwrap();
+        let s = Settings::from_template(&text).unwrap();
+        assert_eq!(s.batch_size, 10_000);
+        assert_eq!(s.firehose_buffer_interval, Duration::from_secs(60));
+        assert_eq!(s.firehose_prefix, "firehose/");
+        assert!(s
+            .firehose_error_prefix
+            .contains("!{firehose:error-output-type}"));
+        assert!(s.bisect_on_error);
+    }
+}
