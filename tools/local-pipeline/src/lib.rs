@@ -13,3 +13,4 @@ pub mod esm;
 pub mod firehose;
 pub mod runner;
 pub mod settings;
+pub mod show;

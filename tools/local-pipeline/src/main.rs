@@ -5,14 +5,18 @@ use anyhow::{bail, Context, Result};
 use local_pipeline::runner::{Path, Pipeline};
 use local_pipeline::settings::Settings;
 
-const USAGE: &str = "usage: local-pipeline --stream NAME --bucket NAME [--paths batch,firehose] \
+const USAGE: &str = "usage: local-pipeline show --bucket NAME | local-pipeline --stream NAME --bucket NAME [--paths batch,firehose] \
 [--template template.yaml] [--lambda-endpoint http://127.0.0.1:9000] [--delivery-stream NAME] \
-[--on-failure-file .local/on-failure.jsonl]";
+[--on-failure-file .local/on-failure.jsonl] [--inject-function-errors N]";
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut args = std::collections::HashMap::new();
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args().skip(1).peekable();
+    let show = it.peek().map(String::as_str) == Some("show");
+    if show {
+        it.next();
+    }
     while let Some(flag) = it.next() {
         let Some(name) = flag.strip_prefix("--") else {
             bail!("unexpected argument {flag:?}\n{USAGE}")
@@ -23,6 +27,9 @@ async fn main() -> Result<()> {
         args.insert(name.to_owned(), value);
     }
     let get = |k: &str| args.get(k).cloned();
+    if show {
+        return show_bucket(&get("bucket").context(USAGE)?).await;
+    }
     let stream = get("stream").context(USAGE)?;
     let bucket = get("bucket").context(USAGE)?;
     let template = get("template").unwrap_or_else(|| "template.yaml".into());
@@ -68,6 +75,12 @@ async fn main() -> Result<()> {
         on_failure_file: get("on-failure-file")
             .unwrap_or_else(|| ".local/on-failure.jsonl".into())
             .into(),
+        inject_batch_function_errors: get("inject-function-errors")
+            .map(|n| n.parse())
+            .transpose()
+            .context("--inject-function-errors takes a count")?
+            .unwrap_or(0usize)
+            .into(),
     };
     for path in get("paths")
         .unwrap_or_else(|| "batch,firehose".into())
@@ -93,6 +106,42 @@ async fn main() -> Result<()> {
                     println!("  wrote s3://{}/{key} ({bytes} bytes, {records} records)", pipeline.bucket);
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// `local-pipeline show --bucket NAME`: what each path wrote, decoded.
+async fn show_bucket(bucket: &str) -> Result<()> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    for (title, prefix) in [
+        ("batch-to-s3 data", "data/"),
+        ("batch-to-s3 errors", "errors/"),
+        ("Firehose data", "firehose/"),
+        ("Firehose errors", "firehose-errors/"),
+    ] {
+        let objects = local_pipeline::show::objects(&s3, bucket, prefix).await?;
+        let records: usize = objects.iter().map(|o| o.lines.len()).sum();
+        println!(
+            "\n{title} (s3://{bucket}/{prefix}): {} objects, {records} records",
+            objects.len()
+        );
+        for o in &objects {
+            println!(
+                "  {:>8} bytes {:>6} records  {}",
+                o.bytes,
+                o.lines.len(),
+                o.key
+            );
+        }
+        for line in objects.iter().flat_map(|o| o.lines.iter()).take(3) {
+            let shown: String = line.chars().take(160).collect();
+            println!("    | {shown}");
         }
     }
     Ok(())

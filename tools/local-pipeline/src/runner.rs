@@ -25,6 +25,13 @@ pub const TRANSFORM_RETRIES: u32 = 3;
 /// Pause between GetRecords rounds (AWS polls each shard about once a second).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
+fn take_one(counter: &std::sync::atomic::AtomicUsize) -> bool {
+    use std::sync::atomic::Ordering;
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
 /// Which managed service to stand in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
@@ -47,6 +54,10 @@ pub struct Pipeline {
     /// Records that exhaust their retries land here, one JSON line each (the SQS on-failure
     /// destination of the deployed stack).
     pub on_failure_file: PathBuf,
+    /// Fault injection for tests and demos: the first N batch-to-s3 invocations run, but
+    /// their answers are replaced by a function error, as when a function times out after it
+    /// wrote its objects. The retry that follows must not duplicate anything.
+    pub inject_batch_function_errors: std::sync::atomic::AtomicUsize,
 }
 
 /// What a run did.
@@ -216,13 +227,19 @@ impl Pipeline {
         while size > 0 {
             let batch: Vec<StreamRecord> = c.pending.iter().take(size).cloned().collect();
             report.batch_invocations += 1;
-            let failure = match self
+            let mut result = self
                 .invoke(
                     &self.batch_function,
                     &kinesis_event(&batch, arn, &self.region),
                 )
-                .await
-            {
+                .await;
+            if result.is_ok() && take_one(&self.inject_batch_function_errors) {
+                result = Err(anyhow!(
+                    "injected function error (as if {} timed out after its work)",
+                    self.batch_function
+                ));
+            }
+            let failure = match result {
                 Ok(answer) => match verdict(&batch, &answer) {
                     Verdict::Done => {
                         c.pending.drain(..size);
