@@ -1,1 +1,32 @@
+//! `batch-to-s3`: the Kinesis-triggered function that writes records to S3 in batches,
+//! exactly once; the Firehose alternative.
+//!
+//! - `event`: the adapter from Lambda's `KinesisEvent` to one shard's batch, and the
+//!   `KinesisEventResponse` (`batchItemFailures`) back.
+//! - `decode`: KPL de-aggregation into user records.
+//! - `partition`: dynamic partitioning by a JSON pointer, bounded.
+//! - `key`: every S3 key (data, error, state), derived only from the data.
+//! - `encode`: NDJSON framing and compression.
+//! - `plan`: records -> the objects to write (pure).
+//! - `watermark`: the per-shard high-water mark that makes redeliveries exact.
+//! - `write`: writing a plan, and rolling back to a stored prefix on failure.
+//! - `store`: the I/O boundary (`ObjectStore`), with the SDK and in-memory implementations.
+//! - `metrics`: the summary log line and the EMF metrics.
+//! - `handler`: one invocation, end to end.
 
+pub mod config;
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod key;
+pub mod metrics;
+pub mod partition;
+pub mod plan;
+pub mod store;
+pub mod watermark;
+pub mod write;
+
+pub use config::Config;
+pub use handler::BatchToS3;

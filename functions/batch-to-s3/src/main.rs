@@ -1,1 +1,20 @@
-fn main() {}
+//! The `batch-to-s3` Lambda: wiring only; the logic is in the library.
+
+use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::{BatchToS3, Config};
+use lambda_runtime::{service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // A local endpoint (AWS_ENDPOINT_URL, e.g. moto) needs path-style addressing.
+    let local = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let s3 = aws_sdk_s3::config::Builder::from(&aws)
+        .force_path_style(local)
+        .build();
+    let store = S3Store::new(aws_sdk_s3::Client::from_conf(s3), config.bucket.clone());
+    let function = BatchToS3::new(config, store);
+    lambda_runtime::run(service_fn(|event| function.handle(event))).await
+}

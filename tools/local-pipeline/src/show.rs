@@ -9,7 +9,10 @@ use std::io::Read;
 pub struct ObjectSummary {
     pub key: String,
     pub bytes: usize,
+    /// The records as text (lossy), for display and JSON checks.
     pub lines: Vec<String>,
+    /// The records as stored, byte for byte.
+    pub raw_lines: Vec<Vec<u8>>,
 }
 
 /// Decompresses an object body by its key's extension (`.gz`, `.zst`, anything else as is).
@@ -65,9 +68,15 @@ pub async fn objects(
                 .await?
                 .into_bytes();
             let decoded = decode_body(&key, &body)?;
+            let raw_lines: Vec<Vec<u8>> = decoded
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect();
             out.push(ObjectSummary {
                 bytes: body.len(),
                 lines: lines(&decoded),
+                raw_lines,
                 key,
             });
         }

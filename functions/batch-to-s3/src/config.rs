@@ -1,0 +1,243 @@
+//! The batch-to-s3 function's configuration, read once at cold start.
+
+use crate::encode::Compression;
+use crate::key::{KeyLayout, MAX_PREFIX_BYTES};
+use crate::write::DEFAULT_DEADLINE_MARGIN;
+use std::time::Duration;
+use trickle_shared::config::{self as cfg, ConfigError};
+
+/// Default `ERROR_PREFIX`: where records that cannot be processed go (Firehose's
+/// `processing-failed` output plays the same role).
+pub const DEFAULT_ERROR_PREFIX: &str = "errors/";
+/// Default `STATE_PREFIX`: where the per-shard high-water marks live.
+pub const DEFAULT_STATE_PREFIX: &str = "state/";
+/// Default `MAX_PARTITIONS`: named partitions per invocation (the default partition comes
+/// on top). Bounds the number of objects one batch can turn into.
+pub const DEFAULT_MAX_PARTITIONS: usize = 100;
+/// Default `DEFAULT_PARTITION`: the value used for records without the partition field and
+/// for records over the partition bound. Hive, Spark and Athena use this name for the
+/// partition of NULL values, so queries over the layout keep working.
+pub const DEFAULT_PARTITION_VALUE: &str = "__HIVE_DEFAULT_PARTITION__";
+/// The longest `PARTITION_NAME` accepted.
+pub const MAX_PARTITION_NAME_BYTES: usize = 64;
+
+/// Dynamic partitioning: group records by the value at a JSON pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partitioning {
+    /// `PARTITION_POINTER`: an RFC 6901 JSON pointer, e.g. `/customer/id`.
+    pub pointer: String,
+    /// `PARTITION_NAME`: the key segment's name, `{name}={value}/` (default: the pointer's
+    /// last token, made safe for a key).
+    pub name: String,
+    /// `DEFAULT_PARTITION`: the value segment for records without the field, and for
+    /// records over `MAX_PARTITIONS` (default `__HIVE_DEFAULT_PARTITION__`).
+    pub default_value: String,
+    /// `MAX_PARTITIONS`: the most named partitions per invocation (default 100).
+    pub max_partitions: usize,
+}
+
+/// Typed configuration of `batch-to-s3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `BUCKET_NAME` (required): the bucket for data, error and state objects.
+    pub bucket: String,
+    /// `PREFIX` (default empty): the start of every data object key, e.g. `raw/`.
+    pub prefix: String,
+    /// `ERROR_PREFIX` (default `errors/`): the start of every error object key.
+    pub error_prefix: String,
+    /// `STATE_PREFIX` (default `state/`): the start of the per-shard high-water-mark keys.
+    pub state_prefix: String,
+    /// `COMPRESSION`: `gzip` (default), `zstd` or `none`.
+    pub compression: Compression,
+    /// `KEY_LAYOUT`: `firehose` (default, `YYYY/MM/DD/HH/`) or `hive`
+    /// (`year=YYYY/month=MM/day=DD/hour=HH/`).
+    pub key_layout: KeyLayout,
+    /// Set when `PARTITION_POINTER` is.
+    pub partitioning: Option<Partitioning>,
+    /// `DEADLINE_MARGIN_MS` (default 1000): no PUT starts with less than this left before
+    /// the invocation deadline; the rest of the batch is reported for retry instead.
+    pub deadline_margin: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(cfg::env_lookup)
+    }
+
+    /// Reads the configuration from any lookup (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let bucket = cfg::required(&lookup, "BUCKET_NAME")?;
+        let data_prefix = key_prefix(&lookup, "PREFIX", "")?;
+        let error_prefix = key_prefix(&lookup, "ERROR_PREFIX", DEFAULT_ERROR_PREFIX)?;
+        let state_prefix = key_prefix(&lookup, "STATE_PREFIX", DEFAULT_STATE_PREFIX)?;
+        let compression = cfg::parsed_or(&lookup, "COMPRESSION", Compression::Gzip)?;
+        let key_layout = cfg::parsed_or(&lookup, "KEY_LAYOUT", KeyLayout::Firehose)?;
+        let partitioning = match cfg::json_pointer(&lookup, "PARTITION_POINTER")? {
+            None => None,
+            Some(pointer) => {
+                let name = match cfg::optional(&lookup, "PARTITION_NAME") {
+                    Some(n) => {
+                        let safe = crate::key::safe_segment(&n, MAX_PARTITION_NAME_BYTES);
+                        if safe != n {
+                            return Err(ConfigError::Invalid {
+                                name: "PARTITION_NAME",
+                                value: n,
+                                reason: format!(
+                                    "use at most {MAX_PARTITION_NAME_BYTES} of A-Z a-z 0-9 . _ -"
+                                ),
+                            });
+                        }
+                        n
+                    }
+                    None => default_partition_name(&pointer),
+                };
+                let max_partitions: usize =
+                    cfg::parsed_or(&lookup, "MAX_PARTITIONS", DEFAULT_MAX_PARTITIONS)?;
+                if max_partitions == 0 {
+                    return Err(ConfigError::Invalid {
+                        name: "MAX_PARTITIONS",
+                        value: "0".into(),
+                        reason: "at least 1".into(),
+                    });
+                }
+                let default_value = cfg::optional(&lookup, "DEFAULT_PARTITION")
+                    .map(|v| crate::key::safe_segment(&v, crate::key::MAX_PARTITION_VALUE_BYTES))
+                    .unwrap_or_else(|| DEFAULT_PARTITION_VALUE.to_owned());
+                Some(Partitioning {
+                    pointer,
+                    name,
+                    default_value,
+                    max_partitions,
+                })
+            }
+        };
+        let margin_ms: u64 = cfg::parsed_or(
+            &lookup,
+            "DEADLINE_MARGIN_MS",
+            DEFAULT_DEADLINE_MARGIN.as_millis() as u64,
+        )?;
+        Ok(Self {
+            deadline_margin: Duration::from_millis(margin_ms),
+            bucket,
+            prefix: data_prefix,
+            error_prefix,
+            state_prefix,
+            compression,
+            key_layout,
+            partitioning,
+        })
+    }
+}
+
+/// A key prefix: bounded so that every key we build stays under S3's 1,024 bytes.
+fn key_prefix(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let value = cfg::optional(lookup, name).unwrap_or_else(|| default.to_owned());
+    if value.len() > MAX_PREFIX_BYTES || value.starts_with('/') {
+        return Err(ConfigError::Invalid {
+            name,
+            value,
+            reason: format!(
+                "a key prefix has at most {MAX_PREFIX_BYTES} bytes and does not start with '/'"
+            ),
+        });
+    }
+    Ok(value)
+}
+
+/// The pointer's last token (`/customer/id` -> `id`), made safe for a key.
+fn default_partition_name(pointer: &str) -> String {
+    let last = pointer.rsplit('/').next().unwrap_or_default();
+    let last = last.replace("~1", "/").replace("~0", "~");
+    let safe = crate::key::safe_segment(&last, MAX_PARTITION_NAME_BYTES);
+    if safe.is_empty() {
+        "partition".to_owned()
+    } else {
+        safe
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn requires_the_bucket_and_names_it() {
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("BUCKET_NAME"));
+    }
+
+    #[test]
+    fn reads_defaults() {
+        let c = Config::from_lookup(lookup(&[("BUCKET_NAME", "b")])).unwrap();
+        assert_eq!(c.bucket, "b");
+        assert_eq!(c.prefix, "");
+        assert_eq!(c.error_prefix, "errors/");
+        assert_eq!(c.state_prefix, "state/");
+        assert_eq!(c.compression, Compression::Gzip);
+        assert_eq!(c.key_layout, KeyLayout::Firehose);
+        assert_eq!(c.partitioning, None);
+        assert_eq!(c.deadline_margin, DEFAULT_DEADLINE_MARGIN);
+    }
+
+    #[test]
+    fn reads_partitioning_with_a_name_from_the_pointer() {
+        let c = Config::from_lookup(lookup(&[
+            ("BUCKET_NAME", "b"),
+            ("PARTITION_POINTER", "/customer/id"),
+            ("MAX_PARTITIONS", "7"),
+            ("COMPRESSION", "zstd"),
+            ("KEY_LAYOUT", "hive"),
+        ]))
+        .unwrap();
+        let p = c.partitioning.unwrap();
+        assert_eq!(p.name, "id");
+        assert_eq!(p.max_partitions, 7);
+        assert_eq!(p.default_value, DEFAULT_PARTITION_VALUE);
+        assert_eq!(c.compression, Compression::Zstd);
+        assert_eq!(c.key_layout, KeyLayout::Hive);
+    }
+
+    #[test]
+    fn rejects_invalid_values_naming_the_variable() {
+        for (name, value) in [
+            ("COMPRESSION", "brotli"),
+            ("KEY_LAYOUT", "flat"),
+            ("PARTITION_POINTER", "customer"),
+            ("PREFIX", "/abs"),
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(vec![("BUCKET_NAME", "b"), (name, value)].into_boxed_slice());
+            let err = Config::from_lookup(lookup(pairs)).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let err = Config::from_lookup(lookup(&[
+            ("BUCKET_NAME", "b"),
+            ("PARTITION_POINTER", "/c"),
+            ("PARTITION_NAME", "a b"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("PARTITION_NAME"), "{err}");
+    }
+
+    #[test]
+    fn rejects_a_prefix_that_would_overflow_the_key_limit() {
+        let long: &'static str = Box::leak("p".repeat(MAX_PREFIX_BYTES + 1).into_boxed_str());
+        let pairs: &'static [(&'static str, &'static str)] =
+            Box::leak(vec![("BUCKET_NAME", "b"), ("PREFIX", long)].into_boxed_slice());
+        assert!(Config::from_lookup(lookup(pairs)).is_err());
+    }
+}

@@ -1,0 +1,158 @@
+//! Object bodies: NDJSON-style framing (each user record, then `\n` unless it already ends
+//! with one) and the compression named by `COMPRESSION`, with the key extension and the
+//! Content-Type/Content-Encoding that say which.
+
+use std::io::Write;
+use std::str::FromStr;
+use trickle_shared::framing::{framed_len, push_line};
+
+/// The Content-Type of every object: newline-delimited records.
+pub const CONTENT_TYPE_NDJSON: &str = "application/x-ndjson";
+/// zstd's level: its default, a good speed/ratio balance for a 128 MB Lambda.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// How object bodies are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl FromStr for Compression {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "gzip" | "gz" => Ok(Self::Gzip),
+            "zstd" | "zst" => Ok(Self::Zstd),
+            "none" | "uncompressed" => Ok(Self::None),
+            _ => Err("expected gzip, zstd or none".into()),
+        }
+    }
+}
+
+impl Compression {
+    /// The key's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Gzip => ".ndjson.gz",
+            Self::Zstd => ".ndjson.zst",
+            Self::None => ".ndjson",
+        }
+    }
+
+    /// The object's Content-Encoding, if any.
+    pub fn content_encoding(self) -> Option<&'static str> {
+        match self {
+            Self::Gzip => Some("gzip"),
+            Self::Zstd => Some("zstd"),
+            Self::None => None,
+        }
+    }
+
+    /// The short name used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gzip => "gzip",
+            Self::Zstd => "zstd",
+            Self::None => "none",
+        }
+    }
+
+    /// Compresses a body. gzip output is deterministic (no timestamp or file name in the
+    /// header), so the same records always give the same bytes.
+    pub fn compress(self, body: Vec<u8>) -> std::io::Result<Vec<u8>> {
+        match self {
+            Self::None => Ok(body),
+            Self::Gzip => {
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(body.len() / 4),
+                    flate2::Compression::default(),
+                );
+                enc.write_all(&body)?;
+                enc.finish()
+            }
+            Self::Zstd => zstd::bulk::compress(&body, ZSTD_LEVEL),
+        }
+    }
+}
+
+/// Frames records into one NDJSON body.
+pub fn frame<'a>(records: impl IntoIterator<Item = &'a [u8]> + Clone) -> Vec<u8> {
+    let len = records.clone().into_iter().map(framed_len).sum();
+    let mut out = Vec::with_capacity(len);
+    for r in records {
+        push_line(&mut out, r);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::Read;
+
+    fn decompress(c: Compression, body: &[u8]) -> Vec<u8> {
+        match c {
+            Compression::None => body.to_vec(),
+            Compression::Gzip => {
+                let mut out = Vec::new();
+                flate2::read::MultiGzDecoder::new(body)
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            }
+            Compression::Zstd => zstd::stream::decode_all(body).unwrap(),
+        }
+    }
+
+    #[test]
+    fn names_match_the_compression() {
+        assert_eq!("GZIP".parse::<Compression>(), Ok(Compression::Gzip));
+        assert_eq!(Compression::Zstd.extension(), ".ndjson.zst");
+        assert_eq!(Compression::Zstd.content_encoding(), Some("zstd"));
+        assert_eq!(Compression::None.content_encoding(), None);
+        assert!("lz4".parse::<Compression>().is_err());
+    }
+
+    #[test]
+    fn frames_each_record_on_its_own_line() {
+        let recs: Vec<&[u8]> = vec![b"{\"a\":1}", b"{\"b\":2}\n", b""];
+        assert_eq!(frame(recs.iter().copied()), b"{\"a\":1}\n{\"b\":2}\n\n");
+    }
+
+    #[test]
+    fn gzip_is_deterministic() {
+        let body = b"same records\n".repeat(100);
+        assert_eq!(
+            Compression::Gzip.compress(body.clone()).unwrap(),
+            Compression::Gzip.compress(body).unwrap()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn every_compression_round_trips(
+            records in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..20),
+            which in 0usize..3,
+        ) {
+            let c = [Compression::Gzip, Compression::Zstd, Compression::None][which];
+            let framed = frame(records.iter().map(Vec::as_slice));
+            let expected: usize = records.iter().map(|r| framed_len(r)).sum();
+            prop_assert_eq!(framed.len(), expected);
+            let packed = c.compress(framed.clone()).unwrap();
+            prop_assert_eq!(decompress(c, &packed), framed);
+        }
+
+        #[test]
+        fn framed_lines_are_the_records_when_they_have_no_newlines(
+            records in proptest::collection::vec("[^\n]{0,30}", 1..20),
+        ) {
+            let framed = frame(records.iter().map(|r| r.as_bytes()));
+            let text = String::from_utf8(framed).unwrap();
+            let lines: Vec<&str> = text.strip_suffix('\n').unwrap().split('\n').collect();
+            prop_assert_eq!(lines, records.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+}

@@ -1,0 +1,624 @@
+//! The invocation, end to end:
+//!
+//! 1. read the shard's high-water mark (a failure here retries the whole batch: without it
+//!    we cannot know what is stored);
+//! 2. skip the records at or below it;
+//! 3. plan the objects for the rest (`plan.rs`), write them in order (`write.rs`);
+//! 4. on a failure, roll back to a stored prefix and report the first unstored record as
+//!    the only batch item failure;
+//! 5. move the mark forward to the last stored record (conditional PUT);
+//! 6. log the summary and print the EMF metrics.
+//!
+//! If moving the mark fails although the data objects are stored, the invocation still
+//! reports success: the records *are* durably stored and reporting a failure would make
+//! Lambda redeliver (and, if the batch were re-formed, duplicate) them. The mark only
+//! guards against redeliveries of unreported successes; it catches up on the next batch.
+//! This is logged at `error` and counted in `HighWaterMarkUpdateFailures`.
+//!
+//! Residual window: a hard crash (out of memory, sandbox killed) between the data PUTs and
+//! the mark's PUT, followed by a redelivery that is re-formed differently (bisected, or with
+//! newer records), can store records twice; a redelivery of the same records lands on the
+//! same keys (412) and is exact. Timeouts cannot cause it: no PUT starts within
+//! `DEADLINE_MARGIN_MS` of the deadline.
+
+use crate::config::Config;
+use crate::error::{EventError, WriteError};
+use crate::event::{response, ShardBatch};
+use crate::key::state_key;
+use crate::metrics::{emit_emf, Summary};
+use crate::plan::{plan, ObjectKind, META_LAST_SEQUENCE, META_SHARD_ID};
+use crate::store::{Condition, ObjectStore, PutObject, PutOutcome, StoreError};
+use crate::watermark::{first_unstored, HighWaterMark};
+use crate::write::{settle, write_plan};
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use lambda_runtime::LambdaEvent;
+use std::time::{Instant, SystemTime};
+use trickle_shared::SequenceNumber;
+
+/// Compare-and-swap attempts on the high-water mark before giving up.
+pub const MARK_ATTEMPTS: usize = 3;
+/// The state object's Content-Type.
+const CONTENT_TYPE_JSON: &str = "application/json";
+
+/// The function: configuration plus where objects go.
+pub struct BatchToS3<S> {
+    config: Config,
+    store: S,
+}
+
+/// The result of one invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The sequence number to report in `batchItemFailures` (none: full success).
+    pub retry_from: Option<String>,
+    pub summary: Summary,
+}
+
+impl<S: ObjectStore> BatchToS3<S> {
+    pub fn new(config: Config, store: S) -> Self {
+        Self { config, store }
+    }
+
+    /// The store (tests inspect it).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Handles one Lambda invocation. Only a malformed event is an invocation error.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<KinesisEvent>,
+    ) -> Result<KinesisEventResponse, lambda_runtime::Error> {
+        // Lambda sends the deadline in epoch milliseconds. A deadline already past when the
+        // invocation starts is not one: a hand-built context has 0, and `cargo lambda watch`
+        // sends the timeout itself (600000). Then no deadline is enforced.
+        let deadline = Some(event.context.deadline()).filter(|d| *d > SystemTime::now());
+        tracing::debug!(
+            deadline_ms = event.context.deadline,
+            now_ms = chrono::Utc::now().timestamp_millis(),
+            "invocation"
+        );
+        let outcome = self.process(event.payload, deadline).await.map_err(|e| {
+            tracing::error!(error = %e, "malformed Kinesis event");
+            e
+        })?;
+        Ok(response(outcome.retry_from.as_deref()))
+    }
+
+    /// Processes one event, logs its summary and prints its metrics.
+    pub async fn process(
+        &self,
+        event: KinesisEvent,
+        deadline: Option<SystemTime>,
+    ) -> Result<Outcome, EventError> {
+        let started = Instant::now();
+        let Some(batch) = ShardBatch::from_event(event)? else {
+            return Ok(Outcome::default());
+        };
+        let mut outcome = self.store_batch(&batch, deadline).await;
+        outcome.summary.duration_ms = started.elapsed().as_millis();
+        outcome.summary.log();
+        emit_emf(&outcome.summary.emf(chrono::Utc::now().timestamp_millis()));
+        Ok(outcome)
+    }
+
+    async fn store_batch(&self, batch: &ShardBatch, deadline: Option<SystemTime>) -> Outcome {
+        let now = chrono::Utc::now();
+        let mut summary = Summary {
+            stream: batch.stream_name.clone(),
+            shard_id: batch.shard_id.clone(),
+            records_in: batch.records.len(),
+            bytes_in: batch.records.iter().map(|r| r.data.len()).sum(),
+            oldest_record_age_ms: batch
+                .records
+                .iter()
+                .map(|r| (now - r.arrival).num_milliseconds())
+                .max()
+                .unwrap_or(0)
+                .max(0),
+            ..Summary::default()
+        };
+        let fail_at = |summary: &mut Summary, index: usize, err: &WriteError| {
+            let seq = batch.records.get(index).map(|r| r.sequence_text.clone());
+            tracing::error!(error = %err, retry_from = seq.as_deref(), "records not stored");
+            summary.failure = Some(err.to_string());
+            summary.retry_from = seq;
+        };
+
+        // 1. The mark.
+        let key = state_key(
+            &self.config.state_prefix,
+            &batch.stream_name,
+            &batch.shard_id,
+        );
+        let (mark, etag) = match self.read_mark(&key).await {
+            Ok(m) => m,
+            Err(e) => {
+                fail_at(&mut summary, 0, &e);
+                return finish(summary);
+            }
+        };
+        summary.high_water_mark = mark.as_ref().map(ToString::to_string);
+
+        // 2. Skip what is stored.
+        let start = first_unstored(
+            batch.records.iter().map(|r| r.sequence.clone()),
+            mark.as_ref(),
+        );
+        summary.records_skipped = start;
+        let todo = &batch.records[start..];
+        if todo.is_empty() {
+            return finish(summary);
+        }
+
+        // 3. Plan and write.
+        let planned = match plan(&self.config, &batch.shard_id, todo) {
+            Ok(p) => p,
+            Err(e) => {
+                fail_at(&mut summary, start, &e);
+                return finish(summary);
+            }
+        };
+        summary.user_records = planned.user_records;
+        summary.records_overflowed = planned.overflowed;
+        let ranges: Vec<(usize, usize)> =
+            planned.objects.iter().map(|o| (o.first, o.last)).collect();
+        let report = write_plan(
+            &self.store,
+            planned.objects,
+            deadline,
+            self.config.deadline_margin,
+        )
+        .await;
+
+        // 4. Settle what is stored.
+        let (stored_up_to, keep) = match settle(&ranges, report.written.len()) {
+            None => (Some(todo.len() - 1), vec![true; report.written.len()]),
+            Some(s) => {
+                let err = report
+                    .failure
+                    .as_ref()
+                    .map(|(_, e)| e.clone())
+                    .unwrap_or(WriteError::DeadlineNear);
+                fail_at(&mut summary, start + s.retry_from, &err);
+                (s.retry_from.checked_sub(1), s.keep)
+            }
+        };
+        for (object, keep) in report.written.iter().zip(keep) {
+            if keep {
+                if object.created {
+                    summary.objects_written += 1;
+                    summary.bytes_written += object.bytes;
+                } else {
+                    summary.objects_already_stored += 1;
+                }
+                if let ObjectKind::Error(_) = object.kind {
+                    summary.records_to_errors += object.user_records;
+                }
+                continue;
+            }
+            match self.store.delete_object(&object.key).await {
+                Ok(()) => summary.objects_rolled_back += 1,
+                // The retry will store these records again under other keys: say so loudly.
+                Err(e) => tracing::error!(error = %e, key = %object.key,
+                    "could not roll back an object after a failure; its records may be stored twice"),
+            }
+        }
+
+        // 5. Move the mark.
+        if let Some(last) = stored_up_to {
+            let new_mark = &todo[last].sequence;
+            match self
+                .advance_mark(&key, &batch.shard_id, new_mark, etag)
+                .await
+            {
+                Ok(m) => summary.high_water_mark = Some(m.to_string()),
+                Err(e) => {
+                    tracing::error!(error = %e, key = %key,
+                        "data is stored but the high-water mark could not be advanced");
+                    summary.mark_update_failed = true;
+                }
+            }
+        }
+        finish(summary)
+    }
+
+    /// Reads the mark and its ETag; `None` for a shard never written.
+    async fn read_mark(
+        &self,
+        key: &str,
+    ) -> Result<(Option<SequenceNumber>, Option<String>), WriteError> {
+        match self.store.get_object(key).await? {
+            None => Ok((None, None)),
+            Some(o) => {
+                let mark =
+                    HighWaterMark::parse(&o.body).map_err(|reason| WriteError::CorruptState {
+                        key: key.to_owned(),
+                        reason,
+                    })?;
+                Ok((Some(mark), o.etag))
+            }
+        }
+    }
+
+    /// Moves the mark forward to `to` with a compare-and-swap, never backwards. Returns the
+    /// mark now stored.
+    async fn advance_mark(
+        &self,
+        key: &str,
+        shard_id: &str,
+        to: &SequenceNumber,
+        mut etag: Option<String>,
+    ) -> Result<SequenceNumber, WriteError> {
+        for _ in 0..MARK_ATTEMPTS {
+            let put = PutObject {
+                key: key.to_owned(),
+                body: HighWaterMark::new(shard_id, to).to_body(),
+                content_type: CONTENT_TYPE_JSON,
+                content_encoding: None,
+                metadata: vec![
+                    (META_SHARD_ID.to_owned(), shard_id.to_owned()),
+                    (META_LAST_SEQUENCE.to_owned(), to.to_string()),
+                ],
+                condition: match etag.take() {
+                    Some(e) => Condition::IfMatch(e),
+                    None => Condition::IfNoneMatch,
+                },
+            };
+            match self.store.put_object(put).await? {
+                PutOutcome::Created { .. } => return Ok(to.clone()),
+                PutOutcome::PreconditionFailed => {
+                    // Someone else moved it (ParallelizationFactor > 1, or a late earlier
+                    // attempt): re-read, and stop if it is already at or past ours.
+                    let (current, current_etag) = self.read_mark(key).await?;
+                    tracing::warn!(key, current = ?current.as_ref().map(ToString::to_string),
+                        "high-water mark changed under us");
+                    if let Some(c) = current.filter(|c| c >= to) {
+                        return Ok(c);
+                    }
+                    etag = current_etag;
+                }
+            }
+        }
+        Err(WriteError::Store(StoreError {
+            operation: "PutObject",
+            key: key.to_owned(),
+            code: "PreconditionFailed".into(),
+            message: format!("the mark kept changing over {MARK_ATTEMPTS} attempts"),
+        }))
+    }
+}
+
+fn finish(summary: Summary) -> Outcome {
+    Outcome {
+        retry_from: summary.retry_from.clone(),
+        summary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Partitioning;
+    use crate::encode::Compression;
+    use crate::key::KeyLayout;
+    use crate::store::memory::MemoryStore;
+    use std::io::Read;
+
+    fn fixture(name: &str) -> KinesisEvent {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The same event with only some of its records (a bisected or re-formed batch).
+    fn reform(event: &KinesisEvent, range: std::ops::Range<usize>) -> KinesisEvent {
+        let mut e = event.clone();
+        e.records = event.records[range].to_vec();
+        e
+    }
+
+    fn config() -> Config {
+        Config {
+            bucket: "b".into(),
+            prefix: "raw/".into(),
+            error_prefix: "errors/".into(),
+            state_prefix: "state/".into(),
+            compression: Compression::Gzip,
+            key_layout: KeyLayout::Firehose,
+            partitioning: None,
+            deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
+        }
+    }
+
+    fn partitioned(pointer: &str) -> Config {
+        Config {
+            partitioning: Some(Partitioning {
+                pointer: pointer.into(),
+                name: pointer.trim_start_matches('/').into(),
+                default_value: "__HIVE_DEFAULT_PARTITION__".into(),
+                max_partitions: 100,
+            }),
+            ..config()
+        }
+    }
+
+    fn function(config: Config) -> BatchToS3<MemoryStore> {
+        BatchToS3::new(config, MemoryStore::new())
+    }
+
+    fn gunzip(body: &[u8]) -> String {
+        let mut out = String::new();
+        flate2::read::MultiGzDecoder::new(body)
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    }
+
+    /// Every line of every object under a prefix, sorted.
+    fn stored_lines(f: &BatchToS3<MemoryStore>, prefix: &str) -> Vec<String> {
+        let store = f.store();
+        let mut lines: Vec<String> = store
+            .keys(prefix)
+            .iter()
+            .flat_map(|k| {
+                let o = store.object(k).unwrap();
+                gunzip(&o.body)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    fn data_lines(event: &KinesisEvent) -> Vec<String> {
+        let mut lines: Vec<String> = event
+            .records
+            .iter()
+            .map(|r| {
+                String::from_utf8(r.kinesis.data.0.clone())
+                    .unwrap()
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    fn mark(f: &BatchToS3<MemoryStore>) -> Option<String> {
+        let keys = f.store().keys("state/");
+        let key = keys.first()?;
+        let o = f.store().object(key)?;
+        HighWaterMark::parse(&o.body).ok().map(|s| s.to_string())
+    }
+
+    fn seq(event: &KinesisEvent, i: usize) -> String {
+        event.records[i].kinesis.sequence_number.clone()
+    }
+
+    #[tokio::test]
+    async fn stores_a_batch_as_one_compressed_object_with_metadata() {
+        let event = fixture("kinesis-batch.json");
+        let f = function(config());
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.retry_from, None);
+        let keys = f.store().keys("raw/");
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!(keys[0].starts_with("raw/2024/06/10/06/shardId-000000000000-"));
+        assert!(keys[0].ends_with(".ndjson.gz"));
+        let o = f.store().object(&keys[0]).unwrap();
+        assert_eq!(o.content_type, "application/x-ndjson");
+        assert_eq!(o.content_encoding.as_deref(), Some("gzip"));
+        let meta: std::collections::HashMap<_, _> = o.metadata.iter().cloned().collect();
+        assert_eq!(meta["shard-id"], "shardId-000000000000");
+        assert_eq!(meta["first-sequence-number"], seq(&event, 0));
+        assert_eq!(meta["last-sequence-number"], seq(&event, 3));
+        assert_eq!(meta["record-count"], "4");
+        assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
+        assert_eq!(mark(&f), Some(seq(&event, 3)));
+        assert_eq!(
+            f.store().keys("state/"),
+            ["state/trickle/shardId-000000000000.json"]
+        );
+        assert_eq!(out.summary.objects_written, 1);
+        assert_eq!(out.summary.records_in, 4);
+    }
+
+    #[tokio::test]
+    async fn a_retried_batch_is_skipped_below_the_mark() {
+        let event = fixture("kinesis-batch.json");
+        let f = function(config());
+        f.process(event.clone(), None).await.unwrap();
+        let puts = f.store().puts.lock().unwrap().len();
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.retry_from, None);
+        assert_eq!(out.summary.records_skipped, 4);
+        assert_eq!(f.store().puts.lock().unwrap().len(), puts, "no PUT at all");
+        assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
+    }
+
+    #[tokio::test]
+    async fn a_reformed_overlapping_batch_stores_each_record_once() {
+        let event = fixture("kinesis-batch.json");
+        let f = function(config());
+        f.process(reform(&event, 0..2), None).await.unwrap();
+        // Bisected, then re-formed with newer records: 1..4 overlaps the first batch.
+        f.process(reform(&event, 1..2), None).await.unwrap();
+        let out = f.process(reform(&event, 1..4), None).await.unwrap();
+        assert_eq!(out.summary.records_skipped, 1);
+        assert_eq!(f.store().keys("raw/").len(), 2);
+        assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
+        assert_eq!(mark(&f), Some(seq(&event, 3)));
+    }
+
+    #[tokio::test]
+    async fn a_lost_mark_update_is_healed_by_the_same_keys() {
+        let event = fixture("kinesis-batch.json");
+        let f = function(config());
+        f.store().fail_puts_where(|k| k.starts_with("state/"));
+        let out = f.process(event.clone(), None).await.unwrap();
+        // The data is stored: success, but loudly.
+        assert_eq!(out.retry_from, None);
+        assert!(out.summary.mark_update_failed);
+        assert_eq!(mark(&f), None);
+        f.store().heal();
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.summary.objects_already_stored, 1);
+        assert_eq!(out.summary.objects_written, 0);
+        assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
+        assert_eq!(mark(&f), Some(seq(&event, 3)));
+    }
+
+    #[tokio::test]
+    async fn reports_first_unwritten_sequence_number_and_writes_nothing_after_it() {
+        // Partitioned by /n: one object per record, written in shard order.
+        let event = fixture("kinesis-moto-sequence-numbers.json");
+        let f = function(partitioned("/n"));
+        f.store().fail_puts_where(|k| k.contains("n=10/"));
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.retry_from.as_deref(), Some("10"));
+        let keys = f.store().keys("raw/");
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!(keys[0].starts_with("raw/n=9/"));
+        let puts = f.store().puts.lock().unwrap().clone();
+        assert!(!puts.iter().any(|k| k.contains("n=11/")), "{puts:?}");
+        assert_eq!(mark(&f).as_deref(), Some("9"));
+        // Lambda retries from 10.
+        f.store().heal();
+        let out = f.process(reform(&event, 1..3), None).await.unwrap();
+        assert_eq!(out.retry_from, None);
+        assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
+    }
+
+    #[tokio::test]
+    async fn rolls_back_interleaved_partitions_to_a_stored_prefix() {
+        // acme holds records 0 and 2, globex record 1: when globex fails, acme's object
+        // holds a record after the failure, so it is deleted and record 0 is reported.
+        let event = fixture("kinesis-batch.json");
+        let f = function(partitioned("/customer"));
+        f.store()
+            .fail_puts_where(|k| k.contains("customer=globex/"));
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.retry_from, Some(seq(&event, 0)));
+        assert_eq!(out.summary.objects_rolled_back, 1);
+        assert!(f.store().keys("raw/").is_empty());
+        assert_eq!(mark(&f), None);
+        f.store().heal();
+        assert_eq!(
+            f.process(event.clone(), None).await.unwrap().retry_from,
+            None
+        );
+        assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
+        assert_eq!(f.store().keys("raw/").len(), 3);
+    }
+
+    #[tokio::test]
+    async fn unprocessable_records_go_to_error_objects_with_the_reason() {
+        let event = fixture("kinesis-corrupt-aggregate-and-not-json.json");
+        let f = function(partitioned("/customer"));
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.retry_from, None);
+        assert_eq!(out.summary.records_to_errors, 2);
+        let errors = f.store().keys("errors/");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("errors/corrupt-aggregate/2024/06/10/06/"));
+        assert!(errors[1].starts_with("errors/not-json/"));
+        let o = f.store().object(&errors[1]).unwrap();
+        assert!(o
+            .metadata
+            .contains(&("error-reason".to_owned(), "not-json".to_owned())));
+        let line: serde_json::Value = serde_json::from_str(gunzip(&o.body).trim_end()).unwrap();
+        assert_eq!(line["sequenceNumber"], seq(&event, 2));
+        assert_eq!(line["errorCode"], "not-json");
+        assert_eq!(stored_lines(&f, "raw/").len(), 2);
+        assert_eq!(mark(&f), Some(seq(&event, 3)));
+    }
+
+    #[tokio::test]
+    async fn non_json_is_fine_without_partitioning() {
+        let event = fixture("kinesis-corrupt-aggregate-and-not-json.json");
+        let f = function(config());
+        let out = f.process(event, None).await.unwrap();
+        assert_eq!(out.summary.records_to_errors, 1);
+        assert!(stored_lines(&f, "raw/").contains(&"Hello World".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn deaggregates_kpl_records_from_the_official_aggregator() {
+        let event = fixture("kinesis-kpl-aggregated.json");
+        let f = function(config());
+        let out = f.process(event, None).await.unwrap();
+        assert_eq!(out.summary.user_records, 7);
+        let lines = stored_lines(&f, "raw/");
+        assert_eq!(lines.len(), 7);
+        assert!(lines.contains(&r#"{"customer":"initech","n":5}"#.to_owned()));
+        assert!(lines.contains(&r#"{"customer":"plain","n":0}"#.to_owned()));
+    }
+
+    #[tokio::test]
+    async fn compares_emulator_sequence_numbers_as_integers() {
+        let event = fixture("kinesis-moto-sequence-numbers.json");
+        let f = function(config());
+        f.process(reform(&event, 0..2), None).await.unwrap();
+        assert_eq!(mark(&f).as_deref(), Some("10"));
+        // As strings "9" > "10" and record 9 would be written again.
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.summary.records_skipped, 2);
+        assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
+        let keys = f.store().keys("raw/");
+        assert!(keys[0] < keys[1] && keys[0].contains("00009-"), "{keys:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_mark_retries_the_whole_batch() {
+        let event = fixture("kinesis-batch.json");
+        let f = function(config());
+        f.store().fail_gets(true);
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.retry_from, Some(seq(&event, 0)));
+        assert!(f.store().puts.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn writes_nothing_when_the_deadline_is_near() {
+        let event = fixture("kinesis-batch.json");
+        let f = function(config());
+        let out = f
+            .process(event.clone(), Some(SystemTime::now()))
+            .await
+            .unwrap();
+        assert_eq!(out.retry_from, Some(seq(&event, 0)));
+        assert!(f.store().keys("").is_empty());
+    }
+
+    #[tokio::test]
+    async fn handle_answers_batch_item_failures() {
+        let f = function(config());
+        f.store().fail_puts_where(|k| k.starts_with("raw/"));
+        let event = fixture("kinesis-batch.json");
+        let first = seq(&event, 0);
+        let answer = f
+            .handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(answer).unwrap(),
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": first}]})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_event_fails_the_invocation() {
+        let mut event = fixture("kinesis-batch.json");
+        event.records.swap(0, 1);
+        let f = function(config());
+        assert!(f
+            .handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! S3 object keys. Every key is derived only from the data it names, never from the clock
+//! or a random id, so the same records always produce the same key: that is what makes a
+//! retried write land on the object the first attempt wrote (and answer 412).
+//!
+//! ```text
+//! data:  {PREFIX}[{name}={value}/]{date}{shard_id}-{first_seq}-{last_seq}{ext}
+//! error: {ERROR_PREFIX}{reason}/{date}{shard_id}-{first_seq}-{last_seq}{ext}
+//! state: {STATE_PREFIX}{stream_name}/{shard_id}.json
+//! date:  YYYY/MM/DD/HH/                       (KEY_LAYOUT=firehose, the default)
+//!        year=YYYY/month=MM/day=DD/hour=HH/   (KEY_LAYOUT=hive)
+//! ```
+//!
+//! The date is the approximate arrival time (UTC) of the first record the invocation writes,
+//! as Firehose does with its own buffer. Sequence numbers are zero-padded to the 129 digits
+//! the Kinesis API allows, so a listing (which S3 returns in UTF-8 byte order) is in shard
+//! order: `...-0009-...` sorts before `...-0010-...`, and the 56-digit numbers AWS issues
+//! sort correctly against the short ones local emulators issue.
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use std::str::FromStr;
+use trickle_shared::limits::S3_MAX_KEY_BYTES;
+use trickle_shared::sequence::MAX_SEQUENCE_DIGITS;
+use trickle_shared::SequenceNumber;
+
+/// The longest `PREFIX`, `ERROR_PREFIX` or `STATE_PREFIX` accepted.
+pub const MAX_PREFIX_BYTES: usize = 256;
+/// The longest partition value segment; longer values are cut (after escaping).
+pub const MAX_PARTITION_VALUE_BYTES: usize = 128;
+/// Kinesis: a shard id is 1 to 128 characters.
+pub const MAX_SHARD_ID_BYTES: usize = 128;
+/// The longest error-reason segment we generate.
+pub const MAX_REASON_BYTES: usize = 32;
+/// The longest extension (`.ndjson.zst`).
+pub const MAX_EXTENSION_BYTES: usize = 11;
+
+/// How the date part of a key is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLayout {
+    /// `YYYY/MM/DD/HH/`, Firehose's default.
+    Firehose,
+    /// `year=YYYY/month=MM/day=DD/hour=HH/`, which Athena and Glue read as partitions.
+    Hive,
+}
+
+impl FromStr for KeyLayout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "firehose" | "default" => Ok(Self::Firehose),
+            "hive" => Ok(Self::Hive),
+            _ => Err("expected firehose or hive".into()),
+        }
+    }
+}
+
+/// The date path of a key, from a UTC time.
+pub fn date_path(layout: KeyLayout, t: DateTime<Utc>) -> String {
+    let (y, m, d, h) = (t.year(), t.month(), t.day(), t.hour());
+    match layout {
+        KeyLayout::Firehose => format!("{y:04}/{m:02}/{d:02}/{h:02}/"),
+        KeyLayout::Hive => format!("year={y:04}/month={m:02}/day={d:02}/hour={h:02}/"),
+    }
+}
+
+/// A sequence number as it appears in a key: zero-padded to the widest number Kinesis can
+/// issue, so that byte order is numeric order.
+pub fn key_sequence(seq: &SequenceNumber) -> String {
+    format!("{:0>width$}", seq.as_str(), width = MAX_SEQUENCE_DIGITS)
+}
+
+/// A value made safe for one key segment: `A-Z a-z 0-9 . _ -` stay, every other byte becomes
+/// `%XX` (as Hive escapes partition values), a value of only dots is escaped whole (no `.` or
+/// `..` segments), and the result is cut to `max` bytes without splitting an escape.
+pub fn safe_segment(value: &str, max: usize) -> String {
+    let only_dots = !value.is_empty() && value.bytes().all(|b| b == b'.');
+    let mut out = String::with_capacity(value.len().min(max));
+    for b in value.bytes() {
+        let piece = if b.is_ascii_alphanumeric() || (matches!(b, b'_' | b'-' | b'.') && !only_dots)
+        {
+            (b as char).to_string()
+        } else {
+            format!("%{b:02X}")
+        };
+        if out.len() + piece.len() > max {
+            break;
+        }
+        out.push_str(&piece);
+    }
+    out
+}
+
+/// What is needed to name one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectName<'a> {
+    /// `PREFIX` or `ERROR_PREFIX`.
+    pub prefix: &'a str,
+    /// A segment such as `customer=acme/` or `not-json/` (already safe), or empty.
+    pub segment: &'a str,
+    pub date: &'a str,
+    pub shard_id: &'a str,
+    pub first: &'a SequenceNumber,
+    pub last: &'a SequenceNumber,
+    pub extension: &'a str,
+}
+
+impl ObjectName<'_> {
+    /// The full key.
+    pub fn key(&self) -> String {
+        format!(
+            "{}{}{}{}-{}-{}{}",
+            self.prefix,
+            self.segment,
+            self.date,
+            safe_segment(self.shard_id, MAX_SHARD_ID_BYTES),
+            key_sequence(self.first),
+            key_sequence(self.last),
+            self.extension
+        )
+    }
+}
+
+/// The key of a shard's high-water mark. The stream name is part of it because shard ids
+/// repeat across streams.
+pub fn state_key(state_prefix: &str, stream_name: &str, shard_id: &str) -> String {
+    format!(
+        "{state_prefix}{}/{}.json",
+        safe_segment(stream_name, MAX_SHARD_ID_BYTES),
+        safe_segment(shard_id, MAX_SHARD_ID_BYTES)
+    )
+}
+
+/// The longest key this module can build, which must fit S3's limit.
+pub const fn longest_key_bytes() -> usize {
+    let segment = crate::config::MAX_PARTITION_NAME_BYTES + 1 + MAX_PARTITION_VALUE_BYTES + 1;
+    let date = "year=YYYY/month=MM/day=DD/hour=HH/".len();
+    MAX_PREFIX_BYTES
+        + segment
+        + date
+        + MAX_SHARD_ID_BYTES
+        + 2 * (1 + MAX_SEQUENCE_DIGITS)
+        + MAX_EXTENSION_BYTES
+}
+
+const _: () = assert!(longest_key_bytes() <= S3_MAX_KEY_BYTES);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn seq(s: &str) -> SequenceNumber {
+        s.parse().unwrap()
+    }
+
+    fn name<'a>(first: &'a SequenceNumber, last: &'a SequenceNumber) -> ObjectName<'a> {
+        ObjectName {
+            prefix: "raw/",
+            segment: "",
+            date: "2024/06/10/06/",
+            shard_id: "shardId-000000000000",
+            first,
+            last,
+            extension: ".ndjson.gz",
+        }
+    }
+
+    #[test]
+    fn date_paths_follow_the_layout() {
+        let t = Utc.with_ymd_and_hms(2024, 6, 1, 7, 59, 59).unwrap();
+        assert_eq!(date_path(KeyLayout::Firehose, t), "2024/06/01/07/");
+        assert_eq!(
+            date_path(KeyLayout::Hive, t),
+            "year=2024/month=06/day=01/hour=07/"
+        );
+    }
+
+    #[test]
+    fn key_names_shard_and_padded_range() {
+        let (a, b) = (seq("9"), seq("10"));
+        let key = name(&a, &b).key();
+        assert!(key.starts_with("raw/2024/06/10/06/shardId-000000000000-000"));
+        assert!(key.contains("00009-00"), "{key}");
+        assert!(key.ends_with("00010.ndjson.gz"), "{key}");
+        let digits = key
+            .trim_end_matches(".ndjson.gz")
+            .rsplit('-')
+            .next()
+            .unwrap();
+        assert_eq!(digits.len(), MAX_SEQUENCE_DIGITS);
+        assert_eq!(key_sequence(&a).len(), MAX_SEQUENCE_DIGITS);
+    }
+
+    #[test]
+    fn escapes_unsafe_partition_values() {
+        assert_eq!(safe_segment("acme-01_x.y", 128), "acme-01_x.y");
+        assert_eq!(safe_segment("a/b c=d", 128), "a%2Fb%20c%3Dd");
+        assert_eq!(safe_segment("..", 128), "%2E%2E");
+        assert_eq!(safe_segment("é", 128), "%C3%A9");
+        // Cut without splitting an escape.
+        assert_eq!(safe_segment("ab/", 4), "ab");
+    }
+
+    #[test]
+    fn the_longest_key_fits_s3() {
+        let long = seq(&"9".repeat(MAX_SEQUENCE_DIGITS));
+        let prefix = "p".repeat(MAX_PREFIX_BYTES);
+        let segment = format!(
+            "{}={}/",
+            "n".repeat(crate::config::MAX_PARTITION_NAME_BYTES),
+            "v".repeat(MAX_PARTITION_VALUE_BYTES)
+        );
+        let shard = "s".repeat(MAX_SHARD_ID_BYTES);
+        let key = ObjectName {
+            prefix: &prefix,
+            segment: &segment,
+            date: "year=2024/month=06/day=10/hour=06/",
+            shard_id: &shard,
+            first: &long,
+            last: &long,
+            extension: ".ndjson.zst",
+        }
+        .key();
+        assert!(key.len() <= S3_MAX_KEY_BYTES, "{}", key.len());
+    }
+
+    proptest! {
+        #[test]
+        fn keys_sort_like_their_sequence_numbers(a in "[1-9][0-9]{0,60}", b in "[1-9][0-9]{0,60}") {
+            let (a, b) = (seq(&a), seq(&b));
+            let ka = name(&a, &a).key();
+            let kb = name(&b, &b).key();
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+        }
+
+        #[test]
+        fn same_range_same_key(a in "[0-9]{1,56}", b in "[0-9]{1,56}") {
+            let (a1, b1, a2, b2) = (seq(&a), seq(&b), seq(&a), seq(&b));
+            prop_assert_eq!(name(&a1, &b1).key(), name(&a2, &b2).key());
+        }
+
+        #[test]
+        fn safe_segments_are_safe_and_bounded(v in any::<String>(), max in 3usize..200) {
+            let s = safe_segment(&v, max);
+            prop_assert!(s.len() <= max);
+            prop_assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b"%._-".contains(&b)));
+            prop_assert!(s != "." && s != "..");
+        }
+    }
+}

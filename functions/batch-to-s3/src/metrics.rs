@@ -1,0 +1,169 @@
+//! One summary per invocation: a structured `tracing` line, and CloudWatch Embedded Metric
+//! Format (EMF) metrics, so the numbers cost no API calls.
+//!
+//! The EMF document is written to stdout as one raw JSON line, not through `tracing`:
+//! CloudWatch only extracts metrics from a log event that *is* an EMF object, and a tracing
+//! formatter would wrap it in its own JSON. With Lambda's JSON log format, a line the
+//! runtime cannot attribute to a logger still arrives verbatim, so both coexist.
+
+use serde_json::{json, Value};
+use std::io::Write;
+
+/// The CloudWatch namespace of every metric.
+pub const METRICS_NAMESPACE: &str = "trickle/batch-to-s3";
+
+/// What one invocation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub stream: String,
+    pub shard_id: String,
+    /// Kinesis records in the event.
+    pub records_in: usize,
+    /// Bytes of Kinesis record data in the event.
+    pub bytes_in: usize,
+    /// User records planned (after de-aggregation; skipped records are not de-aggregated).
+    pub user_records: usize,
+    /// Kinesis records at or below the high-water mark: already stored, not written again.
+    pub records_skipped: usize,
+    /// Objects stored by this invocation (412 answers not counted).
+    pub objects_written: usize,
+    /// Objects found already stored by an earlier attempt (412).
+    pub objects_already_stored: usize,
+    /// Compressed bytes of the objects stored.
+    pub bytes_written: usize,
+    /// User records (or whole Kinesis records) sent to error objects.
+    pub records_to_errors: usize,
+    /// Records put in the default partition only because of `MAX_PARTITIONS`.
+    pub records_overflowed: usize,
+    /// Objects deleted again after a failure (see `write.rs`).
+    pub objects_rolled_back: usize,
+    /// Milliseconds between the oldest record's arrival and now.
+    pub oldest_record_age_ms: i64,
+    /// The sequence number reported in `batchItemFailures`, if any.
+    pub retry_from: Option<String>,
+    /// Why.
+    pub failure: Option<String>,
+    /// The high-water mark after the invocation.
+    pub high_water_mark: Option<String>,
+    /// True when the mark could not be advanced (data is stored; see the handler).
+    pub mark_update_failed: bool,
+    pub duration_ms: u128,
+}
+
+impl Summary {
+    /// The summary line, at `info` (or `warn` when records are to be retried).
+    pub fn log(&self) {
+        macro_rules! summary {
+            ($level:ident) => {
+                tracing::$level!(
+                    stream = %self.stream,
+                    shard_id = %self.shard_id,
+                    records_in = self.records_in,
+                    bytes_in = self.bytes_in,
+                    user_records = self.user_records,
+                    records_skipped = self.records_skipped,
+                    objects_written = self.objects_written,
+                    objects_already_stored = self.objects_already_stored,
+                    bytes_written = self.bytes_written,
+                    records_to_errors = self.records_to_errors,
+                    records_overflowed = self.records_overflowed,
+                    objects_rolled_back = self.objects_rolled_back,
+                    oldest_record_age_ms = self.oldest_record_age_ms,
+                    retry_from = self.retry_from.as_deref(),
+                    failure = self.failure.as_deref(),
+                    high_water_mark = self.high_water_mark.as_deref(),
+                    mark_update_failed = self.mark_update_failed,
+                    duration_ms = self.duration_ms as u64,
+                    "batch-to-s3 summary"
+                )
+            };
+        }
+        if self.retry_from.is_some() || self.mark_update_failed {
+            summary!(warn)
+        } else {
+            summary!(info)
+        }
+    }
+
+    /// The EMF document for this invocation, with dimension `Stream`.
+    pub fn emf(&self, timestamp_ms: i64) -> Value {
+        let metrics: [(&str, &str, i64); 10] = [
+            ("RecordsIn", "Count", self.records_in as i64),
+            ("BytesIn", "Bytes", self.bytes_in as i64),
+            ("UserRecords", "Count", self.user_records as i64),
+            (
+                "RecordsSkippedAlreadyStored",
+                "Count",
+                self.records_skipped as i64,
+            ),
+            ("ObjectsWritten", "Count", self.objects_written as i64),
+            ("BytesWritten", "Bytes", self.bytes_written as i64),
+            ("RecordsToErrors", "Count", self.records_to_errors as i64),
+            ("OldestRecordAge", "Milliseconds", self.oldest_record_age_ms),
+            (
+                "BatchItemFailures",
+                "Count",
+                i64::from(self.retry_from.is_some()),
+            ),
+            (
+                "HighWaterMarkUpdateFailures",
+                "Count",
+                i64::from(self.mark_update_failed),
+            ),
+        ];
+        let mut doc = json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["Stream"]],
+                    "Metrics": metrics.iter().map(|(name, unit, _)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+                }],
+            },
+            "Stream": self.stream,
+            "ShardId": self.shard_id,
+        });
+        for (name, _, value) in metrics {
+            doc[name] = json!(value);
+        }
+        doc
+    }
+}
+
+/// Prints an EMF document as one line on stdout (see the module documentation).
+pub fn emit_emf(doc: &Value) {
+    let mut line = doc.to_string();
+    line.push('\n');
+    let mut out = std::io::stdout().lock();
+    // Losing a metrics line must not fail the invocation.
+    let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_declares_every_metric_it_carries() {
+        let s = Summary {
+            stream: "s".into(),
+            records_in: 3,
+            bytes_written: 10,
+            retry_from: Some("7".into()),
+            ..Summary::default()
+        };
+        let doc = s.emf(1_718_000_000_000);
+        let decl = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(decl["Namespace"], METRICS_NAMESPACE);
+        assert_eq!(decl["Dimensions"], json!([["Stream"]]));
+        for m in decl["Metrics"].as_array().unwrap() {
+            let name = m["Name"].as_str().unwrap();
+            assert!(doc[name].is_number(), "{name} has no value");
+        }
+        assert_eq!(doc["RecordsIn"], 3);
+        assert_eq!(doc["BatchItemFailures"], 1);
+        assert_eq!(doc["Stream"], "s");
+        // One line.
+        assert!(!doc.to_string().contains('\n'));
+    }
+}

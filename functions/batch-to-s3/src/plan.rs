@@ -1,0 +1,422 @@
+//! The pure heart of the function: from the Kinesis records still to be stored to the list
+//! of objects to PUT, with their keys, bodies, metadata and the range of Kinesis records
+//! each holds. No I/O; the same records always give the same plan, byte for byte.
+//!
+//! - One data object per partition (one in all without partitioning), holding its user
+//!   records in shard order.
+//! - One error object per error reason, holding JSON lines like Firehose's
+//!   processing-failed output: `{"errorCode", "errorMessage", "sequenceNumber",
+//!   "subSequenceNumber", "partitionKey", "approximateArrivalTimestamp", "rawData"}` with
+//!   the raw bytes in base64.
+//! - Objects are ordered by the first Kinesis record they hold, then key, which is the
+//!   order they are written in (see `write.rs` for why that matters).
+
+use crate::config::Config;
+use crate::decode::{user_records, ErrorReason};
+use crate::encode::{frame, CONTENT_TYPE_NDJSON};
+use crate::error::WriteError;
+use crate::event::SourceRecord;
+use crate::key::{date_path, safe_segment, ObjectName, MAX_REASON_BYTES};
+use crate::partition::{partition_value, PartitionBound, Slot};
+use crate::store::{Condition, PutObject};
+use base64::prelude::*;
+use std::collections::BTreeMap;
+use trickle_shared::limits::S3_MAX_USER_METADATA_BYTES;
+
+/// Metadata names (sent as `x-amz-meta-<name>`).
+pub const META_SHARD_ID: &str = "shard-id";
+pub const META_FIRST_SEQUENCE: &str = "first-sequence-number";
+pub const META_LAST_SEQUENCE: &str = "last-sequence-number";
+pub const META_RECORD_COUNT: &str = "record-count";
+pub const META_ERROR_REASON: &str = "error-reason";
+pub const META_ERROR_MESSAGE: &str = "error-message";
+/// The longest `error-message` metadata value: the first record's reason, cut to leave
+/// room for the other entries within S3's 2 KB of user metadata.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
+
+/// What an object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Data,
+    Error(ErrorReason),
+}
+
+/// One object to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedObject {
+    pub put: PutObject,
+    pub kind: ObjectKind,
+    /// Index (into the planned records) of the first Kinesis record it holds any of.
+    pub first: usize,
+    /// Index of the last.
+    pub last: usize,
+    /// User records in it.
+    pub user_records: usize,
+    /// Uncompressed bytes.
+    pub raw_bytes: usize,
+}
+
+/// All objects for some records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub objects: Vec<PlannedObject>,
+    /// User records in all (data and error).
+    pub user_records: usize,
+    /// User records (or whole Kinesis records) sent to error objects.
+    pub error_records: usize,
+    /// Named partitions used.
+    pub partitions: usize,
+    /// Records put into the default partition because of the partition bound.
+    pub overflowed: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    Data(Slot),
+    Error(ErrorReason),
+}
+
+struct Member<'a> {
+    record: usize,
+    sub: Option<usize>,
+    data: std::borrow::Cow<'a, [u8]>,
+    error: Option<String>,
+}
+
+/// Plans the objects for `records` (all of one shard, in order, none already stored).
+pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result<Plan, WriteError> {
+    let Some(first_record) = records.first() else {
+        return Ok(Plan::default());
+    };
+    let date = date_path(config.key_layout, first_record.arrival);
+    let mut bound = config
+        .partitioning
+        .as_ref()
+        .map(|p| PartitionBound::new(p.max_partitions));
+    let mut groups: BTreeMap<Group, Vec<Member<'_>>> = BTreeMap::new();
+    let users = user_records(records);
+    let user_count = users.len();
+    for u in users {
+        let (group, error) = match (u.error, &config.partitioning, bound.as_mut()) {
+            (Some((reason, message)), _, _) => (Group::Error(reason), Some(message)),
+            (None, Some(p), Some(bound)) => match partition_value(&u.data, &p.pointer) {
+                Ok(value) => (Group::Data(bound.slot(value.as_deref())), None),
+                Err(message) => (
+                    Group::Error(ErrorReason::NotJson),
+                    Some(format!("not JSON, needed for {}: {message}", p.pointer)),
+                ),
+            },
+            (None, _, _) => (Group::Data(Slot::Default), None),
+        };
+        groups.entry(group).or_default().push(Member {
+            record: u.record,
+            sub: u.sub,
+            data: u.data,
+            error,
+        });
+    }
+
+    let mut plan = Plan {
+        user_records: user_count,
+        partitions: bound.as_ref().map_or(0, PartitionBound::named),
+        overflowed: bound.as_ref().map_or(0, |b| b.overflowed),
+        ..Plan::default()
+    };
+    for (group, members) in groups {
+        let (Some(first), Some(last)) = (
+            members.iter().map(|m| m.record).min(),
+            members.iter().map(|m| m.record).max(),
+        ) else {
+            continue;
+        };
+        let (prefix, segment, kind, body) = match group {
+            Group::Data(slot) => {
+                let segment = match (&config.partitioning, &bound) {
+                    (Some(p), Some(b)) => {
+                        format!("{}={}/", p.name, b.value(slot).unwrap_or(&p.default_value))
+                    }
+                    _ => String::new(),
+                };
+                let body = frame(members.iter().map(|m| m.data.as_ref()));
+                (config.prefix.as_str(), segment, ObjectKind::Data, body)
+            }
+            Group::Error(reason) => {
+                plan.error_records += members.len();
+                let segment = format!("{}/", safe_segment(reason.code(), MAX_REASON_BYTES));
+                let lines: Vec<Vec<u8>> = members
+                    .iter()
+                    .map(|m| error_line(reason, m, &records[m.record]))
+                    .collect();
+                let body = frame(lines.iter().map(Vec::as_slice));
+                (
+                    config.error_prefix.as_str(),
+                    segment,
+                    ObjectKind::Error(reason),
+                    body,
+                )
+            }
+        };
+        let key = ObjectName {
+            prefix,
+            segment: &segment,
+            date: &date,
+            shard_id,
+            first: &records[first].sequence,
+            last: &records[last].sequence,
+            extension: config.compression.extension(),
+        }
+        .key();
+        let mut metadata = vec![
+            (META_SHARD_ID.to_owned(), shard_id.to_owned()),
+            (
+                META_FIRST_SEQUENCE.to_owned(),
+                records[first].sequence.to_string(),
+            ),
+            (
+                META_LAST_SEQUENCE.to_owned(),
+                records[last].sequence.to_string(),
+            ),
+            (META_RECORD_COUNT.to_owned(), members.len().to_string()),
+        ];
+        if let ObjectKind::Error(reason) = kind {
+            metadata.push((META_ERROR_REASON.to_owned(), reason.code().to_owned()));
+            let message = members
+                .iter()
+                .find_map(|m| m.error.as_deref())
+                .unwrap_or_default();
+            metadata.push((
+                META_ERROR_MESSAGE.to_owned(),
+                metadata_value(message, MAX_ERROR_MESSAGE_BYTES),
+            ));
+        }
+        debug_assert!(
+            metadata
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+                <= S3_MAX_USER_METADATA_BYTES
+        );
+        let raw_bytes = body.len();
+        let body = config
+            .compression
+            .compress(body)
+            .map_err(|e| WriteError::Compression(e.to_string()))?;
+        plan.objects.push(PlannedObject {
+            put: PutObject {
+                key,
+                body,
+                content_type: CONTENT_TYPE_NDJSON,
+                content_encoding: config.compression.content_encoding(),
+                metadata,
+                condition: Condition::IfNoneMatch,
+            },
+            kind,
+            first,
+            last,
+            user_records: members.len(),
+            raw_bytes,
+        });
+    }
+    plan.objects
+        .sort_by(|a, b| (a.first, &a.put.key).cmp(&(b.first, &b.put.key)));
+    Ok(plan)
+}
+
+/// One JSON line of an error object.
+fn error_line(reason: ErrorReason, m: &Member<'_>, r: &SourceRecord) -> Vec<u8> {
+    let line = serde_json::json!({
+        "errorCode": reason.code(),
+        "errorMessage": m.error.as_deref().unwrap_or_default(),
+        "sequenceNumber": r.sequence_text,
+        "subSequenceNumber": m.sub,
+        "partitionKey": r.partition_key,
+        "approximateArrivalTimestamp": r.arrival.timestamp_millis(),
+        "rawData": BASE64_STANDARD.encode(&m.data),
+    });
+    serde_json::to_vec(&line).unwrap_or_default()
+}
+
+/// S3 user metadata travels in HTTP headers: keep printable ASCII, cut to `max` bytes.
+fn metadata_value(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Partitioning;
+    use crate::encode::Compression;
+    use crate::key::KeyLayout;
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+
+    pub(crate) fn config() -> Config {
+        Config {
+            bucket: "b".into(),
+            prefix: "raw/".into(),
+            error_prefix: "errors/".into(),
+            state_prefix: "state/".into(),
+            compression: Compression::None,
+            key_layout: KeyLayout::Firehose,
+            partitioning: None,
+            deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
+        }
+    }
+
+    fn partitioned(max: usize) -> Config {
+        Config {
+            partitioning: Some(Partitioning {
+                pointer: "/c".into(),
+                name: "c".into(),
+                default_value: "__HIVE_DEFAULT_PARTITION__".into(),
+                max_partitions: max,
+            }),
+            ..config()
+        }
+    }
+
+    fn rec(seq: u64, data: &str) -> SourceRecord {
+        SourceRecord {
+            sequence: seq.to_string().parse().unwrap(),
+            sequence_text: seq.to_string(),
+            partition_key: "pk".into(),
+            arrival: Utc.with_ymd_and_hms(2024, 6, 10, 6, 30, 0).unwrap(),
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    fn body(o: &PlannedObject) -> String {
+        String::from_utf8(o.put.body.clone()).unwrap()
+    }
+
+    fn meta<'a>(o: &'a PlannedObject, name: &str) -> &'a str {
+        o.put
+            .metadata
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
+    }
+
+    #[test]
+    fn one_object_per_batch_without_partitioning() {
+        let records = [rec(9, "{\"a\":1}"), rec(10, "b\n"), rec(11, "c")];
+        let p = plan(&config(), "shardId-000000000000", &records).unwrap();
+        assert_eq!(p.objects.len(), 1);
+        let o = &p.objects[0];
+        assert_eq!(body(o), "{\"a\":1}\nb\nc\n");
+        assert!(o
+            .put
+            .key
+            .starts_with("raw/2024/06/10/06/shardId-000000000000-"));
+        assert!(o.put.key.contains("00009-00"), "{}", o.put.key);
+        assert_eq!(meta(o, META_FIRST_SEQUENCE), "9");
+        assert_eq!(meta(o, META_LAST_SEQUENCE), "11");
+        assert_eq!(meta(o, META_RECORD_COUNT), "3");
+        assert_eq!(meta(o, META_SHARD_ID), "shardId-000000000000");
+        assert_eq!(o.put.condition, Condition::IfNoneMatch);
+        assert_eq!((o.first, o.last), (0, 2));
+    }
+
+    #[test]
+    fn partitions_by_pointer_with_default_and_errors() {
+        let records = [
+            rec(1, r#"{"c":"acme","n":1}"#),
+            rec(2, r#"{"n":2}"#),
+            rec(3, "Hello World"),
+            rec(4, r#"{"c":"acme","n":4}"#),
+        ];
+        let p = plan(&partitioned(10), "s", &records).unwrap();
+        let keys: Vec<&str> = p.objects.iter().map(|o| o.put.key.as_str()).collect();
+        assert_eq!(p.objects.len(), 3, "{keys:?}");
+        assert!(keys[0].starts_with("raw/c=acme/2024/06/10/06/s-"));
+        assert_eq!(
+            body(&p.objects[0]),
+            "{\"c\":\"acme\",\"n\":1}\n{\"c\":\"acme\",\"n\":4}\n"
+        );
+        assert!(keys[1].starts_with("raw/c=__HIVE_DEFAULT_PARTITION__/"));
+        assert!(keys[2].starts_with("errors/not-json/2024/06/10/06/s-"));
+        let err = &p.objects[2];
+        assert_eq!(meta(err, META_ERROR_REASON), "not-json");
+        assert!(meta(err, META_ERROR_MESSAGE).contains("/c"));
+        let line: serde_json::Value = serde_json::from_str(body(err).trim_end()).unwrap();
+        assert_eq!(line["sequenceNumber"], "3");
+        assert_eq!(line["rawData"], BASE64_STANDARD.encode("Hello World"));
+        assert_eq!(p.error_records, 1);
+        assert_eq!(p.user_records, 4);
+    }
+
+    #[test]
+    fn records_over_the_partition_bound_go_to_the_default_partition() {
+        let records: Vec<SourceRecord> = (1..=5)
+            .map(|i| rec(i, &format!(r#"{{"c":"v{i}"}}"#)))
+            .collect();
+        let p = plan(&partitioned(2), "s", &records).unwrap();
+        assert_eq!(p.objects.len(), 3);
+        assert_eq!(p.overflowed, 3);
+        assert_eq!(p.partitions, 2);
+        let default = p
+            .objects
+            .iter()
+            .find(|o| o.put.key.contains("__HIVE_DEFAULT_PARTITION__"))
+            .unwrap();
+        assert_eq!(default.user_records, 3);
+        assert_eq!(p.objects.iter().map(|o| o.user_records).sum::<usize>(), 5);
+    }
+
+    #[test]
+    fn sets_extension_and_encoding_for_the_compression() {
+        let records = [rec(1, "x")];
+        for c in [Compression::Gzip, Compression::Zstd, Compression::None] {
+            let p = plan(
+                &Config {
+                    compression: c,
+                    ..config()
+                },
+                "s",
+                &records,
+            )
+            .unwrap();
+            let o = &p.objects[0];
+            assert!(o.put.key.ends_with(c.extension()));
+            assert_eq!(o.put.content_encoding, c.content_encoding());
+            assert_eq!(o.put.content_type, CONTENT_TYPE_NDJSON);
+        }
+    }
+
+    #[test]
+    fn metadata_is_printable_ascii() {
+        assert_eq!(metadata_value("é\nok", 10), "??ok");
+        assert_eq!(metadata_value(&"x".repeat(600), 512).len(), 512);
+    }
+
+    proptest! {
+        #[test]
+        fn the_same_records_give_the_same_plan(
+            values in proptest::collection::vec(proptest::option::of("[a-c]"), 1..40),
+            max in 1usize..4,
+        ) {
+            let records: Vec<SourceRecord> = values.iter().enumerate().map(|(i, v)| match v {
+                Some(v) => rec(i as u64 + 1, &format!(r#"{{"c":"{v}"}}"#)),
+                None => rec(i as u64 + 1, "not json"),
+            }).collect();
+            let config = Config { compression: Compression::Gzip, ..partitioned(max) };
+            let a = plan(&config, "s", &records).unwrap();
+            let b = plan(&config, "s", &records).unwrap();
+            prop_assert_eq!(&a, &b);
+            // Every user record is in exactly one object.
+            prop_assert_eq!(a.objects.iter().map(|o| o.user_records).sum::<usize>(), records.len());
+            // Objects are in write order: by first record.
+            prop_assert!(a.objects.windows(2).all(|w| w[0].first <= w[1].first));
+        }
+    }
+}

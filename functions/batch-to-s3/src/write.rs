@@ -1,0 +1,179 @@
+//! Writing a plan, and what is durably stored when a write fails.
+//!
+//! Lambda checkpoints a shard just before the lowest sequence number in `batchItemFailures`
+//! and redelivers everything from there. So after a failure, what is stored must be exactly
+//! the records *before* the one we report, or the retry duplicates data:
+//!
+//! 1. Objects are written one at a time, in plan order (by first record). Each data PUT is
+//!    `If-None-Match: *`; a 412 means an earlier attempt stored exactly these records under
+//!    this data-derived key: success.
+//! 2. If a PUT fails (after the SDK's own retries) or the invocation deadline is near,
+//!    nothing after it is attempted. The first record not stored is the lowest first record
+//!    of the unwritten objects. Written objects that hold that record or any later one would
+//!    be written again by the retry, so they are deleted; deleting may lower the first
+//!    unstored record again, and the rule is applied until nothing changes (`settle`).
+//! 3. The handler then reports that record as the only batch item failure and moves the
+//!    high-water mark to the record before it.
+
+use crate::error::WriteError;
+use crate::plan::{ObjectKind, PlannedObject};
+use crate::store::{ObjectStore, PutOutcome};
+use std::time::{Duration, SystemTime};
+
+/// Default `DEADLINE_MARGIN_MS`: do not start a PUT with less than this left before the
+/// invocation deadline, because a timeout in the middle of a plan would leave objects the
+/// next attempt does not know about. Small enough for Lambda's default 3 s timeout.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1_000);
+
+/// An object stored by this invocation (or found stored by an earlier one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenObject {
+    pub key: String,
+    pub kind: ObjectKind,
+    /// False when the PUT answered 412: an earlier attempt had stored it.
+    pub created: bool,
+    pub bytes: usize,
+    /// User records in it.
+    pub user_records: usize,
+    pub first: usize,
+    pub last: usize,
+}
+
+/// The result of writing a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WriteReport {
+    /// Objects stored, in plan order.
+    pub written: Vec<WrittenObject>,
+    /// The first object not stored and why (nothing after it was attempted).
+    pub failure: Option<(usize, WriteError)>,
+}
+
+/// Writes the objects in order, stopping at the first failure.
+pub async fn write_plan<S: ObjectStore>(
+    store: &S,
+    objects: Vec<PlannedObject>,
+    deadline: Option<SystemTime>,
+    margin: Duration,
+) -> WriteReport {
+    let mut report = WriteReport::default();
+    for (index, o) in objects.into_iter().enumerate() {
+        if deadline.is_some_and(|d| SystemTime::now() + margin > d) {
+            report.failure = Some((index, WriteError::DeadlineNear));
+            break;
+        }
+        let key = o.put.key.clone();
+        let bytes = o.put.body.len();
+        match store.put_object(o.put).await {
+            Ok(outcome) => report.written.push(WrittenObject {
+                key,
+                kind: o.kind,
+                created: matches!(outcome, PutOutcome::Created { .. }),
+                bytes,
+                user_records: o.user_records,
+                first: o.first,
+                last: o.last,
+            }),
+            Err(e) => {
+                report.failure = Some((index, WriteError::Store(e)));
+                break;
+            }
+        }
+    }
+    report
+}
+
+/// What stays stored after a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// Index of the first record not stored (the one to report).
+    pub retry_from: usize,
+    /// For each written object: keep it (true) or delete it (false).
+    pub keep: Vec<bool>,
+}
+
+/// Given every planned object's record range `(first, last)` in write order, of which the
+/// first `written` were stored, finds the first unstored record and the written objects
+/// that hold only records before it. `None` when everything was written.
+pub fn settle(ranges: &[(usize, usize)], written: usize) -> Option<Settled> {
+    let mut retry_from = ranges.get(written..)?.iter().map(|r| r.0).min()?;
+    let mut keep = vec![true; written];
+    loop {
+        let mut changed = false;
+        for (i, &(first, last)) in ranges[..written].iter().enumerate() {
+            if keep[i] && last >= retry_from {
+                keep[i] = false;
+                retry_from = retry_from.min(first);
+                changed = true;
+            }
+        }
+        if !changed {
+            return Some(Settled { retry_from, keep });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn nothing_to_settle_when_all_written() {
+        assert_eq!(settle(&[(0, 5), (2, 9)], 2), None);
+    }
+
+    #[test]
+    fn keeps_objects_wholly_before_the_failure() {
+        // Unpartitioned with an error object in the middle: [0..3] data, then error [4..4]
+        // fails: the data object is before record 4 and stays.
+        let s = settle(&[(0, 3), (4, 4), (5, 9)], 1).unwrap();
+        assert_eq!(
+            s,
+            Settled {
+                retry_from: 4,
+                keep: vec![true]
+            }
+        );
+    }
+
+    #[test]
+    fn deletes_interleaved_partition_objects_and_lowers_the_retry_point() {
+        // Partition a holds records 0..9, partition b 2..7 (fails): a must go, so the
+        // first unstored record becomes 0.
+        let s = settle(&[(0, 9), (2, 7)], 1).unwrap();
+        assert_eq!(
+            s,
+            Settled {
+                retry_from: 0,
+                keep: vec![false]
+            }
+        );
+        // Chain: c (5..6) forces b (3..8) out, which forces a (1..4) out.
+        let s = settle(&[(1, 4), (3, 8), (5, 6)], 2).unwrap();
+        assert_eq!(s.retry_from, 1);
+        assert_eq!(s.keep, vec![false, false]);
+    }
+
+    proptest! {
+        /// After settling, kept objects hold only records before the retry point, and every
+        /// unkept or unwritten object starts at or after it: the stored set is a prefix.
+        #[test]
+        fn the_stored_set_is_a_prefix(
+            raw in proptest::collection::vec((0usize..50, 0usize..10), 1..12),
+            written_frac in 0usize..12,
+        ) {
+            let mut ranges: Vec<(usize, usize)> = raw.iter().map(|&(f, len)| (f, f + len)).collect();
+            ranges.sort();
+            let written = written_frac % ranges.len();
+            let s = settle(&ranges, written).unwrap();
+            for (i, &(first, last)) in ranges.iter().enumerate() {
+                let kept = i < written && s.keep[i];
+                if kept {
+                    prop_assert!(last < s.retry_from);
+                } else {
+                    prop_assert!(first >= s.retry_from);
+                }
+            }
+        }
+    }
+}
