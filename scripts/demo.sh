@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job, locally: starts moto and `cargo lambda watch` on 127.0.0.1, creates a stream,
-# POSTs the original tutorial's records to the ingest function URL, reads them back with
-# `aws kinesis get-shard-iterator` / `get-records`, prints them decoded, and stops everything
-# it started. Ports: MOTO_PORT (default 4566), LAMBDA_PORT (default 9000).
+# The main job, locally: starts moto and `cargo lambda watch` on 127.0.0.1, creates a stream
+# and a bucket, POSTs the original tutorial's records and a burst of JSON events to the ingest
+# function URL, reads the stream back with `aws kinesis get-records`, runs both paths to S3
+# (batch-to-s3, and Firehose with firehose-transform, driven by tools/local-pipeline) until the
+# stream is drained, prints what landed in S3, and stops everything it started. Ports: MOTO_PORT (default 4566), LAMBDA_PORT (default 9000).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$TRICKLE_ROOT"
@@ -17,42 +18,46 @@ cleanup() {
     kill -- "-$watch_pid" 2>/dev/null || kill "$watch_pid" 2>/dev/null || true
     wait "$watch_pid" 2>/dev/null || true
   fi
-  rm -f "$LOCAL_DIR/watch.pid"
+  rm -f "$LOCAL_DIR/watch-$LAMBDA_PORT.pid"
   if [ "$started_stack" = 1 ]; then bash scripts/stack.sh stop; fi
 }
 trap cleanup EXIT INT TERM
 
-if ! [ -f "$LOCAL_DIR/moto.pid" ] || ! kill -0 "$(cat "$LOCAL_DIR/moto.pid")" 2>/dev/null; then
+if ! [ -f "$LOCAL_DIR/moto-$MOTO_PORT.pid" ] || ! kill -0 "$(cat "$LOCAL_DIR/moto-$MOTO_PORT.pid")" 2>/dev/null; then
   bash scripts/stack.sh start
   started_stack=1
 fi
 
 stream="trickle-demo-$(date +%s)"
-say "Creating Kinesis stream $stream (1 shard, as in the tutorial)"
+bucket="$stream"
+say "Creating Kinesis stream $stream (1 shard, as in the tutorial) and S3 bucket $bucket"
 aws kinesis create-stream --stream-name "$stream" --shard-count 1
 aws kinesis wait stream-exists --stream-name "$stream"
+aws s3api create-bucket --bucket "$bucket" > /dev/null
 
-cat > "$LOCAL_DIR/lambda.env" <<ENV
-STREAM_NAME=$stream
-AWS_REGION=$AWS_REGION
-AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
-AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-AWS_EC2_METADATA_DISABLED=true
-AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
-RUST_LOG=info
-ENV
+say "Building the functions and the local pipeline (debug; the first build compiles the AWS SDK: several minutes)"
+cargo build --quiet --bin ingest --bin batch-to-s3 --bin firehose-transform --bin local-pipeline
+pipeline="$TRICKLE_ROOT/target/debug/local-pipeline"
 
-say "Building the functions (debug; the first build compiles the AWS SDK and takes a few minutes)"
-cargo build --quiet --bin ingest
+# The functions get exactly the environment template.yaml gives them, resolved locally.
+{
+  "$pipeline" env --stream "$stream" --bucket "$bucket"
+  echo "AWS_REGION=$AWS_REGION"
+  echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+  echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+  echo "AWS_EC2_METADATA_DISABLED=true"
+  echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+  echo "RUST_LOG=warn"
+} > "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
 
-say "Starting cargo lambda watch on 127.0.0.1:$LAMBDA_PORT (log: .local/watch.log)"
-setsid cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$LOCAL_DIR/lambda.env" \
-  > "$LOCAL_DIR/watch.log" 2>&1 &
+say "Starting cargo lambda watch on 127.0.0.1:$LAMBDA_PORT (log: .local/watch-$LAMBDA_PORT.log)"
+setsid cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$LOCAL_DIR/lambda-$LAMBDA_PORT.env" \
+  > "$LOCAL_DIR/watch-$LAMBDA_PORT.log" 2>&1 &
 watch_pid=$!
-echo "$watch_pid" > "$LOCAL_DIR/watch.pid"
+echo "$watch_pid" > "$LOCAL_DIR/watch-$LAMBDA_PORT.pid"
 for _ in $(seq 1 300); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null; then break; fi
-  kill -0 "$watch_pid" 2>/dev/null || { cat "$LOCAL_DIR/watch.log" >&2; exit 1; }
+  kill -0 "$watch_pid" 2>/dev/null || { cat "$LOCAL_DIR/watch-$LAMBDA_PORT.log" >&2; exit 1; }
   sleep 0.2
 done
 
@@ -63,16 +68,30 @@ for word in HelloWorld ByeWorld; do
     --data-binary "$word" -w '  (HTTP %{http_code})\n'
 done
 
+say "POST a burst of 200 JSON events as gzip-compressed NDJSON"
+python3 -c 'import json; print("\n".join(json.dumps({"event": ["click","view","buy"][i % 3], "user": f"u-{i % 7}", "n": i}) for i in range(200)))' \
+  | gzip -c | curl -sS --max-time 300 -X POST "$url" -H 'Content-Type: application/x-ndjson' -H 'Content-Encoding: gzip' \
+    --data-binary @- -o "$LOCAL_DIR/burst.json" -w '  (HTTP %{http_code}) '
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(len(r["Records"]), "records, FailedRecordCount", r["FailedRecordCount"])' "$LOCAL_DIR/burst.json"
+say "POST one binary (non-UTF-8) record, to show where data the transform cannot read goes"
+printf '\xff\xfe\x00binary' | curl -sS --max-time 60 -X POST "$url" -H 'Content-Type: application/octet-stream' --data-binary @- -w '  (HTTP %{http_code})\n'
+
 say "Reading the stream back: get-shard-iterator (TRIM_HORIZON) and get-records"
 shard=$(aws kinesis list-shards --stream-name "$stream" --query 'Shards[0].ShardId' --output text)
 iterator=$(aws kinesis get-shard-iterator --stream-name "$stream" --shard-id "$shard" \
   --shard-iterator-type TRIM_HORIZON --query ShardIterator --output text)
-aws kinesis get-records --shard-iterator "$iterator" --output json > "$LOCAL_DIR/get-records.json"
+aws kinesis get-records --shard-iterator "$iterator" --limit 2 --output json > "$LOCAL_DIR/get-records.json"
 python3 - "$LOCAL_DIR/get-records.json" <<'PY'
 import base64, json, sys
 records = json.load(open(sys.argv[1]))["Records"]
-print(f"{len(records)} records in the stream (data comes back base64; decoded here):")
+print(f"the first {len(records)} records (data comes back base64; decoded here):")
 for r in records:
     print(f"  {r['SequenceNumber']:>4}  key={r['PartitionKey']}  data={r['Data']!r:>18} -> {base64.b64decode(r['Data']).decode()}")
 PY
+
+say "Running both paths until the stream is drained: the event source mapping -> batch-to-s3, and Firehose -> firehose-transform -> S3"
+"$pipeline" --stream "$stream" --bucket "$bucket" --paths batch,firehose --on-failure-file "$LOCAL_DIR/on-failure.jsonl"
+
+say "What landed in s3://$bucket"
+"$pipeline" show --bucket "$bucket"
 say "Done. Everything started by the demo is being stopped."

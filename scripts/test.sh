@@ -10,7 +10,7 @@ WITH_CHECKOV=1 bash scripts/setup.sh
 started_stack=0
 cleanup() { if [ "$started_stack" = 1 ]; then bash scripts/stack.sh stop; fi; }
 trap cleanup EXIT INT TERM
-if ! [ -f "$LOCAL_DIR/moto.pid" ] || ! kill -0 "$(cat "$LOCAL_DIR/moto.pid")" 2>/dev/null; then
+if ! [ -f "$LOCAL_DIR/moto-$MOTO_PORT.pid" ] || ! kill -0 "$(cat "$LOCAL_DIR/moto-$MOTO_PORT.pid")" 2>/dev/null; then
   bash scripts/stack.sh start
   started_stack=1
 fi

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use local_pipeline::runner::{Path, Pipeline};
 use local_pipeline::settings::Settings;
 
-const USAGE: &str = "usage: local-pipeline show --bucket NAME | local-pipeline --stream NAME --bucket NAME [--paths batch,firehose] \
+const USAGE: &str = "usage: local-pipeline show --bucket NAME | local-pipeline env --stream NAME --bucket NAME | local-pipeline --stream NAME --bucket NAME [--paths batch,firehose] \
 [--template template.yaml] [--lambda-endpoint http://127.0.0.1:9000] [--delivery-stream NAME] \
 [--on-failure-file .local/on-failure.jsonl] [--inject-function-errors N]";
 
@@ -13,10 +13,14 @@ const USAGE: &str = "usage: local-pipeline show --bucket NAME | local-pipeline -
 async fn main() -> Result<()> {
     let mut args = std::collections::HashMap::new();
     let mut it = std::env::args().skip(1).peekable();
-    let show = it.peek().map(String::as_str) == Some("show");
-    if show {
-        it.next();
-    }
+    let command = match it.peek().map(String::as_str) {
+        Some(c @ ("show" | "env")) => {
+            let c = c.to_owned();
+            it.next();
+            c
+        }
+        _ => "run".to_owned(),
+    };
     while let Some(flag) = it.next() {
         let Some(name) = flag.strip_prefix("--") else {
             bail!("unexpected argument {flag:?}\n{USAGE}")
@@ -27,8 +31,15 @@ async fn main() -> Result<()> {
         args.insert(name.to_owned(), value);
     }
     let get = |k: &str| args.get(k).cloned();
-    if show {
+    if command == "show" {
         return show_bucket(&get("bucket").context(USAGE)?).await;
+    }
+    if command == "env" {
+        return print_env(
+            &get("template").unwrap_or_else(|| "template.yaml".into()),
+            get("stream").context(USAGE)?,
+            get("bucket").context(USAGE)?,
+        );
     }
     let stream = get("stream").context(USAGE)?;
     let bucket = get("bucket").context(USAGE)?;
@@ -143,6 +154,32 @@ async fn show_bucket(bucket: &str) -> Result<()> {
             let shown: String = line.chars().take(160).collect();
             println!("    | {shown}");
         }
+    }
+    Ok(())
+}
+
+/// `local-pipeline env`: the functions' environment from template.yaml, as an env file for
+/// `cargo lambda watch --env-file` (one file serves every function; a variable two functions
+/// set differently is an error).
+fn print_env(template: &str, stream: String, bucket: String) -> Result<()> {
+    let text = std::fs::read_to_string(template).with_context(|| template.to_owned())?;
+    let local = local_pipeline::settings::LocalResources {
+        stream,
+        bucket,
+        account: "123456789012".into(),
+        region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+    };
+    let mut merged = std::collections::BTreeMap::<String, String>::new();
+    for (binary, env) in local_pipeline::settings::function_environments(&text, &local)? {
+        for (k, v) in env {
+            if let Some(old) = merged.get(&k).filter(|old| **old != v) {
+                bail!("{k} is {old:?} for one function and {v:?} for {binary}: one env file cannot serve both");
+            }
+            merged.insert(k, v);
+        }
+    }
+    for (k, v) in merged {
+        println!("{k}={v}");
     }
     Ok(())
 }

@@ -155,3 +155,82 @@ mod tests {
         assert!(s.bisect_on_error);
     }
 }
+
+/// The names the local stack gives to the template's resources.
+#[derive(Debug, Clone)]
+pub struct LocalResources {
+    pub stream: String,
+    pub bucket: String,
+    pub account: String,
+    pub region: String,
+}
+
+/// Each function's environment as `template.yaml` sets it, keyed by binary name, with
+/// `!Ref`/`!GetAtt` resolved: parameters to their defaults, the stream and bucket to the
+/// local ones. The local runs and the template-agreement test both use this, so a function
+/// runs locally with exactly the variables it gets when deployed.
+pub fn function_environments(
+    text: &str,
+    local: &LocalResources,
+) -> Result<
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    SettingsError,
+> {
+    let t: Value = serde_yaml::from_str(text)?;
+    let resources = t
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| SettingsError::Missing("Resources".into()))?;
+    let mut out = std::collections::BTreeMap::new();
+    for (name, r) in resources {
+        if r.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap_or_default();
+        let binary = at(r, &["Metadata", "BuildProperties", "Binary"])
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                SettingsError::Missing(format!("{name}.Metadata.BuildProperties.Binary"))
+            })?;
+        let mut env = std::collections::BTreeMap::new();
+        if let Some(vars) =
+            at(r, &["Properties", "Environment", "Variables"]).and_then(Value::as_mapping)
+        {
+            for (k, v) in vars {
+                let k = k.as_str().unwrap_or_default().to_owned();
+                let value = resolve(&t, v, local).ok_or_else(|| {
+                    SettingsError::Missing(format!("a local value for {name}'s {k}"))
+                })?;
+                env.insert(k, value);
+            }
+        }
+        out.insert(binary.to_owned(), env);
+    }
+    Ok(out)
+}
+
+fn resolve(t: &Value, v: &Value, local: &LocalResources) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Tagged(tag) => {
+            let arg = tag.value.as_str().unwrap_or_default();
+            match (tag.tag.to_string().as_str(), arg) {
+                ("!Ref", "Stream") => Some(local.stream.clone()),
+                ("!Ref", "Bucket") => Some(local.bucket.clone()),
+                ("!GetAtt", "Stream.Arn") => Some(format!(
+                    "arn:aws:kinesis:{}:{}:stream/{}",
+                    local.region, local.account, local.stream
+                )),
+                ("!Ref", p) => match at(t, &["Parameters", p, "Default"])? {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
