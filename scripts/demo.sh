@@ -3,63 +3,36 @@
 # and a bucket, POSTs the original tutorial's records and a burst of JSON events to the ingest
 # function URL, reads the stream back with `aws kinesis get-records`, runs both paths to S3
 # (batch-to-s3, and Firehose with firehose-transform, driven by tools/local-pipeline) until the
-# stream is drained, prints what landed in S3, and stops everything it started. Ports: MOTO_PORT (default 4566), LAMBDA_PORT (default 9000).
+# stream is drained, prints what landed in S3, and stops everything it started.
+# Ports: MOTO_PORT (default 4566), LAMBDA_PORT (default 9000).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$TRICKLE_ROOT/scripts/lib.sh"
 cd "$TRICKLE_ROOT"
 
 bash scripts/setup.sh
 
-started_stack=0
 watch_pid=""
+started_stack=0
 cleanup() {
-  if [ -n "$watch_pid" ] && kill -0 "$watch_pid" 2>/dev/null; then
-    say "Stopping cargo lambda watch (pid $watch_pid)"
-    kill -- "-$watch_pid" 2>/dev/null || kill "$watch_pid" 2>/dev/null || true
-    wait "$watch_pid" 2>/dev/null || true
-  fi
-  rm -f "$LOCAL_DIR/watch-$LAMBDA_PORT.pid"
+  stop_watch
   if [ "$started_stack" = 1 ]; then bash scripts/stack.sh stop; fi
 }
 trap cleanup EXIT INT TERM
-
-if ! [ -f "$LOCAL_DIR/moto-$MOTO_PORT.pid" ] || ! kill -0 "$(cat "$LOCAL_DIR/moto-$MOTO_PORT.pid")" 2>/dev/null; then
-  bash scripts/stack.sh start
-  started_stack=1
-fi
+ensure_stack
 
 stream="trickle-demo-$(date +%s)"
 bucket="$stream"
 say "Creating Kinesis stream $stream (1 shard, as in the tutorial) and S3 bucket $bucket"
-aws kinesis create-stream --stream-name "$stream" --shard-count 1
-aws kinesis wait stream-exists --stream-name "$stream"
-aws s3api create-bucket --bucket "$bucket" > /dev/null
+create_stream_and_bucket "$stream"
 
 say "Building the functions and the local pipeline (debug; the first build compiles the AWS SDK: several minutes)"
 cargo build --quiet --bin ingest --bin batch-to-s3 --bin firehose-transform --bin local-pipeline
 pipeline="$TRICKLE_ROOT/target/debug/local-pipeline"
 
 # The functions get exactly the environment template.yaml gives them, resolved locally.
-{
-  "$pipeline" env --stream "$stream" --bucket "$bucket"
-  echo "AWS_REGION=$AWS_REGION"
-  echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
-  echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
-  echo "AWS_EC2_METADATA_DISABLED=true"
-  echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
-  echo "RUST_LOG=warn"
-} > "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
-
-say "Starting cargo lambda watch on 127.0.0.1:$LAMBDA_PORT (log: .local/watch-$LAMBDA_PORT.log)"
-setsid cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$LOCAL_DIR/lambda-$LAMBDA_PORT.env" \
-  > "$LOCAL_DIR/watch-$LAMBDA_PORT.log" 2>&1 &
-watch_pid=$!
-echo "$watch_pid" > "$LOCAL_DIR/watch-$LAMBDA_PORT.pid"
-for _ in $(seq 1 300); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null; then break; fi
-  kill -0 "$watch_pid" 2>/dev/null || { cat "$LOCAL_DIR/watch-$LAMBDA_PORT.log" >&2; exit 1; }
-  sleep 0.2
-done
+make_env_file "$stream" "$bucket" "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
+start_watch "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
 
 url="http://127.0.0.1:$LAMBDA_PORT/lambda-url/ingest/"
 for word in HelloWorld ByeWorld; do

@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
-# Every test: unit, property and handler tests, integration tests against the local stack
-# (moto on 127.0.0.1, started here when it is not running), and the template checks.
+# Every test: the template checks; unit, property and handler tests; integration tests against
+# the local stack (moto on 127.0.0.1, started here unless it runs); and the end-to-end test
+# through `cargo lambda watch` and the local pipeline.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+source "$TRICKLE_ROOT/scripts/lib.sh"
 cd "$TRICKLE_ROOT"
 
 WITH_CHECKOV=1 bash scripts/setup.sh
 
+watch_pid=""
 started_stack=0
-cleanup() { if [ "$started_stack" = 1 ]; then bash scripts/stack.sh stop; fi; }
+cleanup() {
+  stop_watch
+  if [ "$started_stack" = 1 ]; then bash scripts/stack.sh stop; fi
+}
 trap cleanup EXIT INT TERM
-if ! [ -f "$LOCAL_DIR/moto-$MOTO_PORT.pid" ] || ! kill -0 "$(cat "$LOCAL_DIR/moto-$MOTO_PORT.pid")" 2>/dev/null; then
-  bash scripts/stack.sh start
-  started_stack=1
-fi
+ensure_stack
 
 bash scripts/check-template.sh
 
-say "cargo test --workspace (debug; the first build compiles the AWS SDK and takes a few minutes)"
+say "Building (debug; the first build compiles the AWS SDK and takes several minutes)"
+cargo build --quiet --workspace --bins --tests
+
+# The end-to-end test's own stream and bucket, and the functions under cargo lambda watch.
+e2e="trickle-e2e-$(date +%s)"
+create_stream_and_bucket "$e2e"
+make_env_file "$e2e" "$e2e" "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
+start_watch "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
+export TRICKLE_E2E_STREAM="$e2e" TRICKLE_E2E_BUCKET="$e2e" LAMBDA_PORT
+
+say "cargo test --workspace"
 cargo test --workspace --no-fail-fast

@@ -1,0 +1,62 @@
+# Sourced by demo.sh and test.sh: the steps both take. Expects env.sh to be sourced.
+
+# make_env_file STREAM BUCKET FILE: the functions' environment from template.yaml, resolved
+# for the local stack, plus the local AWS settings.
+make_env_file() {
+  local stream="$1" bucket="$2" file="$3"
+  {
+    "$TRICKLE_ROOT/target/debug/local-pipeline" env --stream "$stream" --bucket "$bucket"
+    echo "AWS_REGION=$AWS_REGION"
+    echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+    echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+    echo "AWS_EC2_METADATA_DISABLED=true"
+    echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+    echo "RUST_LOG=warn"
+  } > "$file"
+}
+
+# start_watch ENV_FILE: cargo lambda watch on 127.0.0.1:$LAMBDA_PORT in its own process
+# group; sets watch_pid. The caller's trap calls stop_watch.
+start_watch() {
+  local env_file="$1" log="$LOCAL_DIR/watch-$LAMBDA_PORT.log"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null; then
+    echo "port $LAMBDA_PORT is taken; set LAMBDA_PORT to a free port (or run make down)" >&2
+    return 1
+  fi
+  say "Starting cargo lambda watch on 127.0.0.1:$LAMBDA_PORT (log: ${log#$TRICKLE_ROOT/})"
+  setsid cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file" > "$log" 2>&1 &
+  watch_pid=$!
+  echo "$watch_pid" > "$LOCAL_DIR/watch-$LAMBDA_PORT.pid"
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null; then return 0; fi
+    kill -0 "$watch_pid" 2>/dev/null || { cat "$log" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "cargo lambda watch did not start; see $log" >&2
+  return 1
+}
+
+stop_watch() {
+  if [ -n "${watch_pid:-}" ] && kill -0 "$watch_pid" 2>/dev/null; then
+    say "Stopping cargo lambda watch (pid $watch_pid)"
+    kill -- "-$watch_pid" 2>/dev/null || kill "$watch_pid" 2>/dev/null || true
+    wait "$watch_pid" 2>/dev/null || true
+  fi
+  rm -f "$LOCAL_DIR/watch-$LAMBDA_PORT.pid"
+}
+
+# ensure_stack: starts moto unless it already runs on $MOTO_PORT; sets started_stack.
+ensure_stack() {
+  started_stack=0
+  if ! [ -f "$LOCAL_DIR/moto-$MOTO_PORT.pid" ] || ! kill -0 "$(cat "$LOCAL_DIR/moto-$MOTO_PORT.pid")" 2>/dev/null; then
+    bash "$TRICKLE_ROOT/scripts/stack.sh" start
+    started_stack=1
+  fi
+}
+
+# create_stream_and_bucket NAME: one shard, as in the tutorial.
+create_stream_and_bucket() {
+  aws kinesis create-stream --stream-name "$1" --shard-count 1
+  aws kinesis wait stream-exists --stream-name "$1"
+  aws s3api create-bucket --bucket "$1" > /dev/null
+}
