@@ -19,7 +19,10 @@ async fn setup() -> (Ingest<KinesisSink>, aws_sdk_kinesis::Client, String) {
         partition_key_pointer: None,
         retry_budget: Duration::from_secs(2),
     };
-    let ingest = Ingest::new(config.clone(), KinesisSink::new(client.clone(), config.stream));
+    let ingest = Ingest::new(
+        config.clone(),
+        KinesisSink::new(client.clone(), config.stream),
+    );
     (ingest, client, stream)
 }
 
@@ -44,15 +47,25 @@ async fn tutorial_walkthrough_post_then_get_records() {
         let a = ingest.answer(&input).await;
         assert_eq!(a.status, 200, "{}", a.body);
         let keys: Vec<&String> = a.body.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["SequenceNumber", "ShardId"], "exactly PutRecord's answer");
+        assert_eq!(
+            keys,
+            ["SequenceNumber", "ShardId"],
+            "exactly PutRecord's answer"
+        );
         answers.push(a.body);
     }
     let records = read_all(&client, &stream).await;
     assert_eq!(records.len(), 2);
-    for (record, (word, answer)) in records.iter().zip(["HelloWorld", "ByeWorld"].iter().zip(&answers)) {
+    for (record, (word, answer)) in records
+        .iter()
+        .zip(["HelloWorld", "ByeWorld"].iter().zip(&answers))
+    {
         assert_eq!(record.data().as_ref(), word.as_bytes());
         assert_eq!(record.partition_key(), Some("hoge-key"));
-        assert_eq!(Some(record.sequence_number()), answer["SequenceNumber"].as_str());
+        assert_eq!(
+            Some(record.sequence_number()),
+            answer["SequenceNumber"].as_str()
+        );
     }
     // Both went to the shard the answer named (same key, same shard).
     assert_eq!(answers[0]["ShardId"], answers[1]["ShardId"]);
@@ -65,24 +78,50 @@ async fn tutorial_walkthrough_post_then_get_records() {
         .send()
         .await
         .unwrap();
-    let got = client.get_records().shard_iterator(it.shard_iterator().unwrap()).send().await.unwrap();
-    assert_eq!(got.records().len(), 2, "both records are in the shard the answer named");
+    let got = client
+        .get_records()
+        .shard_iterator(it.shard_iterator().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.records().len(),
+        2,
+        "both records are in the shard the answer named"
+    );
 }
 
 #[tokio::test]
 async fn json_array_and_ndjson_become_one_record_each() {
     let (ingest, client, stream) = setup().await;
-    let a = ingest.answer(&post("application/json", br#"[{"a": 1}, {"b": [2, 3]}, "s"]"#)).await;
+    let a = ingest
+        .answer(&post(
+            "application/json",
+            br#"[{"a": 1}, {"b": [2, 3]}, "s"]"#,
+        ))
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["FailedRecordCount"], 0);
-    let b = ingest.answer(&post("application/x-ndjson", b"{\"c\":4}\n\n{\"d\":5}\n")).await;
+    let b = ingest
+        .answer(&post("application/x-ndjson", b"{\"c\":4}\n\n{\"d\":5}\n"))
+        .await;
     assert_eq!(b.status, 200, "{}", b.body);
-    let mut got: Vec<Vec<u8>> = read_all(&client, &stream).await.iter().map(|r| r.data().as_ref().to_vec()).collect();
-    got.sort();
-    let mut want: Vec<Vec<u8>> = [&br#""s""#[..], br#"{"a":1}"#, br#"{"b":[2,3]}"#, br#"{"c":4}"#, br#"{"d":5}"#]
+    let mut got: Vec<Vec<u8>> = read_all(&client, &stream)
+        .await
         .iter()
-        .map(|d| d.to_vec())
+        .map(|r| r.data().as_ref().to_vec())
         .collect();
+    got.sort();
+    let mut want: Vec<Vec<u8>> = [
+        &br#""s""#[..],
+        br#"{"a":1}"#,
+        br#"{"b":[2,3]}"#,
+        br#"{"c":4}"#,
+        br#"{"d":5}"#,
+    ]
+    .iter()
+    .map(|d| d.to_vec())
+    .collect();
     want.sort();
     assert_eq!(got, want);
 }
@@ -105,7 +144,10 @@ async fn five_hundred_and_one_records_split_into_two_calls_in_order() {
     for (i, (record, answer)) in records.iter().zip(answered).enumerate() {
         let v: Value = serde_json::from_slice(record.data().as_ref()).unwrap();
         assert_eq!(v["i"], i);
-        assert_eq!(Some(record.sequence_number()), answer["SequenceNumber"].as_str());
+        assert_eq!(
+            Some(record.sequence_number()),
+            answer["SequenceNumber"].as_str()
+        );
     }
 }
 
@@ -119,11 +161,41 @@ async fn bad_input_leaves_the_stream_empty() {
         (post("application/json", b"[1, 2,"), 400),
         (post("application/x-ndjson", b"{}\nnot json\n"), 400),
         (post("application/octet-stream", &big), 413),
-        (HttpInput { partition_key_header: Some(""), ..post("text/plain", b"x") }, 400),
-        (HttpInput { partition_key_query: Some(&long_key), ..post("text/plain", b"x") }, 400),
-        (HttpInput { content_encoding: Some("br"), ..post("text/plain", b"x") }, 415),
-        (HttpInput { content_encoding: Some("gzip"), ..post("text/plain", b"not gzip") }, 400),
-        (HttpInput { method: "PUT", ..post("text/plain", b"x") }, 405),
+        (
+            HttpInput {
+                partition_key_header: Some(""),
+                ..post("text/plain", b"x")
+            },
+            400,
+        ),
+        (
+            HttpInput {
+                partition_key_query: Some(&long_key),
+                ..post("text/plain", b"x")
+            },
+            400,
+        ),
+        (
+            HttpInput {
+                content_encoding: Some("br"),
+                ..post("text/plain", b"x")
+            },
+            415,
+        ),
+        (
+            HttpInput {
+                content_encoding: Some("gzip"),
+                ..post("text/plain", b"not gzip")
+            },
+            400,
+        ),
+        (
+            HttpInput {
+                method: "PUT",
+                ..post("text/plain", b"x")
+            },
+            405,
+        ),
     ];
     for (input, want) in &cases {
         let a = ingest.answer(input).await;

@@ -10,7 +10,8 @@ use std::time::Duration;
 async fn invoke(file: &str) -> (u16, Value, MemorySink) {
     let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file} is not a function URL event: {e}"));
+    let req = lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("{file} is not a function URL event: {e}"));
     let ingest = Ingest::new(
         Config {
             stream: StreamTarget::Name("test".into()),
@@ -55,9 +56,18 @@ async fn json_array_records_are_keyed_by_the_pointer() {
     assert_eq!(status, 200);
     assert_eq!(body["FailedRecordCount"], 0);
     assert_eq!(body["Records"].as_array().unwrap().len(), 3);
-    let keys: Vec<String> = sink.written.lock().unwrap().iter().map(|e| e.partition_key.clone()).collect();
+    let keys: Vec<String> = sink
+        .written
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.partition_key.clone())
+        .collect();
     assert_eq!(keys, ["u-1", "u-2", "u-1"]);
-    assert_eq!(sink.written_data()[0], br#"{"event":"click","user":"u-1","n":1}"#);
+    assert_eq!(
+        sink.written_data()[0],
+        br#"{"event":"click","user":"u-1","n":1}"#
+    );
 }
 
 #[tokio::test]
@@ -67,7 +77,10 @@ async fn ndjson_and_gzip_ndjson_split_into_lines() {
     assert_eq!(sink.written_data().len(), 2);
     let (status, _, sink) = invoke("ingest-post-gzip-ndjson.json").await;
     assert_eq!(status, 200);
-    assert_eq!(sink.written_data(), vec![b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec()]);
+    assert_eq!(
+        sink.written_data(),
+        vec![b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec()]
+    );
 }
 
 #[tokio::test]
