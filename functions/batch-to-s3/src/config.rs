@@ -73,6 +73,16 @@ impl Config {
         let state_prefix = key_prefix(&lookup, "STATE_PREFIX", DEFAULT_STATE_PREFIX)?;
         let compression = cfg::parsed_or(&lookup, "COMPRESSION", Compression::Gzip)?;
         let key_layout = cfg::parsed_or(&lookup, "KEY_LAYOUT", KeyLayout::Firehose)?;
+        // Validated even when partitioning is off, so a bad value fails at cold start.
+        let max_partitions: usize =
+            cfg::parsed_or(&lookup, "MAX_PARTITIONS", DEFAULT_MAX_PARTITIONS)?;
+        if max_partitions == 0 {
+            return Err(ConfigError::Invalid {
+                name: "MAX_PARTITIONS",
+                value: "0".into(),
+                reason: "at least 1".into(),
+            });
+        }
         let partitioning = match cfg::json_pointer(&lookup, "PARTITION_POINTER")? {
             None => None,
             Some(pointer) => {
@@ -92,15 +102,6 @@ impl Config {
                     }
                     None => default_partition_name(&pointer),
                 };
-                let max_partitions: usize =
-                    cfg::parsed_or(&lookup, "MAX_PARTITIONS", DEFAULT_MAX_PARTITIONS)?;
-                if max_partitions == 0 {
-                    return Err(ConfigError::Invalid {
-                        name: "MAX_PARTITIONS",
-                        value: "0".into(),
-                        reason: "at least 1".into(),
-                    });
-                }
                 let default_value = cfg::optional(&lookup, "DEFAULT_PARTITION")
                     .map(|v| crate::key::safe_segment(&v, crate::key::MAX_PARTITION_VALUE_BYTES))
                     .unwrap_or_else(|| DEFAULT_PARTITION_VALUE.to_owned());
