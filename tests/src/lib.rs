@@ -140,11 +140,23 @@ pub async fn read_all(
 pub fn http_post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("an http:// URL");
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
-    assert!(host.starts_with("127.0.0.1:"), "local tests only talk to loopback, not {host}");
-    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connecting to {host}: {e}"));
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(600))).unwrap();
-    let mut req = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    assert!(
+        host.starts_with("127.0.0.1:"),
+        "local tests only talk to loopback, not {host}"
+    );
+    let mut stream =
+        std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connecting to {host}: {e}"));
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(600)))
+        .unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -153,16 +165,29 @@ pub fn http_post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<
     stream.write_all(body).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
     let mut payload = raw[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut out = Vec::new();
         let mut rest = &payload[..];
         loop {
-            let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { break };
-            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
+            let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+                break;
+            };
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16)
+                .unwrap_or(0);
             if size == 0 {
                 break;
             }

@@ -38,23 +38,41 @@ async fn posted_records_land_once_through_both_paths() {
     // The tutorial's two records, a burst of JSON events, and one binary (non-UTF-8) record.
     let mut sent: Vec<Vec<u8>> = Vec::new();
     for word in ["HelloWorld", "ByeWorld"] {
-        let (status, body) = http_post(&url, &[("Content-Type", "text/plain"), ("X-Partition-Key", "hoge-key")], word.as_bytes());
+        let (status, body) = http_post(
+            &url,
+            &[
+                ("Content-Type", "text/plain"),
+                ("X-Partition-Key", "hoge-key"),
+            ],
+            word.as_bytes(),
+        );
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         sent.push(word.as_bytes().to_vec());
     }
-    let events: Vec<String> = (0..120).map(|i| format!("{{\"event\":\"click\",\"n\":{i}}}")).collect();
-    let (status, body) = http_post(&url, &[("Content-Type", "application/x-ndjson")], events.join("\n").as_bytes());
+    let events: Vec<String> = (0..120)
+        .map(|i| format!("{{\"event\":\"click\",\"n\":{i}}}"))
+        .collect();
+    let (status, body) = http_post(
+        &url,
+        &[("Content-Type", "application/x-ndjson")],
+        events.join("\n").as_bytes(),
+    );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let answer: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(answer["FailedRecordCount"], 0);
     sent.extend(events.iter().map(|e| e.as_bytes().to_vec()));
     let binary = vec![0xff, 0xfe, 0x00, 0x80, 0x81];
-    let (status, _) = http_post(&url, &[("Content-Type", "application/octet-stream")], &binary);
+    let (status, _) = http_post(
+        &url,
+        &[("Content-Type", "application/octet-stream")],
+        &binary,
+    );
     assert_eq!(status, 200);
     sent.push(binary.clone());
 
     let sdk = sdk_config().await;
-    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
     let mut settings = Settings::from_template(&template).unwrap();
     settings.batch_size = 50; // several batches, so checkpoints and bisection are exercised
     settings.batching_window = std::time::Duration::ZERO;
@@ -90,7 +108,11 @@ async fn posted_records_land_once_through_both_paths() {
         .into_iter()
         .flat_map(|o| o.raw_lines)
         .collect();
-    assert_eq!(count(stored), count(sent.clone()), "every record stored exactly once by batch-to-s3");
+    assert_eq!(
+        count(stored),
+        count(sent.clone()),
+        "every record stored exactly once by batch-to-s3"
+    );
 
     // Firehose path: the transform re-encodes; the binary record is ProcessingFailed.
     let report = pipeline.drain(Path::Firehose).await.expect("firehose path");
@@ -103,18 +125,32 @@ async fn posted_records_land_once_through_both_paths() {
         .flat_map(|o| o.lines)
         .map(|l| serde_json::from_str(&l).expect("Firehose objects hold JSON lines"))
         .collect();
-    let mut want: Vec<Value> = vec![serde_json::json!({"message": "HelloWorld"}), serde_json::json!({"message": "ByeWorld"})];
-    want.extend(events.iter().map(|e| serde_json::from_str::<Value>(e).unwrap()));
+    let mut want: Vec<Value> = vec![
+        serde_json::json!({"message": "HelloWorld"}),
+        serde_json::json!({"message": "ByeWorld"}),
+    ];
+    want.extend(
+        events
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(e).unwrap()),
+    );
     let key = |v: &Value| v.to_string();
-    assert_eq!(count(delivered.iter().map(key)), count(want.iter().map(key)), "every record delivered once by Firehose");
-    let errors: Vec<Value> = local_pipeline::show::objects(&client, &bucket, "firehose-errors/processing-failed/")
-        .await
-        .unwrap()
-        .into_iter()
-        .flat_map(|o| o.lines)
-        .map(|l| serde_json::from_str(&l).unwrap())
-        .collect();
+    assert_eq!(
+        count(delivered.iter().map(key)),
+        count(want.iter().map(key)),
+        "every record delivered once by Firehose"
+    );
+    let errors: Vec<Value> =
+        local_pipeline::show::objects(&client, &bucket, "firehose-errors/processing-failed/")
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|o| o.lines)
+            .map(|l| serde_json::from_str(&l).unwrap())
+            .collect();
     assert_eq!(errors.len(), 1);
-    let raw = base64::engine::general_purpose::STANDARD.decode(errors[0]["rawData"].as_str().unwrap()).unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(errors[0]["rawData"].as_str().unwrap())
+        .unwrap();
     assert_eq!(raw, binary);
 }

@@ -1,0 +1,417 @@
+//! The decode chain: one record's bytes -> output lines (compact JSON, without newlines), or
+//! the reason it is dropped or failed. Pure and synchronous.
+//!
+//! In this order, exactly:
+//! 0. empty bytes (before or after gunzip) -> `Dropped`;
+//! 1. gzip (magic `1F 8B`) -> decompressed with a bound; a corrupt stream or one past the
+//!    bound -> `ProcessingFailed`;
+//! 2. anything not UTF-8 -> `ProcessingFailed` (JSON is UTF-8 too, so this is checked first);
+//! 3. a CloudWatch Logs subscription envelope (`messageType`, `logGroup`, `logStream`,
+//!    `logEvents`): `CONTROL_MESSAGE` -> `Dropped`; `DATA_MESSAGE` -> one line per log event,
+//!    `{"id","timestamp","message","logGroup","logStream","owner"}` (no events -> `Dropped`);
+//!    any other type, or an envelope whose events are malformed -> `ProcessingFailed`;
+//! 4. any valid JSON value -> the same value without insignificant whitespace: keys keep
+//!    their order, numbers their digits and strings their escapes;
+//! 5. other text -> `{"message": "<text>"}` without one trailing `\n` (or `\r\n`).
+
+use crate::error::RecordError;
+use serde::{Deserialize, Serialize};
+use trickle_shared::gzip::{gunzip_bounded, is_gzip};
+use trickle_shared::json::minify_valid_json;
+
+/// `messageType` of the health check CloudWatch Logs sends when a subscription is created.
+pub const CWL_CONTROL_MESSAGE: &str = "CONTROL_MESSAGE";
+/// `messageType` of log data.
+pub const CWL_DATA_MESSAGE: &str = "DATA_MESSAGE";
+
+/// Why a record is dropped on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Zero bytes.
+    Empty,
+    /// A CloudWatch Logs `CONTROL_MESSAGE`.
+    ControlMessage,
+    /// A CloudWatch Logs `DATA_MESSAGE` without events.
+    NoLogEvents,
+    /// Every line matched the drop filter.
+    Filtered,
+}
+
+/// What one record decodes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// Output lines, each compact JSON without a newline; at least one.
+    Lines(Vec<Vec<u8>>),
+    /// Nothing to deliver.
+    Dropped(DropReason),
+}
+
+/// A CloudWatch Logs subscription envelope.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CwlEnvelope {
+    message_type: String,
+    #[serde(default)]
+    owner: String,
+    log_group: String,
+    log_stream: String,
+    log_events: Vec<CwlLogEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CwlLogEvent {
+    id: String,
+    timestamp: i64,
+    message: String,
+}
+
+/// Which envelope keys a JSON object has, read without building the values.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CwlProbe {
+    message_type: Option<serde::de::IgnoredAny>,
+    log_group: Option<serde::de::IgnoredAny>,
+    log_stream: Option<serde::de::IgnoredAny>,
+    log_events: Option<serde::de::IgnoredAny>,
+}
+
+/// One output line for a log event, fields in this order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CwlLine<'a> {
+    id: &'a str,
+    timestamp: i64,
+    message: &'a str,
+    log_group: &'a str,
+    log_stream: &'a str,
+    owner: &'a str,
+}
+
+#[derive(Serialize)]
+struct TextLine<'a> {
+    message: &'a str,
+}
+
+/// Decodes a record's bytes (already base64-decoded).
+pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, RecordError> {
+    if bytes.is_empty() {
+        return Ok(Decoded::Dropped(DropReason::Empty));
+    }
+    let gunzipped;
+    let bytes = if is_gzip(bytes) {
+        gunzipped = gunzip_bounded(bytes, max_decompressed_bytes)?;
+        if gunzipped.is_empty() {
+            return Ok(Decoded::Dropped(DropReason::Empty));
+        }
+        gunzipped.as_slice()
+    } else {
+        bytes
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| RecordError::NotUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
+    if let Some(decoded) = cloudwatch_logs(text)? {
+        return Ok(decoded);
+    }
+    // IgnoredAny checks the syntax without building values, so numbers of any size pass.
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+        return Ok(Decoded::Lines(vec![minify_valid_json(bytes)]));
+    }
+    let message = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(text);
+    Ok(Decoded::Lines(vec![to_json(&TextLine { message })?]))
+}
+
+/// `Some` when `text` is a CloudWatch Logs envelope.
+fn cloudwatch_logs(text: &str) -> Result<Option<Decoded>, RecordError> {
+    // Cheap pre-checks so ordinary JSON is parsed once, not three times.
+    if !text.trim_start().starts_with('{') || !text.contains("\"logEvents\"") {
+        return Ok(None);
+    }
+    let is_envelope = matches!(
+        serde_json::from_str::<CwlProbe>(text),
+        Ok(CwlProbe {
+            message_type: Some(_),
+            log_group: Some(_),
+            log_stream: Some(_),
+            log_events: Some(_),
+        })
+    );
+    if !is_envelope {
+        return Ok(None);
+    }
+    let envelope: CwlEnvelope = serde_json::from_str(text)
+        .map_err(|e| RecordError::MalformedCloudWatchLogs(e.to_string()))?;
+    match envelope.message_type.as_str() {
+        CWL_CONTROL_MESSAGE => Ok(Some(Decoded::Dropped(DropReason::ControlMessage))),
+        CWL_DATA_MESSAGE if envelope.log_events.is_empty() => {
+            Ok(Some(Decoded::Dropped(DropReason::NoLogEvents)))
+        }
+        CWL_DATA_MESSAGE => {
+            let lines = envelope
+                .log_events
+                .iter()
+                .map(|e| {
+                    to_json(&CwlLine {
+                        id: &e.id,
+                        timestamp: e.timestamp,
+                        message: &e.message,
+                        log_group: &envelope.log_group,
+                        log_stream: &envelope.log_stream,
+                        owner: &envelope.owner,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(Decoded::Lines(lines)))
+        }
+        other => Err(RecordError::UnknownCloudWatchLogsMessageType(
+            other.chars().take(64).collect(),
+        )),
+    }
+}
+
+/// Splits a CloudWatch Logs `DATA_MESSAGE` record (its original bytes, gzip or not) into two
+/// gzip records with half the log events each, as AWS's CloudWatch Logs blueprint does for a
+/// record too large for any response once processed. `None` when the record is not such an
+/// envelope or has a single event (it cannot be split).
+pub fn split_cloudwatch_logs(
+    original: &[u8],
+    max_decompressed_bytes: usize,
+) -> Option<[Vec<u8>; 2]> {
+    use flate2::{write::GzEncoder, Compression};
+    use std::io::Write;
+    let plain;
+    let bytes = if is_gzip(original) {
+        plain = gunzip_bounded(original, max_decompressed_bytes).ok()?;
+        plain.as_slice()
+    } else {
+        original
+    };
+    let mut envelope: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if envelope.get("messageType")?.as_str()? != CWL_DATA_MESSAGE {
+        return None;
+    }
+    let events = envelope.get_mut("logEvents")?.as_array_mut()?;
+    if events.len() < 2 {
+        return None;
+    }
+    let second = events.split_off(events.len() / 2);
+    let first = std::mem::take(events);
+    let gzip_with = |events: Vec<serde_json::Value>| -> Option<Vec<u8>> {
+        let mut half = envelope.clone();
+        half["logEvents"] = serde_json::Value::Array(events);
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        serde_json::to_writer(&mut encoder, &half).ok()?;
+        encoder.flush().ok()?;
+        encoder.finish().ok()
+    };
+    Some([gzip_with(first)?, gzip_with(second)?])
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, RecordError> {
+    serde_json::to_vec(value).map_err(|e| RecordError::Encode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{write::GzEncoder, Compression};
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    const LIMIT: usize = 1024 * 1024;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn lines(d: Decoded) -> Vec<String> {
+        match d {
+            Decoded::Lines(l) => l
+                .into_iter()
+                .map(|l| String::from_utf8(l).unwrap())
+                .collect(),
+            other => panic!("expected lines, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_record_is_dropped() {
+        assert_eq!(
+            decode(b"", LIMIT).unwrap(),
+            Decoded::Dropped(DropReason::Empty)
+        );
+        assert_eq!(
+            decode(&gz(b""), LIMIT).unwrap(),
+            Decoded::Dropped(DropReason::Empty)
+        );
+    }
+
+    #[test]
+    fn json_is_compacted_keeping_order_digits_and_escapes() {
+        let out = lines(
+            decode(
+                b"{ \"z\": 1.50,\n \"a\": \"x\\ny\", \"n\": 1e400 }\n",
+                LIMIT,
+            )
+            .unwrap(),
+        );
+        assert_eq!(out, vec![r#"{"z":1.50,"a":"x\ny","n":1e400}"#]);
+        assert_eq!(lines(decode(b" 42 ", LIMIT).unwrap()), vec!["42"]);
+    }
+
+    #[test]
+    fn text_becomes_a_message_without_its_trailing_newline() {
+        assert_eq!(
+            lines(decode(b"hello \"world\"\n", LIMIT).unwrap()),
+            vec![r#"{"message":"hello \"world\""}"#]
+        );
+        assert_eq!(
+            lines(decode(b"a\r\nb\r\n", LIMIT).unwrap()),
+            vec![r#"{"message":"a\r\nb"}"#]
+        );
+        assert_eq!(
+            lines(decode(b"\n", LIMIT).unwrap()),
+            vec![r#"{"message":""}"#]
+        );
+    }
+
+    #[test]
+    fn non_utf8_binary_fails() {
+        assert!(matches!(
+            decode(&[0x00, 0xff, 0xfe, 0x80], LIMIT),
+            Err(RecordError::NotUtf8 { valid_up_to: 1 })
+        ));
+    }
+
+    #[test]
+    fn gzip_is_decoded_then_classified() {
+        assert_eq!(
+            lines(decode(&gz(b"{\"a\": 1}"), LIMIT).unwrap()),
+            vec![r#"{"a":1}"#]
+        );
+        assert_eq!(
+            lines(decode(&gz(b"plain"), LIMIT).unwrap()),
+            vec![r#"{"message":"plain"}"#]
+        );
+    }
+
+    #[test]
+    fn corrupt_gzip_and_bombs_fail() {
+        let mut corrupt = gz(b"hello world, hello world");
+        corrupt.truncate(corrupt.len() - 5);
+        assert!(matches!(
+            decode(&corrupt, LIMIT),
+            Err(RecordError::Gunzip(_))
+        ));
+        let bomb = gz(&vec![b' '; 2 * LIMIT]);
+        assert!(matches!(decode(&bomb, LIMIT), Err(RecordError::Gunzip(_))));
+    }
+
+    fn envelope(kind: &str, events: &str) -> Vec<u8> {
+        format!(
+            r#"{{"messageType":"{kind}","owner":"123","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{events}]}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn cloudwatch_logs_data_message_becomes_one_line_per_event() {
+        let data = envelope(
+            "DATA_MESSAGE",
+            r#"{"id":"1","timestamp":10,"message":"first"},{"id":"2","timestamp":11,"message":"{\"a\":1}\n"}"#,
+        );
+        assert_eq!(
+            lines(decode(&gz(&data), LIMIT).unwrap()),
+            vec![
+                r#"{"id":"1","timestamp":10,"message":"first","logGroup":"g","logStream":"s","owner":"123"}"#,
+                r#"{"id":"2","timestamp":11,"message":"{\"a\":1}\n","logGroup":"g","logStream":"s","owner":"123"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn cloudwatch_logs_control_message_and_empty_data_are_dropped() {
+        let control = envelope(
+            "CONTROL_MESSAGE",
+            r#"{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health"}"#,
+        );
+        assert_eq!(
+            decode(&gz(&control), LIMIT).unwrap(),
+            Decoded::Dropped(DropReason::ControlMessage)
+        );
+        assert_eq!(
+            decode(&envelope("DATA_MESSAGE", ""), LIMIT).unwrap(),
+            Decoded::Dropped(DropReason::NoLogEvents)
+        );
+    }
+
+    #[test]
+    fn unknown_type_or_malformed_envelope_fails() {
+        assert!(matches!(
+            decode(&envelope("OTHER", ""), LIMIT),
+            Err(RecordError::UnknownCloudWatchLogsMessageType(t)) if t == "OTHER"
+        ));
+        assert!(matches!(
+            decode(&envelope("DATA_MESSAGE", r#"{"id":1}"#), LIMIT),
+            Err(RecordError::MalformedCloudWatchLogs(_))
+        ));
+    }
+
+    #[test]
+    fn json_that_only_mentions_log_events_is_plain_json() {
+        assert_eq!(
+            lines(decode(br#"{"logEvents": [], "x": 1}"#, LIMIT).unwrap()),
+            vec![r#"{"logEvents":[],"x":1}"#]
+        );
+    }
+
+    #[test]
+    fn splits_a_cloudwatch_logs_record_into_two_halves() {
+        let events = r#"{"id":"1","timestamp":1,"message":"a"},{"id":"2","timestamp":2,"message":"b"},{"id":"3","timestamp":3,"message":"c"}"#;
+        let [first, second] =
+            split_cloudwatch_logs(&gz(&envelope("DATA_MESSAGE", events)), LIMIT).unwrap();
+        let first = lines(decode(&first, LIMIT).unwrap());
+        let second = lines(decode(&second, LIMIT).unwrap());
+        assert_eq!((first.len(), second.len()), (1, 2));
+        assert!(first[0].contains("\"message\":\"a\""));
+        assert!(second[1].contains("\"logGroup\":\"g\""));
+    }
+
+    #[test]
+    fn does_not_split_one_event_control_messages_or_other_data() {
+        let one = envelope("DATA_MESSAGE", r#"{"id":"1","timestamp":1,"message":"a"}"#);
+        assert!(split_cloudwatch_logs(&gz(&one), LIMIT).is_none());
+        let control = envelope(
+            "CONTROL_MESSAGE",
+            r#"{"id":"","timestamp":1,"message":"a"},{"id":"","timestamp":1,"message":"b"}"#,
+        );
+        assert!(split_cloudwatch_logs(&control, LIMIT).is_none());
+        assert!(split_cloudwatch_logs(b"[1,2]", LIMIT).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn lines_are_always_one_line_of_valid_json(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(Decoded::Lines(ls)) = decode(&bytes, LIMIT) {
+                prop_assert!(!ls.is_empty());
+                for l in ls {
+                    prop_assert!(!l.contains(&b'\n'));
+                    prop_assert!(serde_json::from_slice::<serde::de::IgnoredAny>(&l).is_ok());
+                }
+            }
+        }
+
+        #[test]
+        fn any_text_round_trips_through_message(text in "\\PC{1,60}") {
+            prop_assume!(serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err());
+            let ls = lines(decode(text.as_bytes(), LIMIT).unwrap());
+            let v: serde_json::Value = serde_json::from_str(&ls[0]).unwrap();
+            prop_assert_eq!(v["message"].as_str().unwrap(), text.strip_suffix('\n').unwrap_or(&text));
+        }
+    }
+}
