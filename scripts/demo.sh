@@ -14,11 +14,7 @@ bash scripts/setup.sh
 
 watch_pid=""
 started_stack=0
-cleanup() {
-  stop_watch
-  if [ "$started_stack" = 1 ]; then bash scripts/stack.sh stop; fi
-}
-trap cleanup EXIT INT TERM
+trap cleanup_local EXIT INT TERM
 ensure_stack
 
 stream="trickle-demo-$(date +%s)"

@@ -60,3 +60,9 @@ create_stream_and_bucket() {
   aws kinesis wait stream-exists --stream-name "$1"
   aws s3api create-bucket --bucket "$1" > /dev/null
 }
+
+# cleanup_local: what demo.sh and test.sh stop on exit (only what they started).
+cleanup_local() {
+  stop_watch
+  if [ "${started_stack:-0}" = 1 ]; then bash "$TRICKLE_ROOT/scripts/stack.sh" stop; fi
+}

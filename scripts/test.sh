@@ -11,11 +11,7 @@ WITH_CHECKOV=1 bash scripts/setup.sh
 
 watch_pid=""
 started_stack=0
-cleanup() {
-  stop_watch
-  if [ "$started_stack" = 1 ]; then bash scripts/stack.sh stop; fi
-}
-trap cleanup EXIT INT TERM
+trap cleanup_local EXIT INT TERM
 ensure_stack
 
 bash scripts/check-template.sh

@@ -3,6 +3,7 @@
 //! gzip decoding and the typed-config helpers. No SDK and no Lambda runtime here, so every
 //! item is testable in microseconds.
 
+pub mod batching;
 pub mod config;
 pub mod framing;
 pub mod gzip;

@@ -9,7 +9,6 @@
 //!   never `Dropped` unless it is back in the source.
 
 use crate::sink::{EntryResult, ReingestEntry, ReingestSink, ReingestTarget};
-use std::ops::Range;
 use std::time::Duration;
 
 /// Backoff: first delay ceiling.
@@ -19,31 +18,9 @@ pub const BACKOFF_CAP: Duration = Duration::from_millis(2_000);
 /// The error code of an entry never attempted.
 pub const NOT_ATTEMPTED: &str = "NotAttempted";
 
-/// Splits entry sizes into consecutive ranges within `max_entries` and `max_bytes` per call.
-pub fn chunk_ranges(sizes: &[usize], max_entries: usize, max_bytes: usize) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, &size) in sizes.iter().enumerate() {
-        if i > start && (i - start == max_entries || bytes + size > max_bytes) {
-            out.push(start..i);
-            start = i;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < sizes.len() {
-        out.push(start..sizes.len());
-    }
-    out
-}
-
-/// "Full jitter": a uniformly random delay between zero and the exponential ceiling.
+/// "Full jitter" between attempts.
 pub fn backoff_delay(attempt: u32, unit_random: f64) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(unit_random.clamp(0.0, 1.0))
+    trickle_shared::batching::full_jitter(attempt, BACKOFF_BASE, BACKOFF_CAP, unit_random)
 }
 
 /// Re-ingests every entry; one result per entry, in order.
@@ -63,7 +40,11 @@ pub async fn reingest<S: ReingestSink>(
             .iter()
             .map(|&i| target.billed_bytes(&entries[i]))
             .collect();
-        for range in chunk_ranges(&sizes, target.max_entries(), target.max_request_bytes()) {
+        for range in trickle_shared::batching::chunk_ranges(
+            &sizes,
+            target.max_entries(),
+            target.max_request_bytes(),
+        ) {
             let indices = &pending[range];
             let batch: Vec<ReingestEntry> = indices.iter().map(|&i| entries[i].clone()).collect();
             match sink.put_batch(target, &batch).await {
@@ -112,16 +93,6 @@ mod tests {
                 partition_key: Some(format!("k{i}")),
             })
             .collect()
-    }
-
-    #[test]
-    fn chunks_by_entries_and_bytes() {
-        assert_eq!(
-            chunk_ranges(&[1; 1001], 500, 100_000),
-            vec![0..500, 500..1000, 1000..1001]
-        );
-        assert_eq!(chunk_ranges(&[4, 4, 4, 9], 500, 8), vec![0..2, 2..3, 3..4]);
-        assert!(chunk_ranges(&[], 500, 8).is_empty());
     }
 
     #[test]

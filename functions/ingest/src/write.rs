@@ -12,6 +12,7 @@ use crate::body::Entry;
 use crate::sink::{EntryOutcome, RecordSink, SinkError};
 use std::ops::Range;
 use std::time::{Duration, Instant};
+use trickle_shared::batching;
 use trickle_shared::limits::{PUT_RECORDS_MAX_ENTRIES, PUT_RECORDS_MAX_REQUEST_BYTES};
 
 /// Backoff: first delay ceiling.
@@ -23,31 +24,16 @@ pub const NOT_ATTEMPTED: &str = "NotAttempted";
 
 /// Splits `sizes` (billed bytes per entry) into consecutive ranges that fit one PutRecords call.
 pub fn chunk_ranges(sizes: &[usize]) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, &size) in sizes.iter().enumerate() {
-        let full =
-            i - start == PUT_RECORDS_MAX_ENTRIES || bytes + size > PUT_RECORDS_MAX_REQUEST_BYTES;
-        if full && i > start {
-            out.push(start..i);
-            start = i;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < sizes.len() {
-        out.push(start..sizes.len());
-    }
-    out
+    batching::chunk_ranges(
+        sizes,
+        PUT_RECORDS_MAX_ENTRIES,
+        PUT_RECORDS_MAX_REQUEST_BYTES,
+    )
 }
 
-/// "Full jitter": a uniformly random delay between zero and the exponential ceiling.
+/// "Full jitter" between retries of throttled entries.
 pub fn backoff_delay(attempt: u32, unit_random: f64) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(unit_random.clamp(0.0, 1.0))
+    batching::full_jitter(attempt, BACKOFF_BASE, BACKOFF_CAP, unit_random)
 }
 
 /// The result of writing one request's entries.
@@ -201,26 +187,16 @@ mod tests {
     }
 
     #[test]
-    fn chunks_at_500_entries() {
-        let r = chunk_ranges(&vec![10; 1001]);
-        assert_eq!(r, vec![0..500, 500..1000, 1000..1001]);
-    }
-
-    #[test]
-    fn chunks_at_five_mebibytes() {
+    fn chunks_at_put_records_limits() {
         let mib = 1024 * 1024;
-        let r = chunk_ranges(&[mib, mib, mib, mib, mib, 1, mib]);
-        assert_eq!(r, vec![0..5, 5..7]);
-        let r = chunk_ranges(&[mib, mib, mib, mib, mib - 1, 1, 1]);
-        assert_eq!(r, vec![0..6, 6..7]);
-    }
-
-    #[test]
-    fn backoff_is_bounded_full_jitter() {
-        assert_eq!(backoff_delay(0, 0.0), Duration::ZERO);
-        assert_eq!(backoff_delay(0, 1.0), BACKOFF_BASE);
-        assert_eq!(backoff_delay(3, 1.0), BACKOFF_BASE * 8);
-        assert_eq!(backoff_delay(40, 1.0), BACKOFF_CAP);
+        assert_eq!(
+            chunk_ranges(&vec![10; 1001]),
+            vec![0..500, 500..1000, 1000..1001]
+        );
+        assert_eq!(
+            chunk_ranges(&[mib, mib, mib, mib, mib, 1, mib]),
+            vec![0..5, 5..7]
+        );
     }
 
     #[tokio::test]
