@@ -24,7 +24,7 @@ create_stream_and_bucket "$stream"
 
 say "Building the functions and the local pipeline (debug; the first build compiles the AWS SDK: several minutes)"
 cargo build --quiet --bin ingest --bin batch-to-s3 --bin firehose-transform --bin local-pipeline
-pipeline="$TRICKLE_ROOT/target/debug/local-pipeline"
+pipeline="${CARGO_TARGET_DIR:-$TRICKLE_ROOT/target}/debug/local-pipeline"
 
 # The functions get exactly the environment template.yaml gives them, resolved locally.
 make_env_file "$stream" "$bucket" "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"

@@ -5,7 +5,7 @@
 make_env_file() {
   local stream="$1" bucket="$2" file="$3"
   {
-    "$TRICKLE_ROOT/target/debug/local-pipeline" env --stream "$stream" --bucket "$bucket"
+    "${CARGO_TARGET_DIR:-$TRICKLE_ROOT/target}/debug/local-pipeline" env --stream "$stream" --bucket "$bucket"
     echo "AWS_REGION=$AWS_REGION"
     echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
     echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
