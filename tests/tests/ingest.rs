@@ -18,6 +18,7 @@ async fn setup() -> (Ingest<KinesisSink>, aws_sdk_kinesis::Client, String) {
         stream: StreamTarget::Name(stream.clone()),
         partition_key_pointer: None,
         retry_budget: Duration::from_secs(2),
+        auth_token_sha256: None,
     };
     let ingest = Ingest::new(
         config.clone(),
@@ -212,6 +213,7 @@ async fn a_missing_stream_is_a_502_not_a_success() {
         stream: StreamTarget::Name(unique_name("does-not-exist")),
         partition_key_pointer: None,
         retry_budget: Duration::from_millis(200),
+        auth_token_sha256: None,
     };
     let ingest = Ingest::new(config.clone(), KinesisSink::new(client, config.stream));
     let a = ingest.answer(&post("application/json", b"[1,2]")).await;

@@ -161,3 +161,63 @@ fn every_sample_event_parses() {
     }
     assert!(seen >= 15, "only {seen} sample events");
 }
+
+/// Collects a policy document's statements (a map, or a list of maps).
+fn statements(doc: &Value) -> Vec<&Value> {
+    match &doc["Statement"] {
+        Value::Sequence(s) => s.iter().collect(),
+        v @ Value::Mapping(_) => vec![v],
+        _ => vec![],
+    }
+}
+
+fn as_list(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Sequence(s) => s.iter().collect(),
+        Value::Null => vec![],
+        other => vec![other],
+    }
+}
+
+#[test]
+fn roles_grant_no_wildcard_action_or_resource() {
+    let t: Value = serde_yaml::from_str(&template_text()).unwrap();
+    let mut roles = 0;
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap_or_default();
+        if r["Type"] == "AWS::Serverless::Function" {
+            assert!(!r["Properties"]["Role"].is_null(),
+                "{name}: every function has its own role (SAM's generated roles attach managed policies with Resource *)");
+            assert!(
+                r["Properties"]["Policies"].is_null(),
+                "{name}: permissions belong in its role"
+            );
+        }
+        if r["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        roles += 1;
+        assert!(
+            r["Properties"]["ManagedPolicyArns"].is_null(),
+            "{name}: managed policies are broader than needed"
+        );
+        for policy in r["Properties"]["Policies"].as_sequence().unwrap() {
+            for st in statements(&policy["PolicyDocument"]) {
+                assert_eq!(st["Effect"], "Allow", "{name}");
+                for action in as_list(&st["Action"]) {
+                    let a = action.as_str().unwrap_or_default();
+                    assert!(!a.contains('*'), "{name}: action {a} has a wildcard");
+                }
+                let resources = as_list(&st["Resource"]);
+                assert!(
+                    !resources.is_empty(),
+                    "{name}: a statement without a resource"
+                );
+                for res in resources {
+                    assert_ne!(res.as_str(), Some("*"), "{name}: Resource \"*\" in {st:?}");
+                }
+            }
+        }
+    }
+    assert_eq!(roles, 4, "one role per function and one for Firehose");
+}

@@ -37,6 +37,8 @@ pub struct HttpInput<'a> {
     pub partition_key_query: Option<&'a str>,
     /// `X-Explicit-Hash-Key` header.
     pub explicit_hash_key: Option<&'a str>,
+    /// `Authorization` header (checked only when a token is configured).
+    pub authorization: Option<&'a str>,
     pub body: &'a [u8],
 }
 

@@ -1,5 +1,6 @@
 //! The ingest function's configuration, read once at cold start.
 
+use crate::auth::{parse_digest, TokenDigest};
 use std::time::Duration;
 use trickle_shared::config::{self as cfg, ConfigError};
 
@@ -25,6 +26,9 @@ pub struct Config {
     pub partition_key_pointer: Option<String>,
     /// `RETRY_BUDGET_MS`: how long to retry throttled entries (default 2000).
     pub retry_budget: Duration,
+    /// `AUTH_TOKEN_SHA256`: when set (64 hex digits, the SHA-256 of a token), every request
+    /// must carry `Authorization: Bearer <token>`. For a public function URL.
+    pub auth_token_sha256: Option<TokenDigest>,
 }
 
 impl Config {
@@ -58,7 +62,16 @@ impl Config {
             "RETRY_BUDGET_MS",
             DEFAULT_RETRY_BUDGET.as_millis() as u64,
         )?;
+        let auth_token_sha256 = match cfg::optional(&lookup, "AUTH_TOKEN_SHA256") {
+            None => None,
+            Some(hex) => Some(parse_digest(&hex).ok_or(ConfigError::Invalid {
+                name: "AUTH_TOKEN_SHA256",
+                value: "(hidden)".into(),
+                reason: "expected 64 hex digits, the SHA-256 of the token (printf %s TOKEN | sha256sum)".into(),
+            })?),
+        };
         Ok(Self {
+            auth_token_sha256,
             stream,
             partition_key_pointer: cfg::json_pointer(&lookup, "PARTITION_KEY_POINTER")?,
             retry_budget: Duration::from_millis(retry_ms),
@@ -91,6 +104,29 @@ mod tests {
         assert_eq!(c.stream, StreamTarget::Name("s".into()));
         assert_eq!(c.retry_budget, DEFAULT_RETRY_BUDGET);
         assert_eq!(c.partition_key_pointer, None);
+        assert_eq!(c.auth_token_sha256, None);
+    }
+
+    #[test]
+    fn reads_a_token_digest_and_hides_a_bad_one() {
+        let c = Config::from_lookup(lookup(&[
+            ("STREAM_NAME", "s"),
+            (
+                "AUTH_TOKEN_SHA256",
+                "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0",
+            ),
+        ]))
+        .unwrap();
+        assert!(c.auth_token_sha256.is_some());
+        let err = Config::from_lookup(lookup(&[
+            ("STREAM_NAME", "s"),
+            ("AUTH_TOKEN_SHA256", "my-plain-token"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("AUTH_TOKEN_SHA256")
+                && !err.to_string().contains("my-plain-token")
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@ use http::StatusCode;
 /// Bad client input: answered with a 4xx and `{"error": "..."}`, and nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
+    #[error("missing or wrong bearer token: send Authorization: Bearer <token>")]
+    Unauthorized,
     #[error("method {0} not allowed: POST records to this URL")]
     MethodNotAllowed(String),
     #[error("empty body: POST one or more records")]
@@ -43,6 +45,7 @@ impl IngestError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RecordTooLarge { .. } | Self::DecodedTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE

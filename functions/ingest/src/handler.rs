@@ -2,6 +2,7 @@
 //! parts, writes the entries, and answers in the shape of Kinesis' own PutRecord/PutRecords
 //! responses.
 
+use crate::auth::bearer_matches;
 use crate::body::{parse, HttpInput};
 use crate::config::Config;
 use crate::error::IngestError;
@@ -54,6 +55,7 @@ impl<S: RecordSink> Ingest<S> {
             partition_key_header: header_str(headers, "x-partition-key"),
             partition_key_query: query.first("partitionKey"),
             explicit_hash_key: header_str(headers, "x-explicit-hash-key"),
+            authorization: header_str(headers, header::AUTHORIZATION.as_str()),
             body,
         };
         let answer = self.answer(&input).await;
@@ -62,6 +64,15 @@ impl<S: RecordSink> Ingest<S> {
 
     /// Parses, writes and builds the answer for a request's parts.
     pub async fn answer(&self, input: &HttpInput<'_>) -> Answer {
+        if let Some(expected) = &self.config.auth_token_sha256 {
+            if !bearer_matches(input.authorization, expected) {
+                tracing::warn!(
+                    status = 401,
+                    "rejected request: missing or wrong bearer token"
+                );
+                return client_error(&IngestError::Unauthorized);
+            }
+        }
         let entries = match parse(input, self.config.partition_key_pointer.as_deref()) {
             Ok(e) => e,
             Err(err) => {
@@ -149,6 +160,9 @@ pub fn to_response(answer: Answer) -> Response<Body> {
     if answer.status == StatusCode::SERVICE_UNAVAILABLE {
         builder = builder.header(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string());
     }
+    if answer.status == StatusCode::UNAUTHORIZED {
+        builder = builder.header(header::WWW_AUTHENTICATE, "Bearer");
+    }
     if answer.status == StatusCode::METHOD_NOT_ALLOWED {
         builder = builder.header(header::ALLOW, "POST");
     }
@@ -174,9 +188,36 @@ mod tests {
                 stream: StreamTarget::Name("s".into()),
                 partition_key_pointer: None,
                 retry_budget: Duration::from_millis(20),
+                auth_token_sha256: None,
             },
             MemorySink::new(),
         )
+    }
+
+    #[tokio::test]
+    async fn a_configured_token_is_required_and_checked() {
+        let mut i = ingest();
+        i.config.auth_token_sha256 = crate::auth::parse_digest(
+            "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0",
+        );
+        for auth in [None, Some("Bearer wrong"), Some("Basic s3cret")] {
+            let a = i
+                .answer(&HttpInput {
+                    authorization: auth,
+                    ..post(b"1")
+                })
+                .await;
+            assert_eq!(a.status, 401, "{auth:?}");
+            assert_eq!(to_response(a).headers()[header::WWW_AUTHENTICATE], "Bearer");
+        }
+        assert!(i.sink.calls.lock().unwrap().is_empty());
+        let a = i
+            .answer(&HttpInput {
+                authorization: Some("Bearer s3cret"),
+                ..post(b"1")
+            })
+            .await;
+        assert_eq!(a.status, 200);
     }
 
     fn post<'a>(body: &'a [u8]) -> HttpInput<'a> {
