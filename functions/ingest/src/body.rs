@@ -16,6 +16,8 @@ pub struct Entry {
     pub data: Vec<u8>,
     pub partition_key: String,
     pub explicit_hash_key: Option<String>,
+    /// The key is a random UUID (the request gave none): the record has no shard affinity.
+    pub random_key: bool,
 }
 
 impl Entry {
@@ -122,6 +124,7 @@ pub fn parse(input: &HttpInput<'_>, key_pointer: Option<&str>) -> Result<Vec<Ent
         .into_iter()
         .enumerate()
         .map(|(index, (data, key_from_data))| {
+            let random_key = fixed_key.is_none() && key_from_data.is_none();
             let partition_key = match (&fixed_key, key_from_data) {
                 (Some(k), _) => k.clone(),
                 (None, Some(k)) => {
@@ -139,6 +142,7 @@ pub fn parse(input: &HttpInput<'_>, key_pointer: Option<&str>) -> Result<Vec<Ent
                 data,
                 partition_key,
                 explicit_hash_key: explicit_hash_key.clone(),
+                random_key,
             };
             if entry.billed_bytes() > KINESIS_MAX_RECORD_BYTES {
                 return Err(IngestError::RecordTooLarge {

@@ -29,6 +29,8 @@ pub struct Config {
     /// `AUTH_TOKEN_SHA256`: when set (64 hex digits, the SHA-256 of a token), every request
     /// must carry `Authorization: Bearer <token>`. For a public function URL.
     pub auth_token_sha256: Option<TokenDigest>,
+    /// `AGGREGATE` (default false): pack each request's records into KPL aggregates.
+    pub aggregate: bool,
 }
 
 impl Config {
@@ -71,6 +73,7 @@ impl Config {
             })?),
         };
         Ok(Self {
+            aggregate: cfg::bool_or(&lookup, "AGGREGATE", false)?,
             auth_token_sha256,
             stream,
             partition_key_pointer: cfg::json_pointer(&lookup, "PARTITION_KEY_POINTER")?,

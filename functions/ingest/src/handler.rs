@@ -2,6 +2,7 @@
 //! parts, writes the entries, and answers in the shape of Kinesis' own PutRecord/PutRecords
 //! responses.
 
+use crate::aggregate::{pack, Packed};
 use crate::auth::bearer_matches;
 use crate::body::{parse, HttpInput};
 use crate::config::Config;
@@ -80,7 +81,19 @@ impl<S: RecordSink> Ingest<S> {
                 return client_error(&err);
             }
         };
-        let report = write_all(&self.sink, &entries, self.config.retry_budget).await;
+        let report = if self.config.aggregate {
+            let packed = pack(&entries);
+            let kinesis_entries: Vec<_> = packed.iter().map(|p| p.entry.clone()).collect();
+            let written = write_all(&self.sink, &kinesis_entries, self.config.retry_budget).await;
+            tracing::debug!(
+                records = entries.len(),
+                aggregates = packed.len(),
+                "aggregated"
+            );
+            expand(written, &packed, entries.len())
+        } else {
+            write_all(&self.sink, &entries, self.config.retry_budget).await
+        };
         let answer = answer_for(&report);
         if let Some(fatal) = &report.fatal {
             tracing::error!(error = %fatal, "Kinesis call failed");
@@ -93,6 +106,21 @@ impl<S: RecordSink> Ingest<S> {
             "ingest summary"
         );
         answer
+    }
+}
+
+/// Each request record's outcome is that of the Kinesis record (aggregate) that carried it.
+fn expand(written: WriteReport, packed: &[Packed], records: usize) -> WriteReport {
+    let mut outcomes = vec![None; records];
+    for (p, outcome) in packed.iter().zip(&written.outcomes) {
+        for &i in &p.members {
+            outcomes[i] = Some(outcome.clone());
+        }
+    }
+    WriteReport {
+        outcomes: outcomes.into_iter().flatten().collect(),
+        fatal: written.fatal,
+        calls: written.calls,
     }
 }
 
@@ -189,9 +217,51 @@ mod tests {
                 partition_key_pointer: None,
                 retry_budget: Duration::from_millis(20),
                 auth_token_sha256: None,
+                aggregate: false,
             },
             MemorySink::new(),
         )
+    }
+
+    #[tokio::test]
+    async fn aggregation_packs_ten_thousand_records_into_two_kinesis_records_in_one_call() {
+        let mut i = ingest();
+        i.config.aggregate = true;
+        let body: String = (0..10_000)
+            .map(|n| format!("{{\"n\":\"{n:0>90}\"}}\n"))
+            .collect();
+        let a = i
+            .answer(&HttpInput {
+                content_type: Some("application/x-ndjson"),
+                ..post(body.as_bytes())
+            })
+            .await;
+        assert_eq!(a.status, 200);
+        assert_eq!(
+            a.body["Records"].as_array().unwrap().len(),
+            10_000,
+            "one answer per request record"
+        );
+        assert_eq!(
+            a.body["Records"][0], a.body["Records"][1],
+            "records in one aggregate share its sequence number"
+        );
+        assert_eq!(
+            *i.sink.calls.lock().unwrap(),
+            vec![2],
+            "one PutRecords call of two aggregates"
+        );
+        let mut back = Vec::new();
+        for data in i.sink.written_data() {
+            let trickle_shared::kpl::Deaggregated::Aggregated(users) =
+                trickle_shared::kpl::deaggregate(&data).unwrap()
+            else {
+                panic!("not an aggregate")
+            };
+            back.extend(users.into_iter().map(|u| u.data));
+        }
+        let want: Vec<Vec<u8>> = body.lines().map(|l| l.as_bytes().to_vec()).collect();
+        assert_eq!(back, want);
     }
 
     #[tokio::test]

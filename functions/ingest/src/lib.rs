@@ -4,9 +4,11 @@
 //!   limits).
 //! - `write`: chunking into PutRecords calls and retrying the failed subset.
 //! - `sink`: the I/O boundary (`RecordSink`), with the SDK and in-memory implementations.
+//! - `aggregate`: KPL aggregation of a request's records (`AGGREGATE=true`).
 //! - `auth`: the bearer-token check for a public function URL.
 //! - `handler`: the adapter from the function URL event to all of the above, and the answer.
 
+pub mod aggregate;
 pub mod auth;
 pub mod body;
 pub mod config;

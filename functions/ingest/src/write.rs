@@ -182,6 +182,7 @@ mod tests {
                 data: i.to_string().into_bytes(),
                 partition_key: "k".into(),
                 explicit_hash_key: None,
+                random_key: false,
             })
             .collect()
     }
