@@ -4,7 +4,12 @@
 //! environment below. Run under a plain `cargo test` without it, these helpers panic with a
 //! message saying how to start the stack: integration tests fail loudly, they never skip.
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use std::time::Duration;
+
+pub mod fault_proxy;
 
 /// The environment variable holding the local stack's endpoint.
 pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
@@ -58,6 +63,88 @@ pub async fn kinesis() -> aws_sdk_kinesis::Client {
 pub async fn s3() -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::from(&sdk_config().await)
         .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// How the clients of a fault test retry and time out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// Attempts per operation, the first included (the SDK's default is 3).
+    pub max_attempts: u32,
+    /// The SDK's per-attempt timeout (none by default, as in the SDK).
+    pub attempt_timeout: Option<Duration>,
+}
+
+impl Default for ClientSettings {
+    /// The SDK's standard retries, with short backoffs so tests end quickly.
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            attempt_timeout: None,
+        }
+    }
+}
+
+/// SDK configuration for an endpoint on loopback (the fault proxy), with the retries and
+/// timeouts of `settings` and the rest (region, credentials) as for the local stack.
+pub async fn sdk_config_via(endpoint_url: &str, settings: ClientSettings) -> SdkConfig {
+    endpoint(); // the same environment checks as for the stack itself
+    assert!(
+        endpoint_url.starts_with("http://127.0.0.1:"),
+        "local tests only talk to loopback, not {endpoint_url}"
+    );
+    let mut timeouts = TimeoutConfig::builder();
+    if let Some(t) = settings.attempt_timeout {
+        timeouts = timeouts.operation_attempt_timeout(t);
+    }
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint_url)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(settings.max_attempts)
+                .with_initial_backoff(Duration::from_millis(10))
+                .with_max_backoff(Duration::from_millis(200)),
+        )
+        .timeout_config(timeouts.build())
+        .load()
+        .await
+}
+
+/// A Kinesis client for `endpoint_url`. Each client gets its own retry partition: the SDK
+/// otherwise shares one retry token bucket per service and region across the process, and
+/// one test's injected faults would drain another's retries.
+pub async fn kinesis_via(endpoint_url: &str, settings: ClientSettings) -> aws_sdk_kinesis::Client {
+    let conf =
+        aws_sdk_kinesis::config::Builder::from(&sdk_config_via(endpoint_url, settings).await)
+            .retry_partition(aws_sdk_kinesis::config::retry::RetryPartition::new(
+                unique_name("kinesis"),
+            ))
+            .build();
+    aws_sdk_kinesis::Client::from_conf(conf)
+}
+
+/// A Firehose client for `endpoint_url` (own retry partition, see [`kinesis_via`]).
+pub async fn firehose_via(
+    endpoint_url: &str,
+    settings: ClientSettings,
+) -> aws_sdk_firehose::Client {
+    let conf =
+        aws_sdk_firehose::config::Builder::from(&sdk_config_via(endpoint_url, settings).await)
+            .retry_partition(aws_sdk_firehose::config::retry::RetryPartition::new(
+                unique_name("firehose"),
+            ))
+            .build();
+    aws_sdk_firehose::Client::from_conf(conf)
+}
+
+/// An S3 client for `endpoint_url`: path-style, own retry partition (see [`kinesis_via`]).
+pub async fn s3_via(endpoint_url: &str, settings: ClientSettings) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config_via(endpoint_url, settings).await)
+        .force_path_style(true)
+        .retry_partition(aws_sdk_s3::config::retry::RetryPartition::new(unique_name(
+            "s3",
+        )))
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }

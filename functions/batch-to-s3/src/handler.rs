@@ -206,6 +206,16 @@ impl<S: ObjectStore> BatchToS3<S> {
             }
         }
 
+        // A failed PUT may have been applied (its answer lost): remove it, best effort.
+        // (Not counted as rolled back: usually there is nothing to delete.)
+        if let Some(key) = &report.uncertain_key {
+            match self.store.delete_object(key).await {
+                Ok(()) => {}
+                Err(e) => tracing::error!(error = %e, key = %key,
+                    "could not remove an object whose PUT failed; if S3 applied it, its records may be stored twice"),
+            }
+        }
+
         // 5. Move the mark.
         if let Some(last) = stored_up_to {
             let new_mark = &todo[last].sequence;

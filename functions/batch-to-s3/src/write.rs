@@ -12,6 +12,9 @@
 //!    of the unwritten objects. Written objects that hold that record or any later one would
 //!    be written again by the retry, so they are deleted; deleting may lower the first
 //!    unstored record again, and the rule is applied until nothing changes (`settle`).
+//!    The object whose PUT failed is deleted too: a PUT whose answer was lost (a reset or a
+//!    timeout on every attempt) may have been applied, and a retry re-formed with more
+//!    records would store its records again under another key.
 //! 3. The handler then reports that record as the only batch item failure and moves the
 //!    high-water mark to the record before it.
 
@@ -46,6 +49,10 @@ pub struct WriteReport {
     pub written: Vec<WrittenObject>,
     /// The first object not stored and why (nothing after it was attempted).
     pub failure: Option<(usize, WriteError)>,
+    /// The key of a PUT that failed: S3 may have stored it even so (the answer can be lost
+    /// after S3 applied the write), so its outcome is unknown and it must be rolled back
+    /// like the written objects after the failure point.
+    pub uncertain_key: Option<String>,
 }
 
 /// Writes the objects in order, stopping at the first failure.
@@ -75,6 +82,7 @@ pub async fn write_plan<S: ObjectStore>(
             }),
             Err(e) => {
                 report.failure = Some((index, WriteError::Store(e)));
+                report.uncertain_key = Some(key);
                 break;
             }
         }
