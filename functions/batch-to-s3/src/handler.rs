@@ -19,7 +19,8 @@
 //! the mark's PUT, followed by a redelivery that is re-formed differently (bisected, or with
 //! newer records), can store records twice; a redelivery of the same records lands on the
 //! same keys (412) and is exact. Timeouts cannot cause it: no PUT starts within
-//! `DEADLINE_MARGIN_MS` of the deadline.
+//! `DEADLINE_MARGIN_MS` of the deadline, and a PUT that failed (its answer lost, maybe after
+//! S3 applied it) is deleted before the failure is reported.
 
 use crate::config::Config;
 use crate::error::{EventError, WriteError};
