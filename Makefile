@@ -1,6 +1,6 @@
 # The two commands of the quick start: `make demo` and `make test`. Everything else they
 # need is installed into .venv / .venv-checkov by scripts/setup.sh.
-.PHONY: demo test setup stack down check-template fmt
+.PHONY: demo test setup stack down check-template bench fmt
 
 demo:            ## run the pipeline locally and show what it did
 	bash scripts/demo.sh
@@ -19,6 +19,9 @@ down:            ## stop anything the demo or `make stack` left running
 
 check-template:  ## sam validate, cfn-lint, checkov
 	bash scripts/check-template.sh
+
+bench:           ## release benchmarks: throughput vs floors, peak memory, cold start
+	bash scripts/bench.sh
 
 fmt:
 	cargo fmt --all

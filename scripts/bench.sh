@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmarks (not tests), release builds: in-process throughput with their floors, peak
+# memory of one event, and whole-process cold start and peak RSS under a Runtime API
+# stand-in on 127.0.0.1. Takes a while: the first release build compiles the AWS SDK.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$TRICKLE_ROOT"
+say "Release build of the functions and the benchmark programs (first time: 10+ minutes)"
+cargo build --quiet --release --bin ingest --bin batch-to-s3 --bin firehose-transform
+say "batch-to-s3 in process: the whole path per codec, next to the deserialize and compress floors"
+cargo run --quiet --release -p batch-to-s3 --example bench | grep -v '"_aws"'
+say "batch-to-s3 peak RSS, one process, one 6 MiB event"
+for mode in generate deserialize gzip zstd none; do
+  rss=$( { /usr/bin/time -f '%M' "${CARGO_TARGET_DIR:-target}/release/examples/bench" --once "$mode" --size max > /dev/null; } 2>&1 | tail -1)
+  echo "  --once $mode: $((rss / 1024)) MiB"
+done
+say "firehose-transform in process"
+cargo run --quiet --release -p firehose-transform --example bench | grep -v '"_aws"'
+say "Whole processes: cold start and peak RSS under a Runtime API stand-in"
+python3 bench/runtime_bench.py --runs 5
