@@ -7,6 +7,8 @@ source "$(dirname "$0")/env.sh"
 cd "$TRICKLE_ROOT"
 say "Release build of the functions and the benchmark programs (first time: 10+ minutes)"
 cargo build --quiet --release --bin ingest --bin batch-to-s3 --bin firehose-transform
+say "ingest in process: function URL event -> PutRecords entries, next to the deserialize floor"
+cargo run --quiet --release -p ingest --example bench
 say "batch-to-s3 in process: the whole path per codec, next to the deserialize and compress floors"
 cargo run --quiet --release -p batch-to-s3 --example bench | grep -v '"_aws"'
 say "batch-to-s3 peak RSS, one process, one 6 MiB event"
