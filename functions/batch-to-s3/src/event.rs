@@ -46,25 +46,28 @@ impl ShardBatch {
         let mut shard: Option<(String, String)> = None;
         let mut records: Vec<SourceRecord> = Vec::with_capacity(event.records.len());
         for (index, r) in event.records.into_iter().enumerate() {
+            // Compared in place: only the first record's names are kept (no per-record copies).
             let stream_name = r
                 .event_source_arn
                 .as_deref()
                 .and_then(|arn| arn.split_once(":stream/"))
-                .map(|(_, name)| name.to_owned())
+                .map(|(_, name)| name)
                 .filter(|n| !n.is_empty())
                 .ok_or(EventError::MissingStream { index })?;
             let shard_id = r
                 .event_id
                 .as_deref()
                 .and_then(|id| id.split_once(':'))
-                .map(|(shard, _)| shard.to_owned())
+                .map(|(shard, _)| shard)
                 .filter(|s| !s.is_empty())
                 .ok_or(EventError::MissingShard { index })?;
             match &shard {
-                None => shard = Some((stream_name, shard_id)),
-                Some(s) if *s != (stream_name.clone(), shard_id.clone()) => {
+                None => shard = Some((stream_name.to_owned(), shard_id.to_owned())),
+                Some((first_stream, first_shard))
+                    if first_stream != stream_name || first_shard != shard_id =>
+                {
                     return Err(EventError::MixedShards {
-                        first: format!("{}/{}", s.0, s.1),
+                        first: format!("{first_stream}/{first_shard}"),
                         other: format!("{stream_name}/{shard_id}"),
                     })
                 }

@@ -15,13 +15,15 @@
 //! - A record that is not JSON cannot be partitioned; it goes to the error output.
 
 use crate::key::{safe_segment, MAX_PARTITION_VALUE_BYTES};
+use crate::pointer::scalar_at_pointer;
 use std::collections::HashMap;
-use trickle_shared::json::scalar_at_pointer;
 
 /// The value a record partitions by: `Ok(None)` when it has none, `Err` when it is not JSON.
+/// The record is checked as a whole (valid JSON, as `serde_json::Value` would accept it) but
+/// only the value at the pointer is kept (see `pointer.rs`).
 pub fn partition_value(data: &[u8], pointer: &str) -> Result<Option<String>, String> {
-    let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| e.to_string())?;
-    Ok(scalar_at_pointer(&value, pointer)
+    Ok(scalar_at_pointer(data, pointer)
+        .map_err(|e| e.to_string())?
         .map(|v| safe_segment(&v, MAX_PARTITION_VALUE_BYTES))
         .filter(|v| !v.is_empty()))
 }
