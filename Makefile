@@ -1,6 +1,6 @@
 # The two commands of the quick start: `make demo` and `make test`. Everything else they
 # need is installed into .venv / .venv-checkov by scripts/setup.sh.
-.PHONY: demo test setup stack down check-template bench fmt
+.PHONY: demo test setup stack down check-template bench fuzz fmt
 
 demo:            ## run the pipeline locally and show what it did
 	bash scripts/demo.sh
@@ -22,6 +22,9 @@ check-template:  ## sam validate, cfn-lint, checkov
 
 bench:           ## release benchmarks: throughput vs floors, peak memory, cold start
 	bash scripts/bench.sh
+
+fuzz:            ## every cargo-fuzz target for $${FUZZ_SECONDS:-60} s each; fails on a crash
+	bash scripts/fuzz.sh
 
 fmt:
 	cargo fmt --all

@@ -39,6 +39,31 @@ pub fn minify_valid_json(text: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The length `minify_valid_json` would return, without allocating.
+pub fn minified_len(text: &[u8]) -> usize {
+    let mut n = 0;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text {
+        if in_string {
+            n += 1;
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            if b == b'"' {
+                in_string = true;
+            }
+            n += 1;
+        }
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +96,7 @@ mod tests {
             let v = json!({"s": s, "n": n, "l": [1, 2, {"k": null}]});
             let pretty = serde_json::to_vec_pretty(&v).unwrap();
             prop_assert_eq!(minify_valid_json(&pretty), serde_json::to_vec(&v).unwrap());
+            prop_assert_eq!(minified_len(&pretty), minify_valid_json(&pretty).len());
         }
     }
 }

@@ -17,7 +17,8 @@
 use crate::error::RecordError;
 use serde::{Deserialize, Serialize};
 use trickle_shared::gzip::{gunzip_bounded, is_gzip};
-use trickle_shared::json::minify_valid_json;
+use trickle_shared::json::{minified_len, minify_valid_json};
+use trickle_shared::limits::FIREHOSE_RESPONSE_BUDGET_BYTES;
 
 /// `messageType` of the health check CloudWatch Logs sends when a subscription is created.
 pub const CWL_CONTROL_MESSAGE: &str = "CONTROL_MESSAGE";
@@ -110,22 +111,33 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
     let text = std::str::from_utf8(bytes).map_err(|e| RecordError::NotUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
-    if let Some(decoded) = cloudwatch_logs(text)? {
+    let mut left = MAX_RECORD_OUTPUT_BYTES;
+    if let Some(decoded) = cloudwatch_logs(text, &mut left)? {
         return Ok(decoded);
     }
     // IgnoredAny checks the syntax without building values, so numbers of any size pass.
     if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+        let len = minified_len(bytes);
+        if len > MAX_RECORD_OUTPUT_BYTES {
+            return Err(RecordError::TooLargeForAnyResponse {
+                bytes: len,
+                budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
+            });
+        }
         return Ok(Decoded::Lines(vec![minify_valid_json(bytes)]));
     }
     let message = text
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
         .unwrap_or(text);
-    Ok(Decoded::Lines(vec![to_json(&TextLine { message })?]))
+    Ok(Decoded::Lines(vec![to_json(
+        &TextLine { message },
+        &mut left,
+    )?]))
 }
 
 /// `Some` when `text` is a CloudWatch Logs envelope.
-fn cloudwatch_logs(text: &str) -> Result<Option<Decoded>, RecordError> {
+fn cloudwatch_logs(text: &str, left: &mut usize) -> Result<Option<Decoded>, RecordError> {
     // Cheap pre-checks so ordinary JSON is parsed once, not three times.
     if !text.trim_start().starts_with('{') || !text.contains("\"logEvents\"") {
         return Ok(None);
@@ -154,14 +166,17 @@ fn cloudwatch_logs(text: &str) -> Result<Option<Decoded>, RecordError> {
                 .log_events
                 .iter()
                 .map(|e| {
-                    to_json(&CwlLine {
-                        id: &e.id,
-                        timestamp: e.timestamp,
-                        message: &e.message,
-                        log_group: &envelope.log_group,
-                        log_stream: &envelope.log_stream,
-                        owner: &envelope.owner,
-                    })
+                    to_json(
+                        &CwlLine {
+                            id: &e.id,
+                            timestamp: e.timestamp,
+                            message: &e.message,
+                            log_group: &envelope.log_group,
+                            log_stream: &envelope.log_stream,
+                            owner: &envelope.owner,
+                        },
+                        &mut *left,
+                    )
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Some(Decoded::Lines(lines)))
@@ -210,8 +225,47 @@ pub fn split_cloudwatch_logs(
     Some([gzip_with(first)?, gzip_with(second)?])
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, RecordError> {
-    serde_json::to_vec(value).map_err(|e| RecordError::Encode(e.to_string()))
+/// The most output one record can have and still be returned `Ok`: its base64 must fit the
+/// largest response Lambda takes (`FIREHOSE_RESPONSE_BUDGET_BYTES`). Output is cut off past
+/// it, so a small record that expands (a gzip bomb of control characters, escaped six-fold,
+/// or tiny CloudWatch Logs events that each gain the envelope's fields) never holds more
+/// than this in memory; the handler then treats the record as too large for any response.
+pub const MAX_RECORD_OUTPUT_BYTES: usize = FIREHOSE_RESPONSE_BUDGET_BYTES / 4 * 3;
+
+/// A writer that refuses to grow past a shared allowance.
+struct Bounded<'a> {
+    out: Vec<u8>,
+    left: &'a mut usize,
+}
+
+impl std::io::Write for Bounded<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > *self.left {
+            return Err(std::io::Error::other("output too large"));
+        }
+        *self.left -= buf.len();
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serializes one line, spending from the record's output allowance.
+fn to_json<T: Serialize>(value: &T, left: &mut usize) -> Result<Vec<u8>, RecordError> {
+    let mut w = Bounded {
+        out: Vec::new(),
+        left,
+    };
+    match serde_json::to_writer(&mut w, value) {
+        Ok(()) => Ok(w.out),
+        Err(e) if e.is_io() => Err(RecordError::TooLargeForAnyResponse {
+            bytes: MAX_RECORD_OUTPUT_BYTES + 1,
+            budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
+        }),
+        Err(e) => Err(RecordError::Encode(e.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +281,31 @@ mod tests {
         let mut e = GzEncoder::new(Vec::new(), Compression::fast());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn output_past_any_response_is_cut_off_not_built() {
+        // 64 MiB of control characters (65 KB of gzip) would escape to 384 MiB of JSON.
+        let bomb = gz(&vec![1u8; 64 * 1024 * 1024]);
+        let started = std::time::Instant::now();
+        let err = decode(&bomb, 64 * 1024 * 1024).unwrap_err();
+        assert!(
+            matches!(err, RecordError::TooLargeForAnyResponse { .. }),
+            "{err:?}"
+        );
+        // Big JSON is refused from its length, before it is copied.
+        let big_json = format!("[\"{}\"]", "a".repeat(MAX_RECORD_OUTPUT_BYTES));
+        assert!(matches!(
+            decode(big_json.as_bytes(), LIMIT * 8),
+            Err(RecordError::TooLargeForAnyResponse { .. })
+        ));
+        // And the largest text that fits is still fine.
+        let fits = "b".repeat(MAX_RECORD_OUTPUT_BYTES - 20);
+        assert_eq!(
+            lines(decode(fits.as_bytes(), LIMIT * 8).unwrap())[0].len(),
+            MAX_RECORD_OUTPUT_BYTES - 20 + 14
+        );
+        let _ = started;
     }
 
     fn lines(d: Decoded) -> Vec<String> {

@@ -47,6 +47,13 @@ enum Slot {
         data: Vec<u8>,
         metadata: Option<ResponseMetadata>,
     },
+    /// An `Ok` record whose data was not kept, to bound memory: it cannot be in the response
+    /// (it is larger than any response, or the data already held fills the budget), so only
+    /// its size is needed to place it; it is re-ingested or failed like any overflow.
+    Discarded {
+        bytes: usize,
+        metadata: Option<ResponseMetadata>,
+    },
     Dropped,
     Failed(RecordError),
 }
@@ -80,20 +87,42 @@ impl<S: ReingestSink> FirehoseTransform<S> {
 
     /// Transforms an event into its response; never fails.
     pub async fn process(&self, event: &FirehoseEvent) -> (FirehoseResponse, Summary) {
+        // Memory stays bounded by the budget: the data of `Ok` records is kept only while the
+        // kept data fits the response budget; beyond that a record could not be placed `Ok`
+        // anyway (first fit in input order), so only its size is kept.
+        let budget = self.config.response_budget_bytes;
+        let mut held = 0usize;
         let mut slots: Vec<Slot> = event
             .records
             .iter()
             .map(|r| match transform_record(r, &self.config) {
-                Outcome::Ok(t) => Slot::Ok {
-                    data: t.data,
-                    metadata: t
+                Outcome::Ok(t) => {
+                    let metadata = t
                         .partition_keys
-                        .map(|partition_keys| ResponseMetadata { partition_keys }),
-                },
+                        .map(|partition_keys| ResponseMetadata { partition_keys });
+                    if held + t.data.len() <= budget {
+                        held += t.data.len();
+                        Slot::Ok {
+                            data: t.data,
+                            metadata,
+                        }
+                    } else {
+                        Slot::Discarded {
+                            bytes: t.data.len(),
+                            metadata,
+                        }
+                    }
+                }
                 Outcome::Dropped(reason) => {
                     tracing::debug!(record_id = %r.record_id, ?reason, "record dropped");
                     Slot::Dropped
                 }
+                // Output past what any response could hold: placed as too large (a
+                // CloudWatch Logs record is then split and re-ingested, as the blueprint does).
+                Outcome::Failed(RecordError::TooLargeForAnyResponse { .. }) => Slot::Discarded {
+                    bytes: budget + 1,
+                    metadata: None,
+                },
                 Outcome::Failed(e) => Slot::Failed(e),
             })
             .collect();
@@ -106,6 +135,11 @@ impl<S: ReingestSink> FirehoseTransform<S> {
                 Slot::Ok { data, metadata } => Candidate::Ok {
                     record_id: &r.record_id,
                     data_bytes: data.len(),
+                    metadata: metadata.as_ref(),
+                },
+                Slot::Discarded { bytes, metadata } => Candidate::Ok {
+                    record_id: &r.record_id,
+                    data_bytes: *bytes,
                     metadata: metadata.as_ref(),
                 },
                 Slot::Dropped => Candidate::Final {
@@ -133,6 +167,10 @@ impl<S: ReingestSink> FirehoseTransform<S> {
         let mut overflow = Vec::new();
         for (i, placement) in placements.iter().enumerate() {
             match *placement {
+                // Placed, but its data was not kept: send it round again instead.
+                Placement::Ok if matches!(slots[i], Slot::Discarded { .. }) => {
+                    overflow.push(Reingest::Whole(i))
+                }
                 Placement::Ok | Placement::Final(_) => {}
                 Placement::Overflow => overflow.push(Reingest::Whole(i)),
                 Placement::TooLarge { entry_bytes } => {
@@ -180,6 +218,13 @@ impl<S: ReingestSink> FirehoseTransform<S> {
                     Slot::Dropped => {
                         summary.dropped += 1;
                         (TransformResult::Dropped, String::new(), None)
+                    }
+                    // Every discarded record was placed as overflow or too large, and those
+                    // paths replace the slot; kept as a failure, never lost, if one did not.
+                    Slot::Discarded { .. } => {
+                        summary.failed += 1;
+                        tracing::error!(record_id = %r.record_id, "a record without data reached the response");
+                        (TransformResult::ProcessingFailed, String::new(), None)
                     }
                     Slot::Failed(e) => {
                         summary.failed += 1;
@@ -368,6 +413,35 @@ mod tests {
             "size tracking under-counted"
         );
         (response, summary, t.sink)
+    }
+
+    #[tokio::test]
+    async fn holds_no_more_data_than_the_budget_and_loses_nothing() {
+        // Ten records of 1.1 MB of output (1.47 MB as base64) each, a 6 MB budget: four fit,
+        // the rest are re-ingested; the data of records past the budget is not held.
+        let mut event = fixture("firehose-kinesis-json.json");
+        let template = event.records[0].clone();
+        event.records = (0..10)
+            .map(|i| {
+                let mut r = template.clone();
+                r.record_id = format!("r{i}");
+                let body = format!("{{\"i\":{i},\"pad\":\"{}\"}}", "p".repeat(1_100_000));
+                r.data = Some(base64::engine::general_purpose::STANDARD.encode(body));
+                r
+            })
+            .collect();
+        let (response, summary, sink) = run(Config::default(), &event).await;
+        let ok = results(&response)
+            .iter()
+            .filter(|r| **r == TransformResult::Ok)
+            .count();
+        let dropped = results(&response)
+            .iter()
+            .filter(|r| **r == TransformResult::Dropped)
+            .count();
+        assert_eq!(ok, 4, "{summary:?}");
+        assert_eq!(dropped, 6, "the rest went back to the stream");
+        assert_eq!(sink.written_entries().len(), 6);
     }
 
     fn results(r: &FirehoseResponse) -> Vec<TransformResult> {

@@ -10,6 +10,12 @@ use trickle_shared::limits::{KINESIS_MAX_PARTITION_KEY_CHARS, KINESIS_MAX_RECORD
 /// The most a gzip body may decode to (the function URL's own request limit is 6 MB).
 pub const MAX_DECODED_BODY_BYTES: usize = 6 * 1024 * 1024;
 
+/// The most records one request may carry. A 6 MiB body of tiny records (`[0,0,0,...]`) would
+/// otherwise become three million entries, each with its own allocations and key: hundreds of
+/// MB in a 128 MB function. 50,000 is 100 PutRecords calls, far beyond what a client should
+/// send in one request.
+pub const MAX_RECORDS_PER_REQUEST: usize = 50_000;
+
 /// One record to put into Kinesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -217,8 +223,24 @@ fn split_json(
 ) -> Result<Vec<(Vec<u8>, Option<String>)>, IngestError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
-        let elements: Vec<&RawValue> =
-            serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+        let too_many = std::cell::Cell::new(false);
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let elements = serde::de::DeserializeSeed::deserialize(
+            CappedArray {
+                too_many: &too_many,
+            },
+            &mut de,
+        )
+        .and_then(|v| de.end().map(|()| v));
+        let elements = match elements {
+            Ok(e) => e,
+            Err(_) if too_many.get() => {
+                return Err(IngestError::TooManyRecords {
+                    limit: MAX_RECORDS_PER_REQUEST,
+                })
+            }
+            Err(e) => return Err(IngestError::InvalidJson(e.to_string())),
+        };
         if elements.is_empty() {
             return Err(IngestError::NoRecords("the JSON array is empty"));
         }
@@ -239,6 +261,37 @@ fn split_json(
     }
 }
 
+/// A JSON array's elements as raw text, refusing more than `MAX_RECORDS_PER_REQUEST` of
+/// them while parsing (so the element list itself stays small).
+struct CappedArray<'c> {
+    too_many: &'c std::cell::Cell<bool>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for CappedArray<'_> {
+    type Value = Vec<&'de RawValue>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CappedArray<'_> {
+    type Value = Vec<&'de RawValue>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if out.len() == MAX_RECORDS_PER_REQUEST {
+                self.too_many.set(true);
+                return Err(serde::de::Error::custom("too many records"));
+            }
+            out.push(raw);
+        }
+        Ok(out)
+    }
+}
+
 fn split_ndjson(
     body: &[u8],
     key_pointer: Option<&str>,
@@ -255,6 +308,11 @@ fn split_ndjson(
                 line: i + 1,
                 detail: e.to_string(),
             })?;
+        if out.len() == MAX_RECORDS_PER_REQUEST {
+            return Err(IngestError::TooManyRecords {
+                limit: MAX_RECORDS_PER_REQUEST,
+            });
+        }
         out.push((line.to_vec(), key_from(raw.get(), key_pointer, fixed)));
     }
     if out.is_empty() {
@@ -385,6 +443,34 @@ mod tests {
             parse(&post("application/x-ndjson", b"\n \n"), None),
             Err(IngestError::NoRecords(_))
         ));
+    }
+
+    #[test]
+    fn refuses_more_records_than_one_request_may_carry() {
+        let many = format!("[{}0]", "0,".repeat(MAX_RECORDS_PER_REQUEST));
+        let err = parse(&post("application/json", many.as_bytes()), None).unwrap_err();
+        assert_eq!(
+            err,
+            IngestError::TooManyRecords {
+                limit: MAX_RECORDS_PER_REQUEST
+            }
+        );
+        assert_eq!(err.status(), 413);
+        let lines = "0\n".repeat(MAX_RECORDS_PER_REQUEST + 1);
+        let err = parse(&post("application/x-ndjson", lines.as_bytes()), None).unwrap_err();
+        assert_eq!(
+            err,
+            IngestError::TooManyRecords {
+                limit: MAX_RECORDS_PER_REQUEST
+            }
+        );
+        let just = format!("[{}0]", "0,".repeat(MAX_RECORDS_PER_REQUEST - 1));
+        assert_eq!(
+            parse(&post("application/json", just.as_bytes()), None)
+                .unwrap()
+                .len(),
+            MAX_RECORDS_PER_REQUEST
+        );
     }
 
     #[test]

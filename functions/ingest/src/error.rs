@@ -31,6 +31,8 @@ pub enum IngestError {
         index: Option<usize>,
         reason: String,
     },
+    #[error("more than {limit} records in one request: split it")]
+    TooManyRecords { limit: usize },
     #[error("invalid X-Explicit-Hash-Key: expected a decimal integer from 0 to 2^128-1")]
     InvalidExplicitHashKey,
     #[error("unsupported Content-Encoding {0:?}: send gzip or identity")]
@@ -47,9 +49,9 @@ impl IngestError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RecordTooLarge { .. } | Self::DecodedTooLarge { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Self::RecordTooLarge { .. }
+            | Self::DecodedTooLarge { .. }
+            | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::EmptyBody
             | Self::NoRecords(_)
