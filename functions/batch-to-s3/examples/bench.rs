@@ -327,7 +327,7 @@ const CODECS: [Compression; 3] = [Compression::Gzip, Compression::Zstd, Compress
 
 fn codec_label(c: Compression) -> String {
     match c {
-        Compression::Gzip => "gzip (flate2 default, level 6)".into(),
+        Compression::Gzip => "gzip (flate2 zlib-rs, level 6)".into(),
         Compression::Zstd => format!("zstd (level {ZSTD_LEVEL})"),
         Compression::None => "none".into(),
     }
