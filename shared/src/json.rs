@@ -13,15 +13,14 @@ pub fn scalar_at_pointer(value: &Value, pointer: &str) -> Option<String> {
     }
 }
 
-/// Removes the insignificant whitespace from *valid* JSON text, keeping every other byte
-/// (numbers keep their exact digits, strings their exact escapes).
-pub fn minify_valid_json(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
+/// The bytes of *valid* JSON text without its insignificant whitespace (whitespace outside
+/// strings); every other byte is kept, so numbers keep their exact digits and strings their
+/// exact escapes.
+fn significant_bytes(text: &[u8]) -> impl Iterator<Item = u8> + '_ {
     let mut in_string = false;
     let mut escaped = false;
-    for &b in text {
+    text.iter().copied().filter(move |&b| {
         if in_string {
-            out.push(b);
             if escaped {
                 escaped = false;
             } else if b == b'\\' {
@@ -29,39 +28,26 @@ pub fn minify_valid_json(text: &[u8]) -> Vec<u8> {
             } else if b == b'"' {
                 in_string = false;
             }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            if b == b'"' {
-                in_string = true;
-            }
-            out.push(b);
+            true
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            false
+        } else {
+            in_string = b == b'"';
+            true
         }
-    }
+    })
+}
+
+/// Removes the insignificant whitespace from *valid* JSON text.
+pub fn minify_valid_json(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    out.extend(significant_bytes(text));
     out
 }
 
 /// The length `minify_valid_json` would return, without allocating.
 pub fn minified_len(text: &[u8]) -> usize {
-    let mut n = 0;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in text {
-        if in_string {
-            n += 1;
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            if b == b'"' {
-                in_string = true;
-            }
-            n += 1;
-        }
-    }
-    n
+    significant_bytes(text).count()
 }
 
 #[cfg(test)]
