@@ -1,6 +1,6 @@
 //! What two or more trickle functions need, and nothing that does I/O: the AWS limits we
 //! design against, Kinesis sequence numbers, KPL (de-)aggregation, NDJSON framing, bounded
-//! gzip decoding and the typed-config helpers. No SDK and no Lambda runtime here, so every
+//! gzip decoding, reading one value at a JSON pointer and the typed-config helpers. No SDK and no Lambda runtime here, so every
 //! item is testable in microseconds.
 
 pub mod batching;
@@ -10,6 +10,7 @@ pub mod gzip;
 pub mod json;
 pub mod kpl;
 pub mod limits;
+pub mod pointer;
 pub mod sequence;
 
 pub use sequence::SequenceNumber;

@@ -5,7 +5,6 @@
 //!   `KinesisEventResponse` (`batchItemFailures`) back.
 //! - `decode`: KPL de-aggregation into user records.
 //! - `partition`: dynamic partitioning by a JSON pointer, bounded.
-//! - `pointer`: the scalar at a JSON pointer, read from a record without building a `Value`.
 //! - `key`: every S3 key (data, error, state), derived only from the data.
 //! - `encode`: NDJSON framing and compression.
 //! - `plan`: records -> the objects to write (pure).
@@ -25,7 +24,6 @@ pub mod key;
 pub mod metrics;
 pub mod partition;
 pub mod plan;
-pub mod pointer;
 pub mod store;
 pub mod watermark;
 pub mod write;

@@ -15,8 +15,8 @@
 //! - A record that is not JSON cannot be partitioned; it goes to the error output.
 
 use crate::key::{safe_segment, MAX_PARTITION_VALUE_BYTES};
-use crate::pointer::scalar_at_pointer;
 use std::collections::HashMap;
+use trickle_shared::pointer::scalar_at_pointer;
 
 /// The value a record partitions by: `Ok(None)` when it has none, `Err` when it is not JSON.
 /// The record is checked as a whole (valid JSON, as `serde_json::Value` would accept it) but

@@ -4,8 +4,9 @@
 use crate::error::IngestError;
 use serde_json::value::RawValue;
 use trickle_shared::gzip::{gunzip_bounded, GunzipError};
-use trickle_shared::json::{minify_valid_json, scalar_at_pointer};
+use trickle_shared::json::minify_valid_json;
 use trickle_shared::limits::{KINESIS_MAX_PARTITION_KEY_CHARS, KINESIS_MAX_RECORD_BYTES};
+use trickle_shared::pointer::scalar_at_pointer;
 
 /// The most a gzip body may decode to (the function URL's own request limit is 6 MB).
 pub const MAX_DECODED_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -210,10 +211,11 @@ pub fn validate_partition_key(key: &str) -> Result<(), String> {
     }
 }
 
+/// The partition key a record's JSON carries at the pointer (already validated JSON, so the
+/// pointer reader's error case does not arise), unless a fixed key wins.
 fn key_from(raw: &str, key_pointer: Option<&str>, fixed: bool) -> Option<String> {
     let pointer = key_pointer.filter(|_| !fixed)?;
-    let value: serde_json::Value = serde_json::from_str(raw).ok()?;
-    scalar_at_pointer(&value, pointer)
+    scalar_at_pointer(raw.as_bytes(), pointer).ok().flatten()
 }
 
 fn split_json(

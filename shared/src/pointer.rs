@@ -1,6 +1,6 @@
 //! The scalar at a JSON pointer, read straight from a record's bytes: the same answer and the
 //! same errors as parsing the record into a `serde_json::Value` and calling
-//! `trickle_shared::json::scalar_at_pointer` on it, without building the `Value`.
+//! `crate::json::scalar_at_pointer` on it, without building the `Value`.
 //!
 //! Partitioning reads one small value from every record, and building a whole `Value` (a
 //! `String` per key and per string, a map per object) cost more than the rest of the
@@ -263,7 +263,7 @@ mod tests {
     /// What partitioning did before: parse the whole record, then follow the pointer.
     fn reference(data: &[u8], pointer: &str) -> Result<Option<String>, String> {
         let value: Value = serde_json::from_slice(data).map_err(|e| e.to_string())?;
-        Ok(trickle_shared::json::scalar_at_pointer(&value, pointer))
+        Ok(crate::json::scalar_at_pointer(&value, pointer))
     }
 
     fn ours(data: &[u8], pointer: &str) -> Result<Option<String>, String> {
