@@ -328,12 +328,11 @@ impl Pipeline {
                     partition_keys,
                 } => {
                     let prefix = if partition_keys.is_empty() {
-                        self.settings.firehose_prefix.clone()
+                        &self.settings.firehose_prefix
                     } else {
-                        std::env::var("LOCAL_FIREHOSE_DYNAMIC_PREFIX")
-                            .unwrap_or_else(|_| self.settings.firehose_prefix.clone())
+                        &self.settings.firehose_dynamic_prefix
                     };
-                    let key = resolve_prefix(&prefix, &partition_keys, None, now);
+                    let key = resolve_prefix(prefix, &partition_keys, None, now);
                     let b = buffers.entry(key).or_default();
                     b.opened.get_or_insert_with(Instant::now);
                     b.data.extend_from_slice(&data);

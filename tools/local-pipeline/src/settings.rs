@@ -25,6 +25,9 @@ pub struct Settings {
     pub firehose_prefix: String,
     /// The delivery stream's `ErrorOutputPrefix`.
     pub firehose_error_prefix: String,
+    /// The prefix used when the transform returns partition keys: the
+    /// `FirehoseDynamicPrefix` parameter (override: `LOCAL_FIREHOSE_DYNAMIC_PREFIX`).
+    pub firehose_dynamic_prefix: String,
 }
 
 /// template.yaml lacks something the runner needs.
@@ -121,6 +124,12 @@ impl Settings {
                 .get("ErrorOutputPrefix")
                 .and_then(string_or_if_else)
                 .ok_or_else(|| SettingsError::Missing("DeliveryStream ErrorOutputPrefix".into()))?,
+            firehose_dynamic_prefix: at(&t, &["Parameters", "FirehoseDynamicPrefix", "Default"])
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    SettingsError::Missing("Parameters.FirehoseDynamicPrefix.Default".into())
+                })?,
         })
     }
 
@@ -131,6 +140,9 @@ impl Settings {
         }
         if let Some(d) = env_seconds("LOCAL_FIREHOSE_BUFFER_SECONDS") {
             self.firehose_buffer_interval = d;
+        }
+        if let Ok(p) = std::env::var("LOCAL_FIREHOSE_DYNAMIC_PREFIX") {
+            self.firehose_dynamic_prefix = p;
         }
         self
     }
@@ -149,6 +161,9 @@ mod tests {
         assert_eq!(s.batch_size, 10_000);
         assert_eq!(s.firehose_buffer_interval, Duration::from_secs(60));
         assert_eq!(s.firehose_prefix, "firehose/");
+        assert!(s
+            .firehose_dynamic_prefix
+            .contains("!{partitionKeyFromLambda:"));
         assert!(s
             .firehose_error_prefix
             .contains("!{firehose:error-output-type}"));
