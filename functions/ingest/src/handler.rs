@@ -2,7 +2,7 @@
 //! parts, writes the entries, and answers in the shape of Kinesis' own PutRecord/PutRecords
 //! responses.
 
-use crate::aggregate::{pack, Packed};
+use crate::aggregate::pack;
 use crate::auth::bearer_matches;
 use crate::body::{parse, HttpInput};
 use crate::config::Config;
@@ -82,15 +82,17 @@ impl<S: RecordSink> Ingest<S> {
             }
         };
         let report = if self.config.aggregate {
-            let packed = pack(&entries);
-            let kinesis_entries: Vec<_> = packed.iter().map(|p| p.entry.clone()).collect();
+            let (kinesis_entries, members): (Vec<_>, Vec<_>) = pack(&entries)
+                .into_iter()
+                .map(|p| (p.entry, p.members))
+                .unzip();
             let written = write_all(&self.sink, &kinesis_entries, self.config.retry_budget).await;
             tracing::debug!(
                 records = entries.len(),
-                aggregates = packed.len(),
+                aggregates = members.len(),
                 "aggregated"
             );
-            expand(written, &packed, entries.len())
+            expand(written, &members, entries.len())
         } else {
             write_all(&self.sink, &entries, self.config.retry_budget).await
         };
@@ -110,10 +112,10 @@ impl<S: RecordSink> Ingest<S> {
 }
 
 /// Each request record's outcome is that of the Kinesis record (aggregate) that carried it.
-fn expand(written: WriteReport, packed: &[Packed], records: usize) -> WriteReport {
+fn expand(written: WriteReport, members: &[Vec<usize>], records: usize) -> WriteReport {
     let mut outcomes = vec![None; records];
-    for (p, outcome) in packed.iter().zip(&written.outcomes) {
-        for &i in &p.members {
+    for (carried, outcome) in members.iter().zip(&written.outcomes) {
+        for &i in carried {
             outcomes[i] = Some(outcome.clone());
         }
     }

@@ -48,9 +48,10 @@ pub trait RecordSink: Send + Sync {
         entry: &Entry,
     ) -> impl Future<Output = Result<EntryOutcome, SinkError>> + Send;
     /// PutRecords: up to 500 entries, 5 MiB; the answer has one outcome per entry, in order.
+    /// Entries are borrowed: a retry sends a subset of the request's entries without copying.
     fn put_records(
         &self,
-        entries: &[Entry],
+        entries: &[&Entry],
     ) -> impl Future<Output = Result<Vec<EntryOutcome>, SinkError>> + Send;
 }
 
@@ -116,7 +117,7 @@ pub mod kinesis {
             })
         }
 
-        async fn put_records(&self, entries: &[Entry]) -> Result<Vec<EntryOutcome>, SinkError> {
+        async fn put_records(&self, entries: &[&Entry]) -> Result<Vec<EntryOutcome>, SinkError> {
             let records = entries
                 .iter()
                 .map(|e| {
@@ -214,7 +215,7 @@ pub mod memory {
                 .clone()
                 .or_else(|| self.script.lock().unwrap().pop_front())
         }
-        fn write(&self, entries: &[Entry]) -> Result<Vec<EntryOutcome>, SinkError> {
+        fn write(&self, entries: &[&Entry]) -> Result<Vec<EntryOutcome>, SinkError> {
             self.calls.lock().unwrap().push(entries.len());
             let failing = match self.next_step() {
                 Some(Script::CallFails(e)) => return Err(e),
@@ -231,7 +232,7 @@ pub mod memory {
                         error_message: "injected".into(),
                     },
                     _ => {
-                        written.push(e.clone());
+                        written.push((*e).clone());
                         EntryOutcome::Written {
                             shard_id: "shardId-000000000000".into(),
                             sequence_number: written.len().to_string(),
@@ -244,7 +245,7 @@ pub mod memory {
 
     impl RecordSink for MemorySink {
         async fn put_record(&self, entry: &Entry) -> Result<EntryOutcome, SinkError> {
-            let mut out = self.write(std::slice::from_ref(entry))?;
+            let mut out = self.write(&[entry])?;
             match out.pop() {
                 Some(EntryOutcome::Failed { error_code, .. }) => {
                     Err(SinkError::Throttled { code: error_code })
@@ -253,7 +254,7 @@ pub mod memory {
                 None => unreachable!("one entry in, one outcome out"),
             }
         }
-        async fn put_records(&self, entries: &[Entry]) -> Result<Vec<EntryOutcome>, SinkError> {
+        async fn put_records(&self, entries: &[&Entry]) -> Result<Vec<EntryOutcome>, SinkError> {
             self.write(entries)
         }
     }

@@ -125,7 +125,7 @@ async fn write_pending<S: RecordSink>(
     let sizes: Vec<usize> = pending.iter().map(|&i| entries[i].billed_bytes()).collect();
     for range in chunk_ranges(&sizes) {
         let indices = &pending[range];
-        let batch: Vec<Entry> = indices.iter().map(|&i| entries[i].clone()).collect();
+        let batch: Vec<&Entry> = indices.iter().map(|&i| &entries[i]).collect();
         *calls += 1;
         match sink.put_records(&batch).await {
             Ok(results) => {
