@@ -285,3 +285,50 @@ pub fn http_post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<
     }
     (status, payload)
 }
+
+/// A stream's ARN.
+pub async fn stream_arn(client: &aws_sdk_kinesis::Client, name: &str) -> String {
+    client
+        .describe_stream_summary()
+        .stream_name(name)
+        .send()
+        .await
+        .expect("DescribeStreamSummary")
+        .stream_description_summary()
+        .expect("a summary")
+        .stream_arn()
+        .to_owned()
+}
+
+/// 56-digit sequence numbers, as AWS issues them (beyond u128): record i's.
+pub fn sequence(i: usize) -> String {
+    const BASE: &str = "4959033827149025660855969253836157109592157598913658";
+    format!("{BASE}{:04}", 1000 + i)
+}
+
+/// A Lambda Kinesis event (as JSON, for `serde_json::from_value` into the event crate's
+/// type) holding records `range` of one shard; record i carries `data(i)`.
+pub fn kinesis_event_json(
+    range: std::ops::Range<usize>,
+    data: impl Fn(usize) -> String,
+) -> serde_json::Value {
+    use base64::prelude::*;
+    let records: Vec<serde_json::Value> = range
+        .map(|i| {
+            let seq = sequence(i);
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": format!("pk-{i}"),
+                    "sequenceNumber": seq,
+                    "data": BASE64_STANDARD.encode(data(i)),
+                    "approximateArrivalTimestamp": 1718000000.123,
+                },
+                "eventSource": "aws:kinesis",
+                "eventID": format!("shardId-000000000000:{seq}"),
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/trickle",
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}

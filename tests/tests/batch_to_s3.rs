@@ -10,35 +10,13 @@ use batch_to_s3::store::{ObjectStore, PutObject, PutOutcome, StoreError, StoredO
 use batch_to_s3::{BatchToS3, Config};
 use std::io::Read;
 use std::sync::Mutex;
+use trickle_tests::{kinesis_event_json, sequence};
 
 /// 56-digit sequence numbers, as AWS issues them (beyond u128).
-const BASE: &str = "4959033827149025660855969253836157109592157598913658";
-
-fn sequence(i: usize) -> String {
-    format!("{BASE}{:04}", 1000 + i)
-}
-
 /// A Kinesis event with records `range` of a fixed shard: record i is `{"n":i}`.
 fn event(range: std::ops::Range<usize>) -> KinesisEvent {
-    use base64::prelude::*;
-    let records: Vec<serde_json::Value> = range
-        .map(|i| {
-            let seq = sequence(i);
-            serde_json::json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": format!("pk-{i}"),
-                    "sequenceNumber": seq,
-                    "data": BASE64_STANDARD.encode(format!("{{\"n\":{i}}}")),
-                    "approximateArrivalTimestamp": 1718000000.123,
-                },
-                "eventSource": "aws:kinesis",
-                "eventID": format!("shardId-000000000000:{seq}"),
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/trickle",
-            })
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records })).expect("a Kinesis event")
+    serde_json::from_value(kinesis_event_json(range, |i| format!("{{\"n\":{i}}}")))
+        .expect("a Kinesis event")
 }
 
 fn expected(range: std::ops::Range<usize>) -> Vec<String> {

@@ -30,8 +30,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 use trickle_tests::fault_proxy::{EntryPick, Fault, FaultProxy, Match, Rule, Schedule, THROTTLED};
 use trickle_tests::{
-    create_stream, firehose_via, kinesis, kinesis_via, read_all, s3, s3_via, unique_name,
-    ClientSettings,
+    create_stream, firehose_via, kinesis, kinesis_event_json, kinesis_via, read_all, s3, s3_via,
+    sequence, stream_arn, unique_name, ClientSettings,
 };
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -505,34 +505,13 @@ async fn ingest_a_lost_answer_duplicates_exactly_that_calls_records() {
 // batch-to-s3
 // ---------------------------------------------------------------------------------------
 
-/// 56-digit sequence numbers, as AWS issues them (beyond u128).
-const BASE: &str = "4959033827149025660855969253836157109592157598913658";
-
-fn sequence(i: usize) -> String {
-    format!("{BASE}{:04}", 1000 + i)
-}
-
 /// Records `range` of one shard: record i is `{"n":i,"p":i%3}` (three interleaved
 /// partitions when partitioned by `/p`).
 fn kinesis_event(range: std::ops::Range<usize>) -> KinesisEvent {
-    let records: Vec<Value> = range
-        .map(|i| {
-            let seq = sequence(i);
-            serde_json::json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": format!("pk-{i}"),
-                    "sequenceNumber": seq,
-                    "data": B64.encode(format!("{{\"n\":{i},\"p\":{}}}", i % 3)),
-                    "approximateArrivalTimestamp": 1718000000.123,
-                },
-                "eventSource": "aws:kinesis",
-                "eventID": format!("shardId-000000000000:{seq}"),
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/trickle",
-            })
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records })).expect("a Kinesis event")
+    serde_json::from_value(kinesis_event_json(range, |i| {
+        format!("{{\"n\":{i},\"p\":{}}}", i % 3)
+    }))
+    .expect("a Kinesis event")
 }
 
 async fn new_bucket() -> (aws_sdk_s3::Client, String) {
@@ -881,19 +860,6 @@ async fn batch_to_s3_an_applied_put_whose_answer_is_lost_is_not_stored_twice() {
 // ---------------------------------------------------------------------------------------
 // firehose-transform
 // ---------------------------------------------------------------------------------------
-
-async fn stream_arn(client: &aws_sdk_kinesis::Client, name: &str) -> String {
-    client
-        .describe_stream_summary()
-        .stream_name(name)
-        .send()
-        .await
-        .expect("DescribeStreamSummary")
-        .stream_description_summary()
-        .expect("a summary")
-        .stream_arn()
-        .to_owned()
-}
 
 /// 40 records of ~130 bytes with their partition keys; every 7th (from 3) is "poison".
 fn firehose_event(arn: &str) -> FirehoseEvent {

@@ -13,25 +13,12 @@ use firehose_transform::event::{
 use firehose_transform::sink::aws::AwsReingestSink;
 use firehose_transform::FirehoseTransform;
 use std::collections::BTreeSet;
-use trickle_tests::{create_stream, kinesis, read_all, sdk_config, unique_name};
+use trickle_tests::{create_stream, kinesis, read_all, sdk_config, stream_arn, unique_name};
 
 fn fixture(name: &str) -> FirehoseEvent {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
     let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-async fn stream_arn(client: &aws_sdk_kinesis::Client, name: &str) -> String {
-    client
-        .describe_stream_summary()
-        .stream_name(name)
-        .send()
-        .await
-        .expect("DescribeStreamSummary")
-        .stream_description_summary()
-        .expect("a summary")
-        .stream_arn()
-        .to_owned()
 }
 
 fn decode(b64: &str) -> Vec<u8> {
