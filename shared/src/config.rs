@@ -91,6 +91,15 @@ pub fn json_pointer(
     }
 }
 
+/// A lookup over fixed name/value pairs, for `Config::from_lookup` in tests and tools.
+pub fn map_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let m: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| m.get(k).cloned()
+}
+
 /// A lookup over the process environment, for `Config::from_env`.
 pub fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -99,15 +108,8 @@ pub fn env_lookup(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn map(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
-    }
+    use map_lookup as map;
 
     #[test]
     fn empty_value_counts_as_unset() {

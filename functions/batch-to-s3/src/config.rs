@@ -166,14 +166,7 @@ fn default_partition_name(pointer: &str) -> String {
 mod tests {
     use super::*;
 
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use trickle_shared::config::map_lookup as lookup;
 
     #[test]
     fn requires_the_bucket_and_names_it() {

@@ -230,15 +230,7 @@ pub fn parse_partition_keys(spec: &str) -> Result<Vec<PartitionKeySpec>, ConfigE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
-    }
+    use trickle_shared::config::map_lookup as lookup;
 
     #[test]
     fn defaults_turn_every_option_off() {

@@ -86,14 +86,7 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use trickle_shared::config::map_lookup as lookup;
 
     #[test]
     fn requires_a_stream_and_names_the_variables() {
