@@ -244,12 +244,7 @@ async fn post(ingest: &Ingest<KinesisSink>, datas: Vec<String>) -> Posted {
         "application/x-ndjson"
     };
     let a = ingest
-        .answer(&HttpInput {
-            method: "POST",
-            content_type: Some(content_type),
-            body: body.as_bytes(),
-            ..Default::default()
-        })
+        .answer(&HttpInput::post(content_type, body.as_bytes()))
         .await;
     Posted {
         datas,

@@ -28,15 +28,6 @@ async fn setup() -> (Ingest<KinesisSink>, aws_sdk_kinesis::Client, String) {
     (ingest, client, stream)
 }
 
-fn post<'a>(content_type: &'a str, body: &'a [u8]) -> HttpInput<'a> {
-    HttpInput {
-        method: "POST",
-        content_type: Some(content_type),
-        body,
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn tutorial_walkthrough_post_then_get_records() {
     let (ingest, client, stream) = setup().await;
@@ -44,7 +35,7 @@ async fn tutorial_walkthrough_post_then_get_records() {
     for word in ["HelloWorld", "ByeWorld"] {
         let input = HttpInput {
             partition_key_header: Some("hoge-key"),
-            ..post("text/plain", word.as_bytes())
+            ..HttpInput::post("text/plain", word.as_bytes())
         };
         let a = ingest.answer(&input).await;
         assert_eq!(a.status, 200, "{}", a.body);
@@ -97,7 +88,7 @@ async fn tutorial_walkthrough_post_then_get_records() {
 async fn json_array_and_ndjson_become_one_record_each() {
     let (ingest, client, stream) = setup().await;
     let a = ingest
-        .answer(&post(
+        .answer(&HttpInput::post(
             "application/json",
             br#"[{"a": 1}, {"b": [2, 3]}, "s"]"#,
         ))
@@ -105,7 +96,10 @@ async fn json_array_and_ndjson_become_one_record_each() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["FailedRecordCount"], 0);
     let b = ingest
-        .answer(&post("application/x-ndjson", b"{\"c\":4}\n\n{\"d\":5}\n"))
+        .answer(&HttpInput::post(
+            "application/x-ndjson",
+            b"{\"c\":4}\n\n{\"d\":5}\n",
+        ))
         .await;
     assert_eq!(b.status, 200, "{}", b.body);
     let mut got: Vec<Vec<u8>> = read_all(&client, &stream)
@@ -134,7 +128,7 @@ async fn five_hundred_and_one_records_split_into_two_calls_in_order() {
     let body: String = (0..501).map(|i| format!("{{\"i\":{i}}}\n")).collect();
     let input = HttpInput {
         partition_key_header: Some("one-shard"),
-        ..post("application/x-ndjson", body.as_bytes())
+        ..HttpInput::post("application/x-ndjson", body.as_bytes())
     };
     let a = ingest.answer(&input).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -159,42 +153,45 @@ async fn bad_input_leaves_the_stream_empty() {
     let big = vec![b'x'; 1024 * 1024 + 1];
     let long_key = "k".repeat(257);
     let cases: Vec<(HttpInput, u16)> = vec![
-        (post("text/plain", b""), 400),
-        (post("application/json", b"[1, 2,"), 400),
-        (post("application/x-ndjson", b"{}\nnot json\n"), 400),
-        (post("application/octet-stream", &big), 413),
+        (HttpInput::post("text/plain", b""), 400),
+        (HttpInput::post("application/json", b"[1, 2,"), 400),
+        (
+            HttpInput::post("application/x-ndjson", b"{}\nnot json\n"),
+            400,
+        ),
+        (HttpInput::post("application/octet-stream", &big), 413),
         (
             HttpInput {
                 partition_key_header: Some(""),
-                ..post("text/plain", b"x")
+                ..HttpInput::post("text/plain", b"x")
             },
             400,
         ),
         (
             HttpInput {
                 partition_key_query: Some(&long_key),
-                ..post("text/plain", b"x")
+                ..HttpInput::post("text/plain", b"x")
             },
             400,
         ),
         (
             HttpInput {
                 content_encoding: Some("br"),
-                ..post("text/plain", b"x")
+                ..HttpInput::post("text/plain", b"x")
             },
             415,
         ),
         (
             HttpInput {
                 content_encoding: Some("gzip"),
-                ..post("text/plain", b"not gzip")
+                ..HttpInput::post("text/plain", b"not gzip")
             },
             400,
         ),
         (
             HttpInput {
                 method: "PUT",
-                ..post("text/plain", b"x")
+                ..HttpInput::post("text/plain", b"x")
             },
             405,
         ),
@@ -218,7 +215,9 @@ async fn a_missing_stream_is_a_502_not_a_success() {
         aggregate: false,
     };
     let ingest = Ingest::new(config.clone(), KinesisSink::new(client, config.stream));
-    let a = ingest.answer(&post("application/json", b"[1,2]")).await;
+    let a = ingest
+        .answer(&HttpInput::post("application/json", b"[1,2]"))
+        .await;
     assert_eq!(a.status, 502, "{}", a.body);
     assert_eq!(a.body["FailedRecordCount"], 2);
 }

@@ -51,12 +51,7 @@ async fn official_deaggregator_reads_back_what_ingest_aggregates() {
         .collect();
     let body = lines.join("\n");
     let answer = ingest
-        .answer(&HttpInput {
-            method: "POST",
-            content_type: Some("application/x-ndjson"),
-            body: body.as_bytes(),
-            ..Default::default()
-        })
+        .answer(&HttpInput::post("application/x-ndjson", body.as_bytes()))
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 

@@ -125,12 +125,7 @@ fn main() {
     let Body::Text(body) = req.body() else {
         unreachable!("NDJSON arrives as text")
     };
-    let input = HttpInput {
-        method: "POST",
-        content_type: Some("application/x-ndjson"),
-        body: body.as_bytes(),
-        ..Default::default()
-    };
+    let input = HttpInput::post("application/x-ndjson", body.as_bytes());
     let packed = pack(&parse(&input, None).unwrap());
     let bytes: usize = packed.iter().map(|p| p.entry.data.len()).sum();
     let t = time(|| {

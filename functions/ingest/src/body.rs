@@ -51,6 +51,18 @@ pub struct HttpInput<'a> {
     pub body: &'a [u8],
 }
 
+impl<'a> HttpInput<'a> {
+    /// A POST with this content type and body, and no other header.
+    pub fn post(content_type: &'a str, body: &'a [u8]) -> Self {
+        HttpInput {
+            method: "POST",
+            content_type: Some(content_type),
+            body,
+            ..Default::default()
+        }
+    }
+}
+
 /// How the body is split into records, from the Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -331,12 +343,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn post<'a>(content_type: &'a str, body: &'a [u8]) -> HttpInput<'a> {
-        HttpInput {
-            method: "POST",
-            content_type: Some(content_type),
-            body,
-            ..Default::default()
-        }
+        HttpInput::post(content_type, body)
     }
 
     fn datas(entries: &[Entry]) -> Vec<&[u8]> {

@@ -292,13 +292,8 @@ mod tests {
         assert_eq!(a.status, 200);
     }
 
-    fn post<'a>(body: &'a [u8]) -> HttpInput<'a> {
-        HttpInput {
-            method: "POST",
-            content_type: Some("application/json"),
-            body,
-            ..Default::default()
-        }
+    fn post(body: &[u8]) -> HttpInput<'_> {
+        HttpInput::post("application/json", body)
     }
 
     #[tokio::test]
