@@ -46,7 +46,7 @@ pub async fn reingest<S: ReingestSink>(
             target.max_request_bytes(),
         ) {
             let indices = &pending[range];
-            let batch: Vec<ReingestEntry> = indices.iter().map(|&i| entries[i].clone()).collect();
+            let batch: Vec<&ReingestEntry> = indices.iter().map(|&i| &entries[i]).collect();
             match sink.put_batch(target, &batch).await {
                 Ok(answers) if answers.len() == indices.len() => {
                     for (&i, answer) in indices.iter().zip(answers) {

@@ -106,7 +106,7 @@ pub trait ReingestSink: Send + Sync {
     fn put_batch(
         &self,
         target: &ReingestTarget,
-        entries: &[ReingestEntry],
+        entries: &[&ReingestEntry],
     ) -> impl Future<Output = Result<Vec<EntryResult>, SinkError>> + Send;
 }
 
@@ -165,7 +165,7 @@ pub mod aws {
         async fn put_kinesis(
             &self,
             stream_arn: &str,
-            entries: &[ReingestEntry],
+            entries: &[&ReingestEntry],
         ) -> Result<Vec<EntryResult>, SinkError> {
             use aws_sdk_kinesis::primitives::Blob;
             use aws_sdk_kinesis::types::PutRecordsRequestEntry;
@@ -211,7 +211,7 @@ pub mod aws {
         async fn put_firehose(
             &self,
             name: &str,
-            entries: &[ReingestEntry],
+            entries: &[&ReingestEntry],
         ) -> Result<Vec<EntryResult>, SinkError> {
             use aws_sdk_firehose::primitives::Blob;
             use aws_sdk_firehose::types::Record;
@@ -255,7 +255,7 @@ pub mod aws {
         async fn put_batch(
             &self,
             target: &ReingestTarget,
-            entries: &[ReingestEntry],
+            entries: &[&ReingestEntry],
         ) -> Result<Vec<EntryResult>, SinkError> {
             match target {
                 ReingestTarget::KinesisStream { stream_arn } => {
@@ -318,7 +318,7 @@ pub mod memory {
         async fn put_batch(
             &self,
             target: &ReingestTarget,
-            entries: &[ReingestEntry],
+            entries: &[&ReingestEntry],
         ) -> Result<Vec<EntryResult>, SinkError> {
             self.calls.lock().unwrap().push(entries.len());
             assert!(
@@ -353,7 +353,7 @@ pub mod memory {
                     {
                         Err("MissingPartitionKey".to_owned())
                     } else {
-                        written.push((target.clone(), e.clone()));
+                        written.push((target.clone(), (*e).clone()));
                         Ok(())
                     }
                 })
