@@ -5,6 +5,7 @@
 
 pub mod batching;
 pub mod config;
+pub mod emf;
 pub mod framing;
 pub mod gzip;
 pub mod json;

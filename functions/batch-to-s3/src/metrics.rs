@@ -111,21 +111,13 @@ impl Summary {
                 i64::from(self.mark_update_failed),
             ),
         ];
-        let mut doc = json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["Stream"]],
-                    "Metrics": metrics.iter().map(|(name, unit, _)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
-                }],
-            },
-            "Stream": self.stream,
-            "ShardId": self.shard_id,
-        });
-        for (name, _, value) in metrics {
-            doc[name] = json!(value);
-        }
+        let mut doc = trickle_shared::emf::document(
+            METRICS_NAMESPACE,
+            timestamp_ms,
+            &[("Stream", &self.stream)],
+            &metrics,
+        );
+        doc["ShardId"] = json!(self.shard_id);
         doc
     }
 }

@@ -6,42 +6,26 @@
 //! would wrap it in its own JSON.
 
 use crate::handler::Summary;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::Write;
+use trickle_shared::emf::{self, Metric};
 
 /// The CloudWatch namespace of every metric.
 pub const METRICS_NAMESPACE: &str = "trickle/firehose-transform";
 
 /// The EMF document for one invocation's summary.
 pub fn emf_document(summary: &Summary, timestamp_ms: i64) -> Value {
-    let counts = [
-        ("Records", summary.records),
-        ("Ok", summary.ok),
-        ("Dropped", summary.dropped),
-        ("ProcessingFailed", summary.failed),
-        ("Reingested", summary.reingested),
-        ("ReingestFailed", summary.reingest_failed),
+    let count = |n: usize| n as i64;
+    let metrics: [Metric<'_>; 7] = [
+        ("Records", "Count", count(summary.records)),
+        ("Ok", "Count", count(summary.ok)),
+        ("Dropped", "Count", count(summary.dropped)),
+        ("ProcessingFailed", "Count", count(summary.failed)),
+        ("Reingested", "Count", count(summary.reingested)),
+        ("ReingestFailed", "Count", count(summary.reingest_failed)),
+        ("ResponseBytes", "Bytes", count(summary.response_bytes)),
     ];
-    let mut metrics: Vec<Value> = counts
-        .iter()
-        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-        .collect();
-    metrics.push(json!({"Name": "ResponseBytes", "Unit": "Bytes"}));
-    let mut doc = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [[]],
-                "Metrics": metrics,
-            }],
-        },
-        "ResponseBytes": summary.response_bytes,
-    });
-    for (name, value) in counts {
-        doc[name] = json!(value);
-    }
-    doc
+    emf::document(METRICS_NAMESPACE, timestamp_ms, &[], &metrics)
 }
 
 /// Writes the EMF line to stdout; a failed write only loses the metrics.
