@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         method: "POST",
         content_type: Some(content_type),
         content_encoding: Some("gzip"),
-        body,
+        body: body.to_vec().into(),
         ..Default::default()
     };
     let _ = parse(&input, Some("/k"));

@@ -146,8 +146,12 @@ fn every_sample_event_parses() {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         if name.starts_with("ingest-") {
-            lambda_http::request::from_str(&text)
+            let req: ingest::event::UrlRequest = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{name}: not a function URL event: {e}"));
+            assert!(
+                !req.request_context.http.method.is_empty(),
+                "{name}: no method"
+            );
         } else if name.starts_with("kinesis-") {
             serde_json::from_str::<aws_lambda_events::event::kinesis::KinesisEvent>(&text)
                 .unwrap_or_else(|e| panic!("{name}: not a Kinesis event: {e}"));

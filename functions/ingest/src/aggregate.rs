@@ -12,7 +12,7 @@
 //! Records whose key was random (no key given) have no affinity; they are packed together
 //! under the first one's random key.
 
-use crate::body::Entry;
+use crate::body::{Entry, PartitionKey};
 use prost::Message;
 use std::collections::HashMap;
 use trickle_shared::kpl::{self, UserRecord, KPL_DIGEST_BYTES, KPL_MAGIC};
@@ -91,7 +91,7 @@ pub fn pack(entries: &[Entry]) -> Vec<Packed> {
     let mut group_of: HashMap<Option<(&str, Option<&str>)>, usize> = HashMap::new();
     for (i, e) in entries.iter().enumerate() {
         let key =
-            (!e.random_key).then(|| (e.partition_key.as_str(), e.explicit_hash_key.as_deref()));
+            (!e.random_key()).then(|| (e.partition_key.as_str(), e.explicit_hash_key.as_deref()));
         let g = *group_of.entry(key).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1
@@ -127,7 +127,7 @@ pub fn pack(entries: &[Entry]) -> Vec<Packed> {
     out
 }
 
-fn seal(entries: &[Entry], members: Vec<usize>, outer_key: &str) -> Packed {
+fn seal(entries: &[Entry], members: Vec<usize>, outer_key: &PartitionKey) -> Packed {
     if let [only] = members.as_slice() {
         // One record gains nothing from the envelope.
         return Packed {
@@ -138,18 +138,17 @@ fn seal(entries: &[Entry], members: Vec<usize>, outer_key: &str) -> Packed {
     let users: Vec<UserRecord> = members
         .iter()
         .map(|&i| UserRecord {
-            partition_key: entries[i].partition_key.clone(),
-            explicit_hash_key: entries[i].explicit_hash_key.clone(),
-            data: entries[i].data.clone(),
+            partition_key: entries[i].partition_key.as_str().to_owned(),
+            explicit_hash_key: entries[i].explicit_hash_key.as_deref().map(str::to_owned),
+            data: entries[i].data.to_vec(),
         })
         .collect();
     let first = &entries[members[0]];
     Packed {
         entry: Entry {
-            data: kpl::aggregate(&users),
-            partition_key: outer_key.to_owned(),
+            data: kpl::aggregate(&users).into(),
+            partition_key: outer_key.clone(),
             explicit_hash_key: first.explicit_hash_key.clone(),
-            random_key: first.random_key,
         },
         members,
     }
@@ -161,11 +160,17 @@ mod tests {
     use trickle_shared::kpl::{deaggregate, Deaggregated};
 
     fn entry(pk: &str, random: bool, data: Vec<u8>) -> Entry {
+        let partition_key = if random {
+            let mut text = [b'0'; 36];
+            text[36 - pk.len().min(36)..].copy_from_slice(&pk.as_bytes()[..pk.len().min(36)]);
+            PartitionKey::Random(text)
+        } else {
+            pk.into()
+        };
         Entry {
-            data,
-            partition_key: pk.into(),
+            data: data.into(),
+            partition_key,
             explicit_hash_key: None,
-            random_key: random,
         }
     }
 
@@ -186,7 +191,7 @@ mod tests {
         }
         let want: Vec<(String, Vec<u8>)> = entries
             .iter()
-            .map(|e| (e.partition_key.clone(), e.data.clone()))
+            .map(|e| (e.partition_key.to_string(), e.data.to_vec()))
             .collect();
         assert_eq!(back, want, "every record once, in order, with its own key");
     }
@@ -203,7 +208,7 @@ mod tests {
                 sizer.add(e);
             }
             let users: Vec<UserRecord> = entries.iter().map(|e| UserRecord {
-                partition_key: e.partition_key.clone(), explicit_hash_key: None, data: e.data.clone(),
+                partition_key: e.partition_key.to_string(), explicit_hash_key: None, data: e.data.to_vec(),
             }).collect();
             proptest::prop_assert_eq!(sizer.bytes + KPL_MAGIC.len() + KPL_DIGEST_BYTES, kpl::aggregate(&users).len());
         }
@@ -221,7 +226,11 @@ mod tests {
         let members: Vec<Vec<usize>> = packed.iter().map(|p| p.members.clone()).collect();
         assert_eq!(members, vec![vec![0, 2], vec![1], vec![3]]);
         assert_eq!(packed[0].entry.partition_key, "a");
-        assert_eq!(packed[1].entry.data, b"2", "a lone record is put as it is");
+        assert_eq!(
+            &packed[1].entry.data[..],
+            b"2",
+            "a lone record is put as it is"
+        );
     }
 
     #[test]

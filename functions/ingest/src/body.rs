@@ -2,9 +2,11 @@
 //! client error. No I/O; the adapter in `handler.rs` extracts the parts from the Lambda event.
 
 use crate::error::IngestError;
+use bytes::Bytes;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 use trickle_shared::gzip::{gunzip_bounded, GunzipError};
-use trickle_shared::json::minify_valid_json;
+use trickle_shared::json::{minified_len, minify_valid_json};
 use trickle_shared::limits::{KINESIS_MAX_PARTITION_KEY_CHARS, KINESIS_MAX_RECORD_BYTES};
 use trickle_shared::pointer::scalar_at_pointer;
 
@@ -18,19 +20,97 @@ pub const MAX_DECODED_BODY_BYTES: usize = 6 * 1024 * 1024;
 pub const MAX_RECORDS_PER_REQUEST: usize = 50_000;
 
 /// One record to put into Kinesis.
+///
+/// Nothing here is copied per record: `data` is a slice of the request body (an NDJSON line,
+/// or a JSON array element that is already compact), and a key given by header or query is
+/// shared by all the request's records. The SDK call copies each record once, into its own
+/// request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    pub data: Vec<u8>,
-    pub partition_key: String,
-    pub explicit_hash_key: Option<String>,
-    /// The key is a random UUID (the request gave none): the record has no shard affinity.
-    pub random_key: bool,
+    pub data: Bytes,
+    pub partition_key: PartitionKey,
+    pub explicit_hash_key: Option<Arc<str>>,
 }
 
 impl Entry {
     /// What the record counts against Kinesis' per-record and per-request limits.
     pub fn billed_bytes(&self) -> usize {
         self.data.len() + self.partition_key.len()
+    }
+
+    /// The key is a random UUID (the request gave none): the record has no shard affinity.
+    pub fn random_key(&self) -> bool {
+        matches!(self.partition_key, PartitionKey::Random(_))
+    }
+}
+
+/// A record's partition key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PartitionKey {
+    /// A random UUID v4 (the request gave no key), its 36 ASCII characters held inline.
+    Random([u8; 36]),
+    /// The header's or query's key, shared by every record of the request.
+    Shared(Arc<str>),
+    /// The key read from this record's data.
+    Own(String),
+}
+
+impl PartitionKey {
+    /// A random UUID v4. Partition keys need a uniform spread over the hash space, not
+    /// secrecy, so the bits come from a fast PRNG (`fastrand`, seeded per thread from the OS)
+    /// instead of a `getrandom` system call per record.
+    pub fn random() -> Self {
+        let mut text = [0u8; 36];
+        uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+            .into_uuid()
+            .hyphenated()
+            .encode_lower(&mut text);
+        Self::Random(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Random(text) => std::str::from_utf8(text).expect("a UUID's text is ASCII"),
+            Self::Shared(k) => k,
+            Self::Own(k) => k,
+        }
+    }
+
+    /// Its length in bytes (what Kinesis bills).
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Random(text) => text.len(),
+            Self::Shared(k) => k.len(),
+            Self::Own(k) => k.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<&str> for PartitionKey {
+    fn from(k: &str) -> Self {
+        Self::Own(k.to_owned())
+    }
+}
+
+impl PartialEq<str> for PartitionKey {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for PartitionKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -48,16 +128,17 @@ pub struct HttpInput<'a> {
     pub explicit_hash_key: Option<&'a str>,
     /// `Authorization` header (checked only when a token is configured).
     pub authorization: Option<&'a str>,
-    pub body: &'a [u8],
+    /// The body; records are slices of it.
+    pub body: Bytes,
 }
 
 impl<'a> HttpInput<'a> {
-    /// A POST with this content type and body, and no other header.
-    pub fn post(content_type: &'a str, body: &'a [u8]) -> Self {
+    /// A POST with this content type and body (copied), and no other header.
+    pub fn post(content_type: &'a str, body: &[u8]) -> Self {
         HttpInput {
             method: "POST",
             content_type: Some(content_type),
-            body,
+            body: Bytes::copy_from_slice(body),
             ..Default::default()
         }
     }
@@ -100,25 +181,25 @@ pub fn parse(input: &HttpInput<'_>, key_pointer: Option<&str>) -> Result<Vec<Ent
     if !input.method.eq_ignore_ascii_case("POST") {
         return Err(IngestError::MethodNotAllowed(input.method.to_owned()));
     }
-    let decoded;
-    let body: &[u8] = match content_encoding(input.content_encoding)? {
-        Encoding::Identity => input.body,
+    let body: Bytes = match content_encoding(input.content_encoding)? {
+        Encoding::Identity => input.body.clone(),
         Encoding::Gzip => {
             if input.body.is_empty() {
                 return Err(IngestError::EmptyBody);
             }
-            decoded = gunzip_bounded(input.body, MAX_DECODED_BODY_BYTES).map_err(|e| match e {
-                GunzipError::TooLarge { limit } => IngestError::DecodedTooLarge { limit },
-                GunzipError::Corrupt(e) => IngestError::CorruptGzip(e.to_string()),
-            })?;
-            &decoded
+            gunzip_bounded(&input.body, MAX_DECODED_BODY_BYTES)
+                .map_err(|e| match e {
+                    GunzipError::TooLarge { limit } => IngestError::DecodedTooLarge { limit },
+                    GunzipError::Corrupt(e) => IngestError::CorruptGzip(e.to_string()),
+                })?
+                .into()
         }
     };
     if body.is_empty() {
         return Err(IngestError::EmptyBody);
     }
     let fixed_key = fixed_partition_key(input)?;
-    let explicit_hash_key = input
+    let explicit_hash_key: Option<Arc<str>> = input
         .explicit_hash_key
         .map(|k| {
             let k = k.trim();
@@ -126,53 +207,78 @@ pub fn parse(input: &HttpInput<'_>, key_pointer: Option<&str>) -> Result<Vec<Ent
                 return Err(IngestError::InvalidExplicitHashKey);
             }
             k.parse::<u128>()
-                .map(|n| n.to_string())
+                .map(|n| n.to_string().into())
                 .map_err(|_| IngestError::InvalidExplicitHashKey)
         })
         .transpose()?;
 
-    // Split into (data, key taken from the data) pairs.
-    let records: Vec<(Vec<u8>, Option<String>)> =
-        match BodyFormat::from_content_type(input.content_type) {
-            BodyFormat::Json => split_json(body, key_pointer, fixed_key.is_some())?,
-            BodyFormat::Ndjson => split_ndjson(body, key_pointer, fixed_key.is_some())?,
-            BodyFormat::Raw => vec![(body.to_vec(), None)],
-        };
+    let mut records = Records {
+        fixed_key,
+        explicit_hash_key,
+        key_pointer,
+        out: Vec::new(),
+    };
+    match BodyFormat::from_content_type(input.content_type) {
+        BodyFormat::Json => split_json(&body, &mut records)?,
+        BodyFormat::Ndjson => split_ndjson(&body, &mut records)?,
+        BodyFormat::Raw => records.push(body, None)?,
+    }
+    Ok(records.out)
+}
 
-    records
-        .into_iter()
-        .enumerate()
-        .map(|(index, (data, key_from_data))| {
-            let random_key = fixed_key.is_none() && key_from_data.is_none();
-            let partition_key = match (&fixed_key, key_from_data) {
-                (Some(k), _) => k.clone(),
-                (None, Some(k)) => {
-                    validate_partition_key(&k).map_err(|reason| {
-                        IngestError::InvalidPartitionKey {
-                            index: Some(index),
-                            reason,
-                        }
-                    })?;
-                    k
-                }
-                (None, None) => random_partition_key(),
-            };
-            let entry = Entry {
-                data,
-                partition_key,
-                explicit_hash_key: explicit_hash_key.clone(),
-                random_key,
-            };
-            if entry.billed_bytes() > KINESIS_MAX_RECORD_BYTES {
-                return Err(IngestError::RecordTooLarge {
-                    index,
-                    bytes: entry.billed_bytes(),
-                    limit: KINESIS_MAX_RECORD_BYTES,
-                });
+/// The entries being built, and what every record of the request shares.
+struct Records<'p> {
+    fixed_key: Option<Arc<str>>,
+    explicit_hash_key: Option<Arc<str>>,
+    /// Where to read a record's key (only when no key is fixed by header or query).
+    key_pointer: Option<&'p str>,
+    out: Vec<Entry>,
+}
+
+impl Records<'_> {
+    /// The partition key a record's JSON carries at the pointer (already validated JSON, so
+    /// the pointer reader's error case does not arise).
+    fn key_from(&self, raw: &[u8]) -> Option<String> {
+        if self.fixed_key.is_some() {
+            return None;
+        }
+        scalar_at_pointer(raw, self.key_pointer?).ok().flatten()
+    }
+
+    /// Adds the next record, with the key its data carries, if any.
+    fn push(&mut self, data: Bytes, key_from_data: Option<String>) -> Result<(), IngestError> {
+        let index = self.out.len();
+        if index == MAX_RECORDS_PER_REQUEST {
+            return Err(IngestError::TooManyRecords {
+                limit: MAX_RECORDS_PER_REQUEST,
+            });
+        }
+        let partition_key = match (&self.fixed_key, key_from_data) {
+            (Some(k), _) => PartitionKey::Shared(Arc::clone(k)),
+            (None, Some(k)) => {
+                validate_partition_key(&k).map_err(|reason| IngestError::InvalidPartitionKey {
+                    index: Some(index),
+                    reason,
+                })?;
+                PartitionKey::Own(k)
             }
-            Ok(entry)
-        })
-        .collect()
+            (None, None) => PartitionKey::random(),
+        };
+        let entry = Entry {
+            data,
+            partition_key,
+            explicit_hash_key: self.explicit_hash_key.clone(),
+        };
+        if entry.billed_bytes() > KINESIS_MAX_RECORD_BYTES {
+            return Err(IngestError::RecordTooLarge {
+                index,
+                bytes: entry.billed_bytes(),
+                limit: KINESIS_MAX_RECORD_BYTES,
+            });
+        }
+        self.out.push(entry);
+        Ok(())
+    }
 }
 
 enum Encoding {
@@ -189,7 +295,7 @@ fn content_encoding(header: Option<&str>) -> Result<Encoding, IngestError> {
 }
 
 /// The key from the header, else the query parameter; validated.
-fn fixed_partition_key(input: &HttpInput<'_>) -> Result<Option<String>, IngestError> {
+fn fixed_partition_key(input: &HttpInput<'_>) -> Result<Option<Arc<str>>, IngestError> {
     let Some(key) = input.partition_key_header.or(input.partition_key_query) else {
         return Ok(None);
     };
@@ -197,16 +303,7 @@ fn fixed_partition_key(input: &HttpInput<'_>) -> Result<Option<String>, IngestEr
         index: None,
         reason,
     })?;
-    Ok(Some(key.to_owned()))
-}
-
-/// A random UUID v4 as a partition key. Partition keys need a uniform spread over the hash
-/// space, not secrecy, so the bits come from a fast PRNG (`fastrand`, seeded per thread from
-/// the OS) instead of a `getrandom` system call per record.
-pub fn random_partition_key() -> String {
-    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
-        .into_uuid()
-        .to_string()
+    Ok(Some(key.into()))
 }
 
 /// Kinesis: 1 to 256 Unicode characters.
@@ -223,56 +320,48 @@ pub fn validate_partition_key(key: &str) -> Result<(), String> {
     }
 }
 
-/// The partition key a record's JSON carries at the pointer (already validated JSON, so the
-/// pointer reader's error case does not arise), unless a fixed key wins.
-fn key_from(raw: &str, key_pointer: Option<&str>, fixed: bool) -> Option<String> {
-    let pointer = key_pointer.filter(|_| !fixed)?;
-    scalar_at_pointer(raw.as_bytes(), pointer).ok().flatten()
-}
-
-fn split_json(
-    body: &[u8],
-    key_pointer: Option<&str>,
-    fixed: bool,
-) -> Result<Vec<(Vec<u8>, Option<String>)>, IngestError> {
+fn split_json(body: &Bytes, records: &mut Records<'_>) -> Result<(), IngestError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'[') {
-        let too_many = std::cell::Cell::new(false);
-        let mut de = serde_json::Deserializer::from_slice(body);
-        let elements = serde::de::DeserializeSeed::deserialize(
-            CappedArray {
-                too_many: &too_many,
-            },
-            &mut de,
-        )
-        .and_then(|v| de.end().map(|()| v));
-        let elements = match elements {
-            Ok(e) => e,
-            Err(_) if too_many.get() => {
-                return Err(IngestError::TooManyRecords {
-                    limit: MAX_RECORDS_PER_REQUEST,
-                })
-            }
-            Err(e) => return Err(IngestError::InvalidJson(e.to_string())),
-        };
-        if elements.is_empty() {
-            return Err(IngestError::NoRecords("the JSON array is empty"));
-        }
-        Ok(elements
-            .into_iter()
-            .map(|raw| {
-                (
-                    minify_valid_json(raw.get().as_bytes()),
-                    key_from(raw.get(), key_pointer, fixed),
-                )
-            })
-            .collect())
-    } else {
+    if first != Some(&b'[') {
         let raw: &RawValue =
             serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
-        let key = key_from(raw.get(), key_pointer, fixed);
-        Ok(vec![(body.to_vec(), key)])
+        let key = records.key_from(raw.get().as_bytes());
+        return records.push(body.clone(), key);
     }
+    let too_many = std::cell::Cell::new(false);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let elements = serde::de::DeserializeSeed::deserialize(
+        CappedArray {
+            too_many: &too_many,
+        },
+        &mut de,
+    )
+    .and_then(|v| de.end().map(|()| v));
+    let elements = match elements {
+        Ok(e) => e,
+        Err(_) if too_many.get() => {
+            return Err(IngestError::TooManyRecords {
+                limit: MAX_RECORDS_PER_REQUEST,
+            })
+        }
+        Err(e) => return Err(IngestError::InvalidJson(e.to_string())),
+    };
+    if elements.is_empty() {
+        return Err(IngestError::NoRecords("the JSON array is empty"));
+    }
+    records.out.reserve_exact(elements.len());
+    for raw in elements {
+        let text = raw.get().as_bytes();
+        // An element already without insignificant whitespace is shared, not copied.
+        let data = if minified_len(text) == text.len() {
+            body.slice_ref(text)
+        } else {
+            minify_valid_json(text).into()
+        };
+        let key = records.key_from(text);
+        records.push(data, key)?;
+    }
+    Ok(())
 }
 
 /// A JSON array's elements as raw text, refusing more than `MAX_RECORDS_PER_REQUEST` of
@@ -306,35 +395,37 @@ impl<'de> serde::de::Visitor<'de> for CappedArray<'_> {
     }
 }
 
-fn split_ndjson(
-    body: &[u8],
-    key_pointer: Option<&str>,
-    fixed: bool,
-) -> Result<Vec<(Vec<u8>, Option<String>)>, IngestError> {
-    let mut out = Vec::new();
-    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+fn split_ndjson(body: &Bytes, records: &mut Records<'_>) -> Result<(), IngestError> {
+    // One entry per line at most; the count is capped so a body of empty lines cannot
+    // reserve more than the request may hold.
+    let lines = memchr::memchr_iter(b'\n', body).count() + 1;
+    records
+        .out
+        .reserve_exact(lines.min(MAX_RECORDS_PER_REQUEST));
+    let mut start = 0;
+    for (i, end) in memchr::memchr_iter(b'\n', body)
+        .chain(std::iter::once(body.len()))
+        .enumerate()
+    {
+        let line = &body[start..end];
+        start = end + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let raw: &RawValue =
-            serde_json::from_slice(line).map_err(|e| IngestError::InvalidNdjson {
-                line: i + 1,
-                detail: e.to_string(),
-            })?;
-        if out.len() == MAX_RECORDS_PER_REQUEST {
-            return Err(IngestError::TooManyRecords {
-                limit: MAX_RECORDS_PER_REQUEST,
-            });
-        }
-        out.push((line.to_vec(), key_from(raw.get(), key_pointer, fixed)));
+        serde_json::from_slice::<&RawValue>(line).map_err(|e| IngestError::InvalidNdjson {
+            line: i + 1,
+            detail: e.to_string(),
+        })?;
+        let key = records.key_from(line);
+        records.push(body.slice_ref(line), key)?;
     }
-    if out.is_empty() {
+    if records.out.is_empty() {
         return Err(IngestError::NoRecords(
             "the NDJSON body has only empty lines",
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -347,7 +438,7 @@ mod tests {
     }
 
     fn datas(entries: &[Entry]) -> Vec<&[u8]> {
-        entries.iter().map(|e| e.data.as_slice()).collect()
+        entries.iter().map(|e| &e.data[..]).collect()
     }
 
     #[test]
@@ -384,7 +475,7 @@ mod tests {
         }
         let none = HttpInput {
             method: "POST",
-            body,
+            body: Bytes::from_static(body),
             ..Default::default()
         };
         assert_eq!(datas(&parse(&none, None).unwrap()), [&body[..]]);

@@ -41,6 +41,8 @@ pub enum IngestError {
     DecodedTooLarge { limit: usize },
     #[error("corrupt gzip body: {0}")]
     CorruptGzip(String),
+    #[error("the event says isBase64Encoded but its body is not base64: {0}")]
+    InvalidBase64Body(String),
 }
 
 impl IngestError {
@@ -59,7 +61,8 @@ impl IngestError {
             | Self::InvalidNdjson { .. }
             | Self::InvalidPartitionKey { .. }
             | Self::InvalidExplicitHashKey
-            | Self::CorruptGzip(_) => StatusCode::BAD_REQUEST,
+            | Self::CorruptGzip(_)
+            | Self::InvalidBase64Body(_) => StatusCode::BAD_REQUEST,
         }
     }
 }

@@ -7,11 +7,13 @@ use crate::auth::bearer_matches;
 use crate::body::{parse, HttpInput};
 use crate::config::Config;
 use crate::error::IngestError;
+use crate::event::{UrlRequest, UrlResponse};
 use crate::sink::{EntryOutcome, RecordSink};
 use crate::write::{write_all, WriteReport};
-use http::{header, HeaderMap, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
+use http::StatusCode;
+use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// Seconds a client should wait before retrying throttled records.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
@@ -39,40 +41,57 @@ impl<S: RecordSink> Ingest<S> {
         self.sink
     }
 
-    /// Handles one function URL request. Never fails: every outcome is an HTTP answer.
-    pub async fn handle(&self, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
-        let query = req.query_string_parameters();
-        let headers = req.headers();
-        let body: &[u8] = match req.body() {
-            Body::Empty => &[],
-            Body::Text(t) => t.as_bytes(),
-            Body::Binary(b) => b,
-            _ => &[],
+    /// Handles one function URL invocation. Never fails: every outcome is an HTTP answer.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<UrlRequest>,
+    ) -> Result<UrlResponse, std::convert::Infallible> {
+        Ok(self.respond(event.payload).await)
+    }
+
+    /// Handles one function URL request.
+    pub async fn respond(&self, mut req: UrlRequest) -> UrlResponse {
+        let body = req.take_body();
+        let query_key = req.query("partitionKey");
+        let mut input = HttpInput {
+            method: &req.request_context.http.method,
+            content_type: req.header("content-type"),
+            content_encoding: req.header("content-encoding"),
+            partition_key_header: req.header("x-partition-key"),
+            partition_key_query: query_key.as_deref(),
+            explicit_hash_key: req.header("x-explicit-hash-key"),
+            authorization: req.header("authorization"),
+            body: Default::default(),
         };
-        let input = HttpInput {
-            method: req.method().as_str(),
-            content_type: header_str(headers, header::CONTENT_TYPE.as_str()),
-            content_encoding: header_str(headers, header::CONTENT_ENCODING.as_str()),
-            partition_key_header: header_str(headers, "x-partition-key"),
-            partition_key_query: query.first("partitionKey"),
-            explicit_hash_key: header_str(headers, "x-explicit-hash-key"),
-            authorization: header_str(headers, header::AUTHORIZATION.as_str()),
-            body,
+        let answer = match body {
+            Ok(body) => {
+                input.body = body.into();
+                self.answer(&input).await
+            }
+            Err(err) => self
+                .refuse_unauthorized(&input)
+                .unwrap_or_else(|| client_error(&err)),
         };
-        let answer = self.answer(&input).await;
-        Ok(to_response(answer))
+        to_response(answer)
+    }
+
+    /// The 401 answer when a token is configured and the request lacks it.
+    fn refuse_unauthorized(&self, input: &HttpInput<'_>) -> Option<Answer> {
+        let expected = self.config.auth_token_sha256.as_ref()?;
+        if bearer_matches(input.authorization, expected) {
+            return None;
+        }
+        tracing::warn!(
+            status = 401,
+            "rejected request: missing or wrong bearer token"
+        );
+        Some(client_error(&IngestError::Unauthorized))
     }
 
     /// Parses, writes and builds the answer for a request's parts.
     pub async fn answer(&self, input: &HttpInput<'_>) -> Answer {
-        if let Some(expected) = &self.config.auth_token_sha256 {
-            if !bearer_matches(input.authorization, expected) {
-                tracing::warn!(
-                    status = 401,
-                    "rejected request: missing or wrong bearer token"
-                );
-                return client_error(&IngestError::Unauthorized);
-            }
+        if let Some(refused) = self.refuse_unauthorized(input) {
+            return refused;
         }
         let entries = match parse(input, self.config.partition_key_pointer.as_deref()) {
             Ok(e) => e,
@@ -124,10 +143,6 @@ fn expand(written: WriteReport, members: &[Vec<usize>], records: usize) -> Write
         fatal: written.fatal,
         calls: written.calls,
     }
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// `{"error": "..."}` with the error's status.
@@ -183,24 +198,25 @@ pub fn answer_for(report: &WriteReport) -> Answer {
 }
 
 /// Turns an answer into the HTTP response Lambda returns.
-pub fn to_response(answer: Answer) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(answer.status)
-        .header(header::CONTENT_TYPE, "application/json");
-    if answer.status == StatusCode::SERVICE_UNAVAILABLE {
-        builder = builder.header(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string());
+pub fn to_response(answer: Answer) -> UrlResponse {
+    let mut headers = BTreeMap::from([("content-type", "application/json".to_owned())]);
+    match answer.status {
+        StatusCode::SERVICE_UNAVAILABLE => {
+            headers.insert("retry-after", RETRY_AFTER_SECONDS.to_string());
+        }
+        StatusCode::UNAUTHORIZED => {
+            headers.insert("www-authenticate", "Bearer".to_owned());
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            headers.insert("allow", "POST".to_owned());
+        }
+        _ => {}
     }
-    if answer.status == StatusCode::UNAUTHORIZED {
-        builder = builder.header(header::WWW_AUTHENTICATE, "Bearer");
-    }
-    if answer.status == StatusCode::METHOD_NOT_ALLOWED {
-        builder = builder.header(header::ALLOW, "POST");
-    }
-    let body = Body::Text(answer.body.to_string());
-    match builder.body(body) {
-        Ok(r) => r,
-        // Only reachable with an invalid static header, which the tests would catch.
-        Err(_) => Response::new(Body::Text(r#"{"error":"internal error"}"#.into())),
+    UrlResponse {
+        status_code: answer.status.as_u16(),
+        headers,
+        body: answer.body.to_string(),
+        is_base64_encoded: false,
     }
 }
 
@@ -280,7 +296,7 @@ mod tests {
                 })
                 .await;
             assert_eq!(a.status, 401, "{auth:?}");
-            assert_eq!(to_response(a).headers()[header::WWW_AUTHENTICATE], "Bearer");
+            assert_eq!(to_response(a).headers["www-authenticate"], "Bearer");
         }
         assert!(i.sink.calls.lock().unwrap().is_empty());
         let a = i
@@ -332,7 +348,7 @@ mod tests {
         assert!(a.body["Records"][2]["SequenceNumber"].is_string());
         assert_eq!(i.sink.written_data(), vec![b"2".to_vec(), b"3".to_vec()]);
         let r = to_response(a);
-        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(r.headers["retry-after"], "1");
     }
 
     #[tokio::test]
@@ -375,7 +391,7 @@ mod tests {
     #[test]
     fn method_not_allowed_names_post() {
         let r = to_response(client_error(&IngestError::MethodNotAllowed("GET".into())));
-        assert_eq!(r.status(), 405);
-        assert_eq!(r.headers()[header::ALLOW], "POST");
+        assert_eq!(r.status_code, 405);
+        assert_eq!(r.headers["allow"], "POST");
     }
 }

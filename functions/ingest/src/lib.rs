@@ -6,6 +6,7 @@
 //! - `sink`: the I/O boundary (`RecordSink`), with the SDK and in-memory implementations.
 //! - `aggregate`: KPL aggregation of a request's records (`AGGREGATE=true`).
 //! - `auth`: the bearer-token check for a public function URL.
+//! - `event`: the function URL request and response, read and written without `lambda_http`.
 //! - `handler`: the adapter from the function URL event to all of the above, and the answer.
 
 pub mod aggregate;
@@ -13,6 +14,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod event;
 pub mod handler;
 pub mod sink;
 pub mod write;

@@ -2,14 +2,14 @@
 
 use ingest::sink::kinesis::KinesisSink;
 use ingest::{Config, Ingest};
-use lambda_http::{service_fn, Error};
+use lambda_runtime::{service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sink = KinesisSink::new(aws_sdk_kinesis::Client::new(&aws), config.stream.clone());
     let ingest = Ingest::new(config, sink);
-    lambda_http::run(service_fn(|req| ingest.handle(req))).await
+    lambda_runtime::run(service_fn(|event| ingest.handle(event))).await
 }

@@ -98,14 +98,27 @@ pub mod kinesis {
         SinkError::Failed { code, message }
     }
 
+    /// The SDK's PutRecords entry for one record: the one copy of its data the call makes.
+    pub fn sdk_entry(e: &Entry) -> Result<PutRecordsRequestEntry, SinkError> {
+        PutRecordsRequestEntry::builder()
+            .data(Blob::new(e.data.to_vec()))
+            .partition_key(e.partition_key.as_str())
+            .set_explicit_hash_key(e.explicit_hash_key.as_deref().map(str::to_owned))
+            .build()
+            .map_err(|b| SinkError::Failed {
+                code: "BuildError".into(),
+                message: b.to_string(),
+            })
+    }
+
     impl RecordSink for KinesisSink {
         async fn put_record(&self, entry: &Entry) -> Result<EntryOutcome, SinkError> {
             let mut req = self
                 .client
                 .put_record()
-                .data(Blob::new(entry.data.clone()))
-                .partition_key(&entry.partition_key)
-                .set_explicit_hash_key(entry.explicit_hash_key.clone());
+                .data(Blob::new(entry.data.to_vec()))
+                .partition_key(entry.partition_key.as_str())
+                .set_explicit_hash_key(entry.explicit_hash_key.as_deref().map(str::to_owned));
             req = match &self.stream {
                 StreamTarget::Name(n) => req.stream_name(n),
                 StreamTarget::Arn(a) => req.stream_arn(a),
@@ -120,17 +133,7 @@ pub mod kinesis {
         async fn put_records(&self, entries: &[&Entry]) -> Result<Vec<EntryOutcome>, SinkError> {
             let records = entries
                 .iter()
-                .map(|e| {
-                    PutRecordsRequestEntry::builder()
-                        .data(Blob::new(e.data.clone()))
-                        .partition_key(&e.partition_key)
-                        .set_explicit_hash_key(e.explicit_hash_key.clone())
-                        .build()
-                        .map_err(|b| SinkError::Failed {
-                            code: "BuildError".into(),
-                            message: b.to_string(),
-                        })
-                })
+                .map(|e| sdk_entry(e))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut req = self.client.put_records().set_records(Some(records));
             req = match &self.stream {
@@ -205,7 +208,7 @@ pub mod memory {
                 .lock()
                 .unwrap()
                 .iter()
-                .map(|e| e.data.clone())
+                .map(|e| e.data.to_vec())
                 .collect()
         }
         fn next_step(&self) -> Option<Script> {

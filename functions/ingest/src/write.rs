@@ -179,10 +179,9 @@ mod tests {
     fn entries(n: usize) -> Vec<Entry> {
         (0..n)
             .map(|i| Entry {
-                data: i.to_string().into_bytes(),
+                data: i.to_string().into_bytes().into(),
                 partition_key: "k".into(),
                 explicit_hash_key: None,
-                random_key: false,
             })
             .collect()
     }

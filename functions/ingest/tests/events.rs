@@ -2,6 +2,7 @@
 //! adapter, with an in-memory stream.
 
 use ingest::config::{Config, StreamTarget};
+use ingest::event::UrlRequest;
 use ingest::sink::memory::MemorySink;
 use ingest::Ingest;
 use serde_json::Value;
@@ -10,7 +11,7 @@ use std::time::Duration;
 async fn invoke(file: &str) -> (u16, Value, MemorySink) {
     let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let req = lambda_http::request::from_str(&text)
+    let req: UrlRequest = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{file} is not a function URL event: {e}"));
     let ingest = Ingest::new(
         Config {
@@ -22,12 +23,17 @@ async fn invoke(file: &str) -> (u16, Value, MemorySink) {
         },
         MemorySink::new(),
     );
-    let resp = ingest.handle(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let body = match resp.body() {
-        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
-        other => panic!("expected a JSON text body, got {other:?}"),
-    };
+    let context = lambda_runtime::Context::default();
+    let resp = ingest
+        .handle(lambda_runtime::LambdaEvent::new(req, context))
+        .await
+        .unwrap();
+    // What the runtime sends back: the function URL response's JSON.
+    let sent: Value = serde_json::to_value(&resp).unwrap();
+    assert_eq!(sent["headers"]["content-type"], "application/json");
+    assert_eq!(sent["isBase64Encoded"], false);
+    let status = sent["statusCode"].as_u64().unwrap() as u16;
+    let body = serde_json::from_str(sent["body"].as_str().unwrap()).unwrap();
     (status, body, take_sink(ingest))
 }
 
@@ -41,7 +47,7 @@ async fn helloworld_with_header_key_is_one_put_record() {
     assert_eq!(status, 200);
     assert_eq!(body["SequenceNumber"], "1");
     let written = sink.written.lock().unwrap();
-    assert_eq!(written[0].data, b"HelloWorld");
+    assert_eq!(&written[0].data[..], b"HelloWorld");
     assert_eq!(written[0].partition_key, "hoge-key");
 }
 
@@ -63,7 +69,7 @@ async fn json_array_records_are_keyed_by_the_pointer() {
         .lock()
         .unwrap()
         .iter()
-        .map(|e| e.partition_key.clone())
+        .map(|e| e.partition_key.to_string())
         .collect();
     assert_eq!(keys, ["u-1", "u-2", "u-1"]);
     assert_eq!(
