@@ -63,7 +63,7 @@ async fn run_ingest() {
                 content_type: Some(ct),
                 partition_key_header: None,
                 authorization: Some(auth),
-                body: body.as_bytes(),
+                body: body.as_bytes().to_vec().into(),
                 ..Default::default()
             };
             f.answer(&input).await;
@@ -75,7 +75,7 @@ async fn run_ingest() {
         content_type: Some("text/plain"),
         partition_key_header: Some(&long_key),
         authorization: Some(&good),
-        body: b"x",
+        body: b"x".to_vec().into(),
         ..Default::default()
     };
     assert_eq!(f.answer(&input).await.status, 400);
@@ -107,7 +107,7 @@ async fn run_batch_to_s3() {
             })
         })
         .collect();
-    let event = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let event: batch_to_s3::event::StreamEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
     f.handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
         .await
         .unwrap();

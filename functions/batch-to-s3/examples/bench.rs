@@ -1,7 +1,9 @@
 //! A benchmark, not a timed test: throughput and peak memory of the whole batch-to-s3 path
-//! (event JSON -> `KinesisEvent` -> shard batch -> NDJSON framing -> compression -> PUT to the
+//! (event JSON -> `StreamEvent` -> shard batch -> NDJSON framing -> compression -> PUT to the
 //! in-memory store) for each `COMPRESSION`, next to two floors measured in the same run: only
-//! deserializing the event, and only compressing the same NDJSON with the same codec and level.
+//! deserializing the event into the ecosystem's `KinesisEvent` (what a Rust Kinesis function
+//! does by default; the function's own `StreamEvent` is printed beside it), and only
+//! compressing the same NDJSON with the same codec and level.
 //!
 //! Throughput (markdown table on stdout; the function's EMF metric lines go there too):
 //!
@@ -26,6 +28,7 @@
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use base64::prelude::*;
 use batch_to_s3::encode::{frame, Compression, ZSTD_LEVEL};
+use batch_to_s3::event::StreamEvent;
 use batch_to_s3::store::memory::MemoryStore;
 use batch_to_s3::{BatchToS3, Config};
 use lambda_runtime::{Context, LambdaEvent};
@@ -229,9 +232,15 @@ fn config(compression: Compression, partitioned: bool) -> Config {
     Config::from_lookup(lookup).expect("the bench configuration is valid")
 }
 
+/// The floor: the event into the Lambda ecosystem's own type, `aws_lambda_events`'
+/// `KinesisEvent` (the runtime wraps the same deserializer in serde_path_to_error, which
+/// this floor leaves out).
 fn deserialize(bytes: &[u8]) -> KinesisEvent {
-    // What the runtime does with the invocation body (it wraps the same deserializer in
-    // serde_path_to_error, which this floor leaves out).
+    serde_json::from_slice(bytes).expect("the generated event deserializes")
+}
+
+/// What the function's runtime does: the event into `StreamEvent` (src/event.rs).
+fn deserialize_ours(bytes: &[u8]) -> StreamEvent {
     serde_json::from_slice(bytes).expect("the generated event deserializes")
 }
 
@@ -252,7 +261,7 @@ fn compress_floor(codec: Compression, ndjson: &[u8]) -> Vec<u8> {
 }
 
 /// One invocation through the handler; panics unless every record was stored.
-fn invoke(rt: &tokio::runtime::Runtime, f: &BatchToS3<MemoryStore>, event: KinesisEvent) {
+fn invoke(rt: &tokio::runtime::Runtime, f: &BatchToS3<MemoryStore>, event: StreamEvent) {
     let response = rt
         .block_on(f.handle(LambdaEvent::new(event, Context::default())))
         .expect("the event is well formed");
@@ -365,6 +374,15 @@ fn bench_size(rt: &tokio::runtime::Runtime, size: Size, iterations: usize) {
 
     let deser = measure(iterations, || (), |()| deserialize(&bytes));
     row("floor: deserialize KinesisEvent", "-", &deser, None, None);
+    let ours = measure(iterations, || (), |()| deserialize_ours(&bytes));
+    row(
+        "the function's own: deserialize StreamEvent",
+        "-",
+        &ours,
+        None,
+        None,
+    );
+    let parsed_ours = deserialize_ours(&bytes);
     let mut compress_floors = Vec::new();
     for codec in CODECS {
         let packed = compress_floor(codec, &ndjson).len();
@@ -403,7 +421,7 @@ fn bench_size(rt: &tokio::runtime::Runtime, size: Size, iterations: usize) {
             let cfg = config(codec, partitioned);
             // Output check once, untimed: one data object (unpartitioned) of the floor's size.
             let f = BatchToS3::new(cfg.clone(), MemoryStore::new());
-            invoke(rt, &f, parsed.clone());
+            invoke(rt, &f, parsed_ours.clone());
             let keys = f.store().keys("raw/");
             let stored: usize = keys
                 .iter()
@@ -436,7 +454,7 @@ fn bench_size(rt: &tokio::runtime::Runtime, size: Size, iterations: usize) {
                 iterations,
                 || BatchToS3::new(cfg.clone(), MemoryStore::new()),
                 |f| {
-                    invoke(rt, &f, deserialize(&bytes));
+                    invoke(rt, &f, deserialize_ours(&bytes));
                     f
                 },
             );
@@ -452,7 +470,7 @@ fn bench_size(rt: &tokio::runtime::Runtime, size: Size, iterations: usize) {
                 || {
                     (
                         BatchToS3::new(cfg.clone(), MemoryStore::new()),
-                        parsed.clone(),
+                        parsed_ours.clone(),
                     )
                 },
                 |(f, event)| {
@@ -476,7 +494,7 @@ fn once(what: &str, size: Size) {
     let codec = match what {
         "generate" => None,
         "deserialize" => {
-            black_box(deserialize(&bytes));
+            black_box(deserialize_ours(&bytes));
             None
         }
         other => Some(
@@ -486,7 +504,7 @@ fn once(what: &str, size: Size) {
         ),
     };
     if let Some(codec) = codec {
-        let event = deserialize(&bytes);
+        let event = deserialize_ours(&bytes);
         drop(bytes);
         let f = BatchToS3::new(config(codec, false), MemoryStore::new());
         invoke(&rt, &f, event);

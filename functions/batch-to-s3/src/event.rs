@@ -2,10 +2,17 @@
 //! `ShardBatch` (one shard's records, in sequence order), and the outcome becomes a
 //! `KinesisEventResponse`.
 //!
+//! The event is read into this module's own `StreamEvent`, only the fields used, instead of
+//! `aws_lambda_events`' `KinesisEvent`: that type keeps every unknown field through
+//! `#[serde(flatten)]`, which makes serde buffer each record (its base64 data included)
+//! before parsing it, and gives each record a dozen strings. `StreamEvent` skips unknown
+//! fields and decodes `data` straight from the event's text (`cargo run --release -p
+//! batch-to-s3 --example bench` prints both). `KinesisEvent` converts into it (`From`).
+//!
 //! Stream semantics this relies on:
 //! - An event source mapping invokes the function with records of exactly one shard, in
-//!   sequence order. `KinesisRecord.data` is already base64-decoded by the event crate and
-//!   `approximateArrivalTimestamp` is in (fractional) seconds.
+//!   sequence order. `kinesis.data` is base64 and `approximateArrivalTimestamp` is in
+//!   (fractional) seconds, with millisecond precision.
 //! - With `FunctionResponseTypes: [ReportBatchItemFailures]`, Lambda checkpoints the shard
 //!   just before the lowest sequence number in `batchItemFailures` and retries from there;
 //!   an empty list is full success. So we report at most one: the first record not durably
@@ -14,8 +21,116 @@
 use crate::error::EventError;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use base64::Engine;
 use chrono::{DateTime, Utc};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
 use trickle_shared::SequenceNumber;
+
+/// Lambda's Kinesis event: the fields batch-to-s3 reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct StreamEvent {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<StreamRecord>,
+}
+
+/// One record of the event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StreamRecord {
+    /// `shardId-000000000000:<sequence number>`.
+    #[serde(rename = "eventID", default)]
+    pub event_id: Option<String>,
+    /// `arn:aws:kinesis:<region>:<account>:stream/<name>`.
+    #[serde(rename = "eventSourceARN", default)]
+    pub event_source_arn: Option<String>,
+    pub kinesis: StreamRecordData,
+}
+
+/// The Kinesis part of a record.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamRecordData {
+    #[serde(default)]
+    pub partition_key: String,
+    #[serde(default)]
+    pub sequence_number: String,
+    /// Decoded from base64 while the event is read (one allocation, no text copy).
+    #[serde(deserialize_with = "base64_data")]
+    pub data: Vec<u8>,
+    #[serde(deserialize_with = "epoch_seconds")]
+    pub approximate_arrival_timestamp: DateTime<Utc>,
+}
+
+impl From<KinesisEvent> for StreamEvent {
+    fn from(event: KinesisEvent) -> Self {
+        Self {
+            records: event
+                .records
+                .into_iter()
+                .map(|r| StreamRecord {
+                    event_id: r.event_id,
+                    event_source_arn: r.event_source_arn,
+                    kinesis: StreamRecordData {
+                        partition_key: r.kinesis.partition_key,
+                        sequence_number: r.kinesis.sequence_number,
+                        data: r.kinesis.data.0,
+                        approximate_arrival_timestamp: r.kinesis.approximate_arrival_timestamp.0,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+fn base64_data<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    struct Base64;
+    impl Visitor<'_> for Base64 {
+        type Value = Vec<u8>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("base64 text")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
+            base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .map_err(|e| E::custom(format!("kinesis.data is not base64: {e}")))
+        }
+    }
+    d.deserialize_str(Base64)
+}
+
+/// Epoch seconds (a number, or a string holding one) to the millisecond, as Kinesis keeps
+/// arrival times.
+fn epoch_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    struct Seconds;
+    impl Visitor<'_> for Seconds {
+        type Value = DateTime<Utc>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("epoch seconds")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            let millis = (v * 1000.0).round();
+            if !millis.is_finite() || millis.abs() > i64::MAX as f64 {
+                return Err(E::custom(format!("{v} is not a timestamp")));
+            }
+            DateTime::from_timestamp_millis(millis as i64)
+                .ok_or_else(|| E::custom(format!("{v} is not a timestamp")))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let seconds: f64 = v
+                .trim()
+                .parse()
+                .map_err(|_| E::custom(format!("{v:?} is not a timestamp")))?;
+            self.visit_f64(seconds)
+        }
+    }
+    d.deserialize_any(Seconds)
+}
 
 /// One Kinesis record of the batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +157,7 @@ pub struct ShardBatch {
 
 impl ShardBatch {
     /// Checks and converts an event. An empty event gives `None`.
-    pub fn from_event(event: KinesisEvent) -> Result<Option<Self>, EventError> {
+    pub fn from_event(event: StreamEvent) -> Result<Option<Self>, EventError> {
         let mut shard: Option<(String, String)> = None;
         let mut records: Vec<SourceRecord> = Vec::with_capacity(event.records.len());
         for (index, r) in event.records.into_iter().enumerate() {
@@ -93,8 +208,8 @@ impl ShardBatch {
                 sequence,
                 sequence_text: k.sequence_number,
                 partition_key: k.partition_key,
-                arrival: k.approximate_arrival_timestamp.0,
-                data: k.data.0,
+                arrival: k.approximate_arrival_timestamp,
+                data: k.data,
             });
         }
         Ok(shard.map(|(stream_name, shard_id)| Self {
@@ -134,7 +249,7 @@ mod tests {
         })
     }
 
-    fn event(records: Vec<serde_json::Value>) -> KinesisEvent {
+    fn event(records: Vec<serde_json::Value>) -> StreamEvent {
         serde_json::from_value(json!({ "Records": records })).unwrap()
     }
 
@@ -152,9 +267,41 @@ mod tests {
         assert_eq!(b.shard_id, "shardId-000000000001");
         assert_eq!(b.records[0].data, b"Hello");
         assert_eq!(b.records[1].sequence_text, "10");
-        // Whole seconds are exact. (aws_lambda_events 1.2 reads fractions of fewer than three
-        // digits as milliseconds, e.g. `.5` as 5 ms; keys only use the hour, so it is harmless.)
         assert_eq!(b.records[0].arrival.timestamp_millis(), 1_718_000_000_477);
+    }
+
+    #[test]
+    fn reads_what_the_event_crate_reads_and_converts_from_it() {
+        let text = include_str!("../../../events/kinesis-batch.json");
+        let ours: StreamEvent = serde_json::from_str(text).unwrap();
+        let theirs: KinesisEvent = serde_json::from_str(text).unwrap();
+        assert!(!ours.records.is_empty());
+        assert_eq!(StreamEvent::from(theirs), ours);
+    }
+
+    #[test]
+    fn arrival_times_keep_their_milliseconds_in_any_form() {
+        for (t, millis) in [
+            (json!(1718000000.5), 1_718_000_000_500),
+            (json!(1718000000), 1_718_000_000_000),
+            (json!("1718000000.25"), 1_718_000_000_250),
+        ] {
+            let mut r = record("shardId-1", ARN, "1");
+            r["kinesis"]["approximateArrivalTimestamp"] = t.clone();
+            let b = ShardBatch::from_event(event(vec![r])).unwrap().unwrap();
+            assert_eq!(b.records[0].arrival.timestamp_millis(), millis, "{t}");
+        }
+    }
+
+    #[test]
+    fn data_that_is_not_base64_is_refused_naming_the_field() {
+        let mut r = record("shardId-1", ARN, "1");
+        r["kinesis"]["data"] = json!("not base64!");
+        let err = serde_json::from_value::<StreamEvent>(json!({ "Records": [r] })).unwrap_err();
+        assert!(
+            err.to_string().contains("kinesis.data is not base64"),
+            "{err}"
+        );
     }
 
     #[test]

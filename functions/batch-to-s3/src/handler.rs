@@ -24,14 +24,13 @@
 
 use crate::config::Config;
 use crate::error::{EventError, WriteError};
-use crate::event::{response, ShardBatch};
+use crate::event::{response, ShardBatch, StreamEvent};
 use crate::key::state_key;
 use crate::metrics::{emit_emf, Summary};
 use crate::plan::{plan, ObjectKind, META_LAST_SEQUENCE, META_SHARD_ID};
 use crate::store::{Condition, ObjectStore, PutObject, PutOutcome, StoreError};
 use crate::watermark::{first_unstored, HighWaterMark};
 use crate::write::{settle, write_plan};
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::LambdaEvent;
 use std::time::{Instant, SystemTime};
@@ -66,10 +65,11 @@ impl<S: ObjectStore> BatchToS3<S> {
         &self.store
     }
 
-    /// Handles one Lambda invocation. Only a malformed event is an invocation error.
-    pub async fn handle(
+    /// Handles one Lambda invocation. Only a malformed event is an invocation error. The
+    /// runtime gives a `StreamEvent`; tests may give `aws_lambda_events`' `KinesisEvent`.
+    pub async fn handle<E: Into<StreamEvent>>(
         &self,
-        event: LambdaEvent<KinesisEvent>,
+        event: LambdaEvent<E>,
     ) -> Result<KinesisEventResponse, lambda_runtime::Error> {
         // Lambda sends the deadline in epoch milliseconds. A deadline already past when the
         // invocation starts is not one: a hand-built context has 0, and `cargo lambda watch`
@@ -90,11 +90,11 @@ impl<S: ObjectStore> BatchToS3<S> {
     /// Processes one event, logs its summary and prints its metrics.
     pub async fn process(
         &self,
-        event: KinesisEvent,
+        event: impl Into<StreamEvent>,
         deadline: Option<SystemTime>,
     ) -> Result<Outcome, EventError> {
         let started = Instant::now();
-        let Some(batch) = ShardBatch::from_event(event)? else {
+        let Some(batch) = ShardBatch::from_event(event.into())? else {
             return Ok(Outcome::default());
         };
         let mut outcome = self.store_batch(&batch, deadline).await;
@@ -315,6 +315,7 @@ mod tests {
     use crate::encode::Compression;
     use crate::key::KeyLayout;
     use crate::store::memory::MemoryStore;
+    use aws_lambda_events::event::kinesis::KinesisEvent;
     use std::io::Read;
 
     fn fixture(name: &str) -> KinesisEvent {

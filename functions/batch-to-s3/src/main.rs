@@ -1,8 +1,9 @@
 //! The `batch-to-s3` Lambda: wiring only; the logic is in the library.
 
+use batch_to_s3::event::StreamEvent;
 use batch_to_s3::store::s3::S3Store;
 use batch_to_s3::{BatchToS3, Config};
-use lambda_runtime::{service_fn, Error};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,5 +17,8 @@ async fn main() -> Result<(), Error> {
         .build();
     let store = S3Store::new(aws_sdk_s3::Client::from_conf(s3), config.bucket.clone());
     let function = BatchToS3::new(config, store);
-    lambda_runtime::run(service_fn(|event| function.handle(event))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| {
+        function.handle(event)
+    }))
+    .await
 }
