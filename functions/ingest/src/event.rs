@@ -17,20 +17,22 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UrlRequest {
+    // Every optional field may be absent or `null` (`cargo lambda watch` sends
+    // `"rawQueryString": null`, for one).
     /// Header names as sent (function URLs lowercase them); repeated headers are joined by
     /// commas, as function URLs do.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub headers: HashMap<String, String>,
     /// The decoded query parameters (absent when there is no query string).
     #[serde(default)]
     pub query_string_parameters: Option<HashMap<String, String>>,
     /// The query string as sent, percent-encoded; read when the map above is absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub raw_query_string: String,
     #[serde(default)]
     pub body: Option<String>,
     /// The body is base64 (function URLs do this for binary content types).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_base64_encoded: bool,
     /// Required, as is its method: an event without them is not an HTTP request, and is
     /// refused by the runtime with serde's message naming the missing field.
@@ -45,6 +47,14 @@ pub struct RequestContext {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct HttpContext {
     pub method: String,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 impl UrlRequest {
@@ -119,6 +129,18 @@ mod tests {
         .unwrap();
         assert_eq!(e.query("partitionKey").as_deref(), Some("map"));
         assert_eq!(e.query("other"), None);
+        assert_eq!(e.take_body().unwrap(), b"");
+    }
+
+    #[test]
+    fn null_fields_read_as_absent() {
+        let mut e: UrlRequest = serde_json::from_str(
+            r#"{"headers":null,"rawQueryString":null,"queryStringParameters":null,
+                "body":null,"isBase64Encoded":null,"requestContext":{"http":{"method":"POST"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.header("content-type"), None);
+        assert_eq!(e.query("partitionKey"), None);
         assert_eq!(e.take_body().unwrap(), b"");
     }
 
