@@ -13,41 +13,57 @@ pub fn scalar_at_pointer(value: &Value, pointer: &str) -> Option<String> {
     }
 }
 
-/// The bytes of *valid* JSON text without its insignificant whitespace (whitespace outside
-/// strings); every other byte is kept, so numbers keep their exact digits and strings their
-/// exact escapes.
-fn significant_bytes(text: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    let mut in_string = false;
-    let mut escaped = false;
-    text.iter().copied().filter(move |&b| {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            true
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            false
-        } else {
-            in_string = b == b'"';
-            true
+/// Calls `run` with each stretch of *valid* JSON text that is not insignificant whitespace
+/// (whitespace outside strings), in order; every other byte is kept, so numbers keep their
+/// exact digits and strings their exact escapes. Strings are skipped with `memchr` to their
+/// closing quote, and whole runs are handed over at once, so minifying costs about a copy.
+fn significant_runs(text: &[u8], mut run: impl FnMut(&[u8])) {
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = 0;
+    while i < text.len() {
+        if is_space(text[i]) {
+            i += 1;
+            continue;
         }
-    })
+        let start = i;
+        while i < text.len() && !is_space(text[i]) {
+            if text[i] == b'"' {
+                // To the closing quote, stepping over escapes.
+                i += 1;
+                while let Some(at) = memchr::memchr2(b'"', b'\\', &text[i..]) {
+                    i += at;
+                    if text[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                    if i >= text.len() {
+                        break;
+                    }
+                }
+                if i >= text.len() || text[i] != b'"' {
+                    // Unterminated (invalid JSON): keep the rest as it is.
+                    i = text.len();
+                    break;
+                }
+            }
+            i += 1;
+        }
+        run(&text[start..i]);
+    }
 }
 
 /// Removes the insignificant whitespace from *valid* JSON text.
 pub fn minify_valid_json(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
-    out.extend(significant_bytes(text));
+    significant_runs(text, |r| out.extend_from_slice(r));
     out
 }
 
 /// The length `minify_valid_json` would return, without allocating.
 pub fn minified_len(text: &[u8]) -> usize {
-    significant_bytes(text).count()
+    let mut len = 0;
+    significant_runs(text, |r| len += r.len());
+    len
 }
 
 #[cfg(test)]
@@ -83,6 +99,24 @@ mod tests {
             let pretty = serde_json::to_vec_pretty(&v).unwrap();
             prop_assert_eq!(minify_valid_json(&pretty), serde_json::to_vec(&v).unwrap());
             prop_assert_eq!(minified_len(&pretty), minify_valid_json(&pretty).len());
+        }
+
+        #[test]
+        fn minify_keeps_every_string_byte_and_drops_only_outside_whitespace(
+            parts in proptest::collection::vec((" {0,3}", "[ -~]{0,12}"), 0..12),
+        ) {
+            // Strings full of quotes, backslashes and spaces, between whitespace.
+            let values: Vec<String> = parts.iter().map(|(_, s)| s.clone()).collect();
+            let spaced: String = parts
+                .iter()
+                .map(|(pad, s)| format!("{pad}{}{pad},", serde_json::to_string(s).unwrap()))
+                .collect();
+            let text = format!("[{}\n null ]", spaced);
+            let compact = format!(
+                "[{}null]",
+                values.iter().map(|s| serde_json::to_string(s).unwrap() + ",").collect::<String>()
+            );
+            prop_assert_eq!(String::from_utf8(minify_valid_json(text.as_bytes())).unwrap(), compact);
         }
     }
 }
