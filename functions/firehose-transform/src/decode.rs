@@ -17,7 +17,7 @@
 use crate::error::RecordError;
 use serde::{Deserialize, Serialize};
 use trickle_shared::gzip::{gunzip_bounded, is_gzip};
-use trickle_shared::json::{minified_len, minify_valid_json};
+use trickle_shared::json::minify_valid_json;
 use trickle_shared::limits::FIREHOSE_RESPONSE_BUDGET_BYTES;
 
 /// `messageType` of the health check CloudWatch Logs sends when a subscription is created.
@@ -117,14 +117,15 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
     }
     // IgnoredAny checks the syntax without building values, so numbers of any size pass.
     if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
-        let len = minified_len(bytes);
-        if len > MAX_RECORD_OUTPUT_BYTES {
+        // Minified once, then measured: the output is never longer than the (bounded) input.
+        let line = minify_valid_json(bytes);
+        if line.len() > MAX_RECORD_OUTPUT_BYTES {
             return Err(RecordError::TooLargeForAnyResponse {
-                bytes: len,
+                bytes: line.len(),
                 budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
             });
         }
-        return Ok(Decoded::Lines(vec![minify_valid_json(bytes)]));
+        return Ok(Decoded::Lines(vec![line]));
     }
     let message = text
         .strip_suffix('\n')

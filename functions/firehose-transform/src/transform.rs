@@ -24,7 +24,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use trickle_shared::framing::push_line;
+use trickle_shared::framing::{end_line, push_line};
 use trickle_shared::json::scalar_at_pointer;
 
 /// A record ready to answer `Ok`.
@@ -73,6 +73,17 @@ fn apply_options(
     lines: Vec<Vec<u8>>,
     config: &Config,
 ) -> Result<Option<Transformed>, RecordError> {
+    if !config.inspects_lines() {
+        if let [_] = lines.as_slice() {
+            // One line (any record but CloudWatch Logs): it becomes the data, not a copy.
+            let mut data = lines.into_iter().next().unwrap_or_default();
+            end_line(&mut data);
+            return Ok(Some(Transformed {
+                data,
+                partition_keys: None,
+            }));
+        }
+    }
     let capacity = lines.iter().map(|l| l.len() + 1).sum();
     let mut data = Vec::with_capacity(capacity);
     if !config.inspects_lines() {
