@@ -107,7 +107,8 @@ async fn run_batch_to_s3() {
             })
         })
         .collect();
-    let event: batch_to_s3::event::StreamEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let event: batch_to_s3::event::StreamEvent =
+        serde_json::from_value(json!({ "Records": records })).unwrap();
     f.handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
         .await
         .unwrap();
