@@ -98,6 +98,9 @@ pub struct UrlResponse {
     pub headers: BTreeMap<&'static str, String>,
     pub body: String,
     pub is_base64_encoded: bool,
+    /// Always empty. Function URLs accept a response without it, but `cargo lambda watch`
+    /// reads responses as API Gateway v2 ones, where it is required.
+    pub cookies: Vec<String>,
 }
 
 #[cfg(test)]

@@ -217,6 +217,7 @@ pub fn to_response(answer: Answer) -> UrlResponse {
         headers,
         body: answer.body.to_string(),
         is_base64_encoded: false,
+        cookies: Vec::new(),
     }
 }
 

@@ -33,6 +33,10 @@ async fn invoke(file: &str) -> (u16, Value, MemorySink) {
     assert_eq!(sent["headers"]["content-type"], "application/json");
     assert_eq!(sent["isBase64Encoded"], false);
     let status = sent["statusCode"].as_u64().unwrap() as u16;
+    // The shape `cargo lambda watch` (and lambda_http) read a function URL response as.
+    let apigw: lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse =
+        serde_json::from_value(sent.clone()).expect("an API Gateway v2 response");
+    assert_eq!(apigw.status_code, i64::from(status));
     let body = serde_json::from_str(sent["body"].as_str().unwrap()).unwrap();
     (status, body, take_sink(ingest))
 }
