@@ -86,6 +86,17 @@ pub fn safe_segment(value: &str, max: usize) -> String {
         }
         out.push_str(&piece);
     }
+    if !out.is_empty() && out.bytes().all(|b| b == b'.') {
+        // Cut short after its dots (". " with room for 3 bytes kept "."): escape them too.
+        let dots = out.len();
+        out.clear();
+        for _ in 0..dots {
+            if out.len() + 3 > max {
+                break;
+            }
+            out.push_str("%2E");
+        }
+    }
     out
 }
 
@@ -222,6 +233,14 @@ mod tests {
         }
         .key();
         assert!(key.len() <= S3_MAX_KEY_BYTES, "{}", key.len());
+    }
+
+    #[test]
+    fn a_value_cut_short_to_its_dots_is_no_dot_segment() {
+        assert_eq!(safe_segment(". ", 3), "%2E");
+        assert_eq!(safe_segment(".. ", 4), "%2E");
+        assert_eq!(safe_segment(".. ", 5), "..%20");
+        assert_eq!(safe_segment(".a", 3), ".a");
     }
 
     proptest! {
