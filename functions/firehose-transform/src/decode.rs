@@ -16,6 +16,7 @@
 
 use crate::error::RecordError;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use trickle_shared::gzip::{gunzip_bounded, is_gzip};
 use trickle_shared::json::minify_valid_json;
 use trickle_shared::limits::FIREHOSE_RESPONSE_BUDGET_BYTES;
@@ -50,20 +51,27 @@ pub enum Decoded {
 /// A CloudWatch Logs subscription envelope.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CwlEnvelope {
-    message_type: String,
-    #[serde(default)]
-    owner: String,
-    log_group: String,
-    log_stream: String,
-    log_events: Vec<CwlLogEvent>,
+struct CwlEnvelope<'a> {
+    // Borrowed from the record's text wherever it holds no escapes: no copy per event.
+    #[serde(borrow)]
+    message_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    owner: Cow<'a, str>,
+    #[serde(borrow)]
+    log_group: Cow<'a, str>,
+    #[serde(borrow)]
+    log_stream: Cow<'a, str>,
+    #[serde(borrow)]
+    log_events: Vec<CwlLogEvent<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct CwlLogEvent {
-    id: String,
+struct CwlLogEvent<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
     timestamp: i64,
-    message: String,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
 }
 
 /// Which envelope keys a JSON object has, read without building the values.
@@ -131,8 +139,11 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
         .unwrap_or(text);
+    // `{"message":"..."}`, and room for a few escapes.
+    let capacity = message.len() + message.len() / 8 + 16;
     Ok(Decoded::Lines(vec![to_json(
         &TextLine { message },
+        capacity,
         &mut left,
     )?]))
 }
@@ -157,7 +168,7 @@ fn cloudwatch_logs(text: &str, left: &mut usize) -> Result<Option<Decoded>, Reco
     }
     let envelope: CwlEnvelope = serde_json::from_str(text)
         .map_err(|e| RecordError::MalformedCloudWatchLogs(e.to_string()))?;
-    match envelope.message_type.as_str() {
+    match envelope.message_type.as_ref() {
         CWL_CONTROL_MESSAGE => Ok(Some(Decoded::Dropped(DropReason::ControlMessage))),
         CWL_DATA_MESSAGE if envelope.log_events.is_empty() => {
             Ok(Some(Decoded::Dropped(DropReason::NoLogEvents)))
@@ -167,6 +178,9 @@ fn cloudwatch_logs(text: &str, left: &mut usize) -> Result<Option<Decoded>, Reco
                 .log_events
                 .iter()
                 .map(|e| {
+                    // The fields' text plus the names, quotes and separators around them.
+                    let fields = e.id.len() + e.message.len() + envelope.log_group.len();
+                    let capacity = fields + envelope.log_stream.len() + envelope.owner.len() + 96;
                     to_json(
                         &CwlLine {
                             id: &e.id,
@@ -176,6 +190,7 @@ fn cloudwatch_logs(text: &str, left: &mut usize) -> Result<Option<Decoded>, Reco
                             log_stream: &envelope.log_stream,
                             owner: &envelope.owner,
                         },
+                        capacity,
                         &mut *left,
                     )
                 })
@@ -254,9 +269,14 @@ impl std::io::Write for Bounded<'_> {
 }
 
 /// Serializes one line, spending from the record's output allowance.
-fn to_json<T: Serialize>(value: &T, left: &mut usize) -> Result<Vec<u8>, RecordError> {
+/// `value` as compact JSON, `capacity` being the expected length (escapes may add to it).
+fn to_json<T: Serialize>(
+    value: &T,
+    capacity: usize,
+    left: &mut usize,
+) -> Result<Vec<u8>, RecordError> {
     let mut w = Bounded {
-        out: Vec::new(),
+        out: Vec::with_capacity(capacity.min(*left)),
         left,
     };
     match serde_json::to_writer(&mut w, value) {
