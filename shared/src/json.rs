@@ -1,5 +1,6 @@
 //! Small JSON helpers shared by the functions.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The text of a JSON value at a pointer, for partition keys and key segments: a string as
@@ -11,6 +12,16 @@ pub fn scalar_at_pointer(value: &Value, pointer: &str) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
+}
+
+/// For `#[serde(deserialize_with)]`: an absent or `null` field reads as the type's default
+/// (event senders differ in whether they omit a field or send it as `null`).
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// Calls `run` with each stretch of *valid* JSON text that is not insignificant whitespace

@@ -50,10 +50,10 @@ pub struct StreamRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamRecordData {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "trickle_shared::json::null_as_default")]
     pub partition_key: String,
     /// Checked by `ShardBatch::from_event` (absent or null reads as empty, and is refused there).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "trickle_shared::json::null_as_default")]
     pub sequence_number: String,
     /// Decoded from base64 while the event is read (one allocation, no text copy).
     #[serde(deserialize_with = "base64_data")]
@@ -81,12 +81,6 @@ impl From<KinesisEvent> for StreamEvent {
                 .collect(),
         }
     }
-}
-
-fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<T, D::Error> {
-    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 fn base64_data<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {

@@ -21,18 +21,18 @@ pub struct UrlRequest {
     // `"rawQueryString": null`, for one).
     /// Header names as sent (function URLs lowercase them); repeated headers are joined by
     /// commas, as function URLs do.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "trickle_shared::json::null_as_default")]
     pub headers: HashMap<String, String>,
     /// The decoded query parameters (absent when there is no query string).
     #[serde(default)]
     pub query_string_parameters: Option<HashMap<String, String>>,
     /// The query string as sent, percent-encoded; read when the map above is absent.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "trickle_shared::json::null_as_default")]
     pub raw_query_string: String,
     #[serde(default)]
     pub body: Option<String>,
     /// The body is base64 (function URLs do this for binary content types).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "trickle_shared::json::null_as_default")]
     pub is_base64_encoded: bool,
     /// Required, as is its method: an event without them is not an HTTP request, and is
     /// refused by the runtime with serde's message naming the missing field.
@@ -47,14 +47,6 @@ pub struct RequestContext {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct HttpContext {
     pub method: String,
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 impl UrlRequest {
