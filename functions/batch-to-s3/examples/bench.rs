@@ -277,30 +277,45 @@ struct Stats {
     max: Duration,
 }
 
-/// Runs `prepare` untimed, then `run` timed, `WARMUP + iterations` times. Whatever `run`
-/// returns is dropped after the clock stops.
-fn measure<P, R>(
-    iterations: usize,
-    mut prepare: impl FnMut() -> P,
-    mut run: impl FnMut(P) -> R,
-) -> Stats {
-    let mut times = Vec::with_capacity(iterations);
-    for i in 0..WARMUP + iterations {
+/// One measurement: `prepare` untimed, then `run` timed; whatever `run` returns is dropped
+/// after the clock stops.
+type Job<'a> = Box<dyn FnMut() -> Duration + 'a>;
+
+fn job<'a, P, R>(mut prepare: impl FnMut() -> P + 'a, mut run: impl FnMut(P) -> R + 'a) -> Job<'a> {
+    Box::new(move || {
         let input = prepare();
         let start = Instant::now();
         let output = black_box(run(black_box(input)));
         let elapsed = start.elapsed();
         drop(output);
-        if i >= WARMUP {
-            times.push(elapsed);
+        elapsed
+    })
+}
+
+/// Runs every job once per round, `WARMUP + iterations` rounds, so that floors and paths
+/// see the same machine: measured one after another, a busy spell or the allocator's state
+/// left by the previous measurement moved single figures by up to 1.6x.
+fn measure_interleaved(iterations: usize, jobs: &mut [Job<'_>]) -> Vec<Stats> {
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); jobs.len()];
+    for round in 0..WARMUP + iterations {
+        for (job, t) in jobs.iter_mut().zip(&mut times) {
+            let elapsed = job();
+            if round >= WARMUP {
+                t.push(elapsed);
+            }
         }
     }
-    times.sort();
-    Stats {
-        median: times[times.len() / 2],
-        min: times[0],
-        max: times[times.len() - 1],
-    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            Stats {
+                median: t[t.len() / 2],
+                min: t[0],
+                max: t[t.len() - 1],
+            }
+        })
+        .collect()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -378,54 +393,16 @@ fn bench_size(rt: &tokio::runtime::Runtime, size: Size, iterations: usize) {
         );
     };
 
-    let deser = measure(iterations, || (), |()| deserialize(&bytes));
-    row("floor: deserialize KinesisEvent", "-", &deser, None, None);
-    let ours = measure(iterations, || (), |()| deserialize_ours(&bytes));
-    row(
-        "the function's own: deserialize StreamEvent",
-        "-",
-        &ours,
-        None,
-        None,
-    );
+    // Untimed: the output check (one data object unpartitioned, of the floor's size when
+    // compressed) and each path's object count and stored bytes.
     let parsed_ours = deserialize_ours(&bytes);
-    let mut compress_floors = Vec::new();
-    for codec in CODECS {
-        let packed = compress_floor(codec, &ndjson).len();
-        // A fresh copy each time: the function compresses a body it has just framed, not a
-        // buffer that stays hot in the cache across iterations.
-        let s = measure(
-            iterations,
-            || ndjson.clone(),
-            |body| {
-                let packed = compress_floor(codec, &body);
-                (body, packed)
-            },
-        );
-        if codec != Compression::None {
-            row(
-                "floor: compress NDJSON",
-                &codec_label(codec),
-                &s,
-                None,
-                Some(packed),
-            );
-        }
-        let floor = if codec == Compression::None {
-            Duration::ZERO
-        } else {
-            s.median
-        };
-        compress_floors.push((codec, floor, packed));
-    }
-
+    let mut paths = Vec::new();
     for partitioned in [false, true] {
-        for &(codec, compress, packed) in &compress_floors {
+        for codec in CODECS {
             if partitioned && codec == Compression::None {
                 continue;
             }
             let cfg = config(codec, partitioned);
-            // Output check once, untimed: one data object (unpartitioned) of the floor's size.
             let f = BatchToS3::new(cfg.clone(), MemoryStore::new());
             invoke(rt, &f, parsed_ours.clone());
             let keys = f.store().keys("raw/");
@@ -438,55 +415,115 @@ fn bench_size(rt: &tokio::runtime::Runtime, size: Size, iterations: usize) {
                 assert_eq!(keys.len(), 1, "{keys:?}");
                 if codec != Compression::None {
                     assert_eq!(
-                        stored, packed,
+                        stored,
+                        compress_floor(codec, &ndjson).len(),
                         "the floor uses the function's codec and level"
                     );
                 }
             }
-            let (path_e2e, path_handler, label) = if partitioned {
-                (
-                    "deserialize + handler, partitioned",
-                    "handler only, partitioned",
-                    format!(
-                        "{} + {PARTITION_POINTER} ({} objects)",
-                        codec_label(codec),
-                        keys.len()
-                    ),
-                )
-            } else {
-                ("deserialize + handler", "handler only", codec_label(codec))
-            };
-            let e2e = measure(
-                iterations,
-                || BatchToS3::new(cfg.clone(), MemoryStore::new()),
-                |f| {
-                    invoke(rt, &f, deserialize_ours(&bytes));
-                    f
-                },
-            );
-            row(
-                path_e2e,
-                &label,
-                &e2e,
-                Some((deser.median + compress, ours.median + compress)),
-                Some(stored),
-            );
-            let handler = measure(
-                iterations,
-                || {
-                    (
-                        BatchToS3::new(cfg.clone(), MemoryStore::new()),
-                        parsed_ours.clone(),
-                    )
-                },
-                |(f, event)| {
-                    invoke(rt, &f, event);
-                    f
-                },
-            );
-            let floor = (compress > Duration::ZERO).then_some((compress, compress));
-            row(path_handler, &label, &handler, floor, Some(stored));
+            paths.push((partitioned, codec, cfg, keys.len(), stored));
         }
+    }
+
+    // Timed, interleaved: 0 KinesisEvent, 1 StreamEvent, 2.. one compress floor per codec
+    // but none, then per path its whole run (deserialize + handler) and its handler alone.
+    let compressed: Vec<Compression> = CODECS
+        .into_iter()
+        .filter(|c| *c != Compression::None)
+        .collect();
+    let mut jobs: Vec<Job<'_>> = vec![
+        job(|| (), |()| deserialize(&bytes)),
+        job(|| (), |()| deserialize_ours(&bytes)),
+    ];
+    for &codec in &compressed {
+        // A fresh copy each time: the function compresses a body it has just framed, not a
+        // buffer that stays hot in the cache across iterations.
+        let ndjson = &ndjson;
+        jobs.push(job(
+            move || ndjson.clone(),
+            move |body| {
+                let packed = compress_floor(codec, &body);
+                (body, packed)
+            },
+        ));
+    }
+    for (_, _, cfg, _, _) in &paths {
+        let (bytes, parsed_ours) = (&bytes, &parsed_ours);
+        jobs.push(job(
+            move || BatchToS3::new(cfg.clone(), MemoryStore::new()),
+            move |f| {
+                invoke(rt, &f, deserialize_ours(bytes));
+                f
+            },
+        ));
+        jobs.push(job(
+            move || {
+                (
+                    BatchToS3::new(cfg.clone(), MemoryStore::new()),
+                    parsed_ours.clone(),
+                )
+            },
+            move |(f, event)| {
+                invoke(rt, &f, event);
+                f
+            },
+        ));
+    }
+    let stats = measure_interleaved(iterations, &mut jobs);
+    drop(jobs);
+
+    let (deser, ours) = (&stats[0], &stats[1]);
+    row("floor: deserialize KinesisEvent", "-", deser, None, None);
+    row(
+        "the function's own: deserialize StreamEvent",
+        "-",
+        ours,
+        None,
+        None,
+    );
+    let compress_floor_of = |codec: Compression| {
+        compressed
+            .iter()
+            .position(|c| *c == codec)
+            .map_or(Duration::ZERO, |i| stats[2 + i].median)
+    };
+    for (i, &codec) in compressed.iter().enumerate() {
+        let packed = compress_floor(codec, &ndjson).len();
+        row(
+            "floor: compress NDJSON",
+            &codec_label(codec),
+            &stats[2 + i],
+            None,
+            Some(packed),
+        );
+    }
+    for (p, (partitioned, codec, _, objects, stored)) in paths.iter().enumerate() {
+        let (e2e, handler) = (
+            &stats[2 + compressed.len() + 2 * p],
+            &stats[3 + compressed.len() + 2 * p],
+        );
+        let (path_e2e, path_handler, label) = if *partitioned {
+            (
+                "deserialize + handler, partitioned",
+                "handler only, partitioned",
+                format!(
+                    "{} + {PARTITION_POINTER} ({objects} objects)",
+                    codec_label(*codec)
+                ),
+            )
+        } else {
+            ("deserialize + handler", "handler only", codec_label(*codec))
+        };
+        let compress = compress_floor_of(*codec);
+        row(
+            path_e2e,
+            &label,
+            e2e,
+            Some((deser.median + compress, ours.median + compress)),
+            Some(*stored),
+        );
+        let floor = (compress > Duration::ZERO).then_some((compress, compress));
+        row(path_handler, &label, handler, floor, Some(*stored));
     }
 }
 
