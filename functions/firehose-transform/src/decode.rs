@@ -248,45 +248,25 @@ pub fn split_cloudwatch_logs(
 /// than this in memory; the handler then treats the record as too large for any response.
 pub const MAX_RECORD_OUTPUT_BYTES: usize = FIREHOSE_RESPONSE_BUDGET_BYTES / 4 * 3;
 
-/// A writer that refuses to grow past a shared allowance.
-struct Bounded<'a> {
-    out: Vec<u8>,
-    left: &'a mut usize,
-}
-
-impl std::io::Write for Bounded<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if buf.len() > *self.left {
-            return Err(std::io::Error::other("output too large"));
-        }
-        *self.left -= buf.len();
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Serializes one line, spending from the record's output allowance.
-/// `value` as compact JSON, `capacity` being the expected length (escapes may add to it).
+/// Serializes one line as compact JSON, spending from the record's output allowance;
+/// `capacity` is the expected length (escapes may add to it). The line is written whole into
+/// a `Vec` (serde_json's fast path), then charged: memory stays bounded, since a line is at
+/// most its event's text, escaped, and the record's text is bounded by the decompression cap.
 fn to_json<T: Serialize>(
     value: &T,
     capacity: usize,
     left: &mut usize,
 ) -> Result<Vec<u8>, RecordError> {
-    let mut w = Bounded {
-        out: Vec::with_capacity(capacity.min(*left)),
-        left,
-    };
-    match serde_json::to_writer(&mut w, value) {
-        Ok(()) => Ok(w.out),
-        Err(e) if e.is_io() => Err(RecordError::TooLargeForAnyResponse {
+    let mut out = Vec::with_capacity(capacity.min(*left));
+    serde_json::to_writer(&mut out, value).map_err(|e| RecordError::Encode(e.to_string()))?;
+    if out.len() > *left {
+        return Err(RecordError::TooLargeForAnyResponse {
             bytes: MAX_RECORD_OUTPUT_BYTES + 1,
             budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
-        }),
-        Err(e) => Err(RecordError::Encode(e.to_string())),
+        });
     }
+    *left -= out.len();
+    Ok(out)
 }
 
 #[cfg(test)]
