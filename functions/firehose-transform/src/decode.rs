@@ -18,7 +18,7 @@ use crate::error::RecordError;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use trickle_shared::gzip::{gunzip_bounded, is_gzip};
-use trickle_shared::json::minify_valid_json;
+use trickle_shared::json::{minified_len, minify_valid_json};
 use trickle_shared::limits::FIREHOSE_RESPONSE_BUDGET_BYTES;
 
 /// `messageType` of the health check CloudWatch Logs sends when a subscription is created.
@@ -48,19 +48,20 @@ pub enum Decoded {
     Dropped(DropReason),
 }
 
-/// A CloudWatch Logs subscription envelope.
+/// A CloudWatch Logs subscription envelope. Its strings are kept as their raw JSON text,
+/// borrowed from the record: an output line copies them as they are (escapes included)
+/// instead of unescaping and escaping them again.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CwlEnvelope<'a> {
-    // Borrowed from the record's text wherever it holds no escapes: no copy per event.
     #[serde(borrow)]
     message_type: Cow<'a, str>,
     #[serde(default, borrow)]
-    owner: Cow<'a, str>,
+    owner: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    log_group: Cow<'a, str>,
+    log_group: JsonStr<'a>,
     #[serde(borrow)]
-    log_stream: Cow<'a, str>,
+    log_stream: JsonStr<'a>,
     #[serde(borrow)]
     log_events: Vec<CwlLogEvent<'a>>,
 }
@@ -68,10 +69,47 @@ struct CwlEnvelope<'a> {
 #[derive(Debug, Deserialize)]
 struct CwlLogEvent<'a> {
     #[serde(borrow)]
-    id: Cow<'a, str>,
+    id: JsonStr<'a>,
     timestamp: i64,
     #[serde(borrow)]
-    message: Cow<'a, str>,
+    message: JsonStr<'a>,
+}
+
+/// A JSON string as its raw text, quotes and escapes included (checked to be a string).
+#[derive(Debug, Clone, Copy)]
+struct JsonStr<'a>(&'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for JsonStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de serde_json::value::RawValue>::deserialize(d)?;
+        if raw.get().starts_with('"') {
+            Ok(JsonStr(raw.get()))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "expected a string, found {}",
+                raw.get().chars().take(32).collect::<String>()
+            )))
+        }
+    }
+}
+
+/// Appends one log event's output line: its fields in this order, then the envelope's
+/// group, stream and owner (`""` when the envelope has none).
+fn push_cwl_line(out: &mut Vec<u8>, e: &CwlLogEvent<'_>, envelope: &CwlEnvelope<'_>) {
+    out.extend_from_slice(b"{\"id\":");
+    out.extend_from_slice(e.id.0.as_bytes());
+    out.extend_from_slice(b",\"timestamp\":");
+    out.extend_from_slice(e.timestamp.to_string().as_bytes());
+    for (name, raw) in [
+        (&b",\"message\":"[..], e.message),
+        (b",\"logGroup\":", envelope.log_group),
+        (b",\"logStream\":", envelope.log_stream),
+        (b",\"owner\":", envelope.owner.unwrap_or(JsonStr("\"\""))),
+    ] {
+        out.extend_from_slice(name);
+        out.extend_from_slice(raw.0.as_bytes());
+    }
+    out.push(b'}');
 }
 
 /// Which envelope keys a JSON object has, read without building the values.
@@ -82,18 +120,6 @@ struct CwlProbe {
     log_group: Option<serde::de::IgnoredAny>,
     log_stream: Option<serde::de::IgnoredAny>,
     log_events: Option<serde::de::IgnoredAny>,
-}
-
-/// One output line for a log event, fields in this order.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CwlLine<'a> {
-    id: &'a str,
-    timestamp: i64,
-    message: &'a str,
-    log_group: &'a str,
-    log_stream: &'a str,
-    owner: &'a str,
 }
 
 #[derive(Serialize)]
@@ -125,15 +151,18 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
     }
     // IgnoredAny checks the syntax without building values, so numbers of any size pass.
     if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
-        // Minified once, then measured: the output is never longer than the (bounded) input.
-        let line = minify_valid_json(bytes);
-        if line.len() > MAX_RECORD_OUTPUT_BYTES {
-            return Err(RecordError::TooLargeForAnyResponse {
-                bytes: line.len(),
-                budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
-            });
+        // Minifying never lengthens: only a text longer than any response could take is
+        // measured first, so it is refused before it is copied.
+        if bytes.len() > MAX_RECORD_OUTPUT_BYTES {
+            let len = minified_len(bytes);
+            if len > MAX_RECORD_OUTPUT_BYTES {
+                return Err(RecordError::TooLargeForAnyResponse {
+                    bytes: len,
+                    budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
+                });
+            }
         }
-        return Ok(Decoded::Lines(vec![line]));
+        return Ok(Decoded::Lines(vec![minify_valid_json(bytes)]));
     }
     let message = text
         .strip_suffix('\n')
@@ -154,47 +183,47 @@ fn cloudwatch_logs(text: &str, left: &mut usize) -> Result<Option<Decoded>, Reco
     if !text.trim_start().starts_with('{') || !text.contains("\"logEvents\"") {
         return Ok(None);
     }
-    let is_envelope = matches!(
-        serde_json::from_str::<CwlProbe>(text),
-        Ok(CwlProbe {
-            message_type: Some(_),
-            log_group: Some(_),
-            log_stream: Some(_),
-            log_events: Some(_),
-        })
-    );
-    if !is_envelope {
-        return Ok(None);
-    }
-    let envelope: CwlEnvelope = serde_json::from_str(text)
-        .map_err(|e| RecordError::MalformedCloudWatchLogs(e.to_string()))?;
+    // One parse when it is an envelope; only when that fails, the probe tells a malformed
+    // envelope (all four keys) from other JSON.
+    let envelope: CwlEnvelope = match serde_json::from_str(text) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            let is_envelope = matches!(
+                serde_json::from_str::<CwlProbe>(text),
+                Ok(CwlProbe {
+                    message_type: Some(_),
+                    log_group: Some(_),
+                    log_stream: Some(_),
+                    log_events: Some(_),
+                })
+            );
+            if !is_envelope {
+                return Ok(None);
+            }
+            return Err(RecordError::MalformedCloudWatchLogs(e.to_string()));
+        }
+    };
     match envelope.message_type.as_ref() {
         CWL_CONTROL_MESSAGE => Ok(Some(Decoded::Dropped(DropReason::ControlMessage))),
         CWL_DATA_MESSAGE if envelope.log_events.is_empty() => {
             Ok(Some(Decoded::Dropped(DropReason::NoLogEvents)))
         }
         CWL_DATA_MESSAGE => {
-            let lines = envelope
-                .log_events
-                .iter()
-                .map(|e| {
-                    // The fields' text plus the names, quotes and separators around them.
-                    let fields = e.id.len() + e.message.len() + envelope.log_group.len();
-                    let capacity = fields + envelope.log_stream.len() + envelope.owner.len() + 96;
-                    to_json(
-                        &CwlLine {
-                            id: &e.id,
-                            timestamp: e.timestamp,
-                            message: &e.message,
-                            log_group: &envelope.log_group,
-                            log_stream: &envelope.log_stream,
-                            owner: &envelope.owner,
-                        },
-                        capacity,
-                        &mut *left,
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut lines = Vec::with_capacity(envelope.log_events.len());
+            for e in &envelope.log_events {
+                // The fields' text plus the names and separators around them.
+                let capacity = e.id.0.len() + e.message.0.len() + 96;
+                let mut line = Vec::with_capacity(capacity + envelope.log_group.0.len());
+                push_cwl_line(&mut line, e, &envelope);
+                if line.len() > *left {
+                    return Err(RecordError::TooLargeForAnyResponse {
+                        bytes: MAX_RECORD_OUTPUT_BYTES + 1,
+                        budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
+                    });
+                }
+                *left -= line.len();
+                lines.push(line);
+            }
             Ok(Some(Decoded::Lines(lines)))
         }
         other => Err(RecordError::UnknownCloudWatchLogsMessageType(
@@ -248,25 +277,47 @@ pub fn split_cloudwatch_logs(
 /// than this in memory; the handler then treats the record as too large for any response.
 pub const MAX_RECORD_OUTPUT_BYTES: usize = FIREHOSE_RESPONSE_BUDGET_BYTES / 4 * 3;
 
-/// Serializes one line as compact JSON, spending from the record's output allowance;
-/// `capacity` is the expected length (escapes may add to it). The line is written whole into
-/// a `Vec` (serde_json's fast path), then charged: memory stays bounded, since a line is at
-/// most its event's text, escaped, and the record's text is bounded by the decompression cap.
+/// A writer that refuses to grow past a shared allowance.
+struct Bounded<'a> {
+    out: Vec<u8>,
+    left: &'a mut usize,
+}
+
+impl std::io::Write for Bounded<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > *self.left {
+            return Err(std::io::Error::other("output too large"));
+        }
+        *self.left -= buf.len();
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serializes one line as compact JSON, spending from the record's output allowance as it
+/// writes: escaping can multiply a text's size (a control character becomes six bytes), so
+/// the line is cut off at the allowance, never built whole first. `capacity` is the
+/// expected length.
 fn to_json<T: Serialize>(
     value: &T,
     capacity: usize,
     left: &mut usize,
 ) -> Result<Vec<u8>, RecordError> {
-    let mut out = Vec::with_capacity(capacity.min(*left));
-    serde_json::to_writer(&mut out, value).map_err(|e| RecordError::Encode(e.to_string()))?;
-    if out.len() > *left {
-        return Err(RecordError::TooLargeForAnyResponse {
+    let mut w = Bounded {
+        out: Vec::with_capacity(capacity.min(*left)),
+        left,
+    };
+    match serde_json::to_writer(&mut w, value) {
+        Ok(()) => Ok(w.out),
+        Err(e) if e.is_io() => Err(RecordError::TooLargeForAnyResponse {
             bytes: MAX_RECORD_OUTPUT_BYTES + 1,
             budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
-        });
+        }),
+        Err(e) => Err(RecordError::Encode(e.to_string())),
     }
-    *left -= out.len();
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -412,6 +463,19 @@ mod tests {
                 r#"{"id":"2","timestamp":11,"message":"{\"a\":1}\n","logGroup":"g","logStream":"s","owner":"123"}"#,
             ]
         );
+    }
+
+    #[test]
+    fn log_strings_keep_their_escapes_and_read_back_the_same() {
+        let data = envelope(
+            "DATA_MESSAGE",
+            r#"{"id":"7","timestamp":-5,"message":"a\u00e9\/\"b\\ \ud83d\ude00\t"}"#,
+        );
+        let lines = lines(decode(&data, LIMIT).unwrap());
+        let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(line["message"], "a\u{e9}/\"b\\ \u{1f600}\t");
+        assert_eq!(line["timestamp"], -5);
+        assert_eq!(line["owner"], "123");
     }
 
     #[test]
