@@ -142,15 +142,14 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
     } else {
         bytes
     };
-    let text = std::str::from_utf8(bytes).map_err(|e| RecordError::NotUtf8 {
-        valid_up_to: e.valid_up_to(),
-    })?;
     let mut left = MAX_RECORD_OUTPUT_BYTES;
-    if let Some(decoded) = cloudwatch_logs(text, &mut left)? {
+    if let Some(decoded) = cloudwatch_logs(bytes, &mut left)? {
         return Ok(decoded);
     }
     // IgnoredAny checks the syntax without building values, so numbers of any size pass.
-    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+    // Valid JSON is valid UTF-8 (the parser checks strings; all else must be ASCII), so the
+    // text is checked for UTF-8 only when it is not JSON.
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
         // Minifying never lengthens: only a text longer than any response could take is
         // measured first, so it is refused before it is copied.
         if bytes.len() > MAX_RECORD_OUTPUT_BYTES {
@@ -164,6 +163,9 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
         }
         return Ok(Decoded::Lines(vec![minify_valid_json(bytes)]));
     }
+    let text = std::str::from_utf8(bytes).map_err(|e| RecordError::NotUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
     let message = text
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
@@ -178,18 +180,19 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
 }
 
 /// `Some` when `text` is a CloudWatch Logs envelope.
-fn cloudwatch_logs(text: &str, left: &mut usize) -> Result<Option<Decoded>, RecordError> {
+fn cloudwatch_logs(text: &[u8], left: &mut usize) -> Result<Option<Decoded>, RecordError> {
     // Cheap pre-checks so ordinary JSON is parsed once, not three times.
-    if !text.trim_start().starts_with('{') || !text.contains("\"logEvents\"") {
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') || memchr::memmem::find(text, b"\"logEvents\"").is_none() {
         return Ok(None);
     }
     // One parse when it is an envelope; only when that fails, the probe tells a malformed
     // envelope (all four keys) from other JSON.
-    let envelope: CwlEnvelope = match serde_json::from_str(text) {
+    let envelope: CwlEnvelope = match serde_json::from_slice(text) {
         Ok(envelope) => envelope,
         Err(e) => {
             let is_envelope = matches!(
-                serde_json::from_str::<CwlProbe>(text),
+                serde_json::from_slice::<CwlProbe>(text),
                 Ok(CwlProbe {
                     message_type: Some(_),
                     log_group: Some(_),
