@@ -32,7 +32,10 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 fn lines(d: Decoded) -> Option<Vec<Vec<u8>>> {
     match d {
-        Decoded::Lines(l) => Some(l),
+        Decoded::Lines(l) => {
+            assert_eq!(l.iter().count(), l.len(), "line count");
+            Some(l.iter().map(<[u8]>::to_vec).collect())
+        }
         Decoded::Dropped(_) => None,
     }
 }

@@ -9,13 +9,6 @@ pub fn push_line(out: &mut Vec<u8>, record: &[u8]) {
     }
 }
 
-/// Frames one record in place: what `push_line` would append, without copying it.
-pub fn end_line(record: &mut Vec<u8>) {
-    if record.last() != Some(&b'\n') {
-        record.push(b'\n');
-    }
-}
-
 /// The framed length of a record: its bytes plus the `\n` `push_line` would add.
 pub fn framed_len(record: &[u8]) -> usize {
     record.len() + usize::from(record.last() != Some(&b'\n'))
@@ -34,12 +27,5 @@ mod tests {
         assert_eq!(out, b"a\nb\n\n");
         assert_eq!(framed_len(b"a"), 2);
         assert_eq!(framed_len(b"b\n"), 2);
-        for record in [&b"a"[..], b"b\n", b""] {
-            let mut pushed = Vec::new();
-            push_line(&mut pushed, record);
-            let mut ended = record.to_vec();
-            end_line(&mut ended);
-            assert_eq!(ended, pushed);
-        }
     }
 }

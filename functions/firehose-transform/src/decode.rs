@@ -42,10 +42,53 @@ pub enum DropReason {
 /// What one record decodes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
-    /// Output lines, each compact JSON without a newline; at least one.
-    Lines(Vec<Vec<u8>>),
+    /// Output lines, each compact JSON; at least one.
+    Lines(Lines),
     /// Nothing to deliver.
     Dropped(DropReason),
+}
+
+/// Output lines one after another in one buffer, each ended by `\n`: already the framing
+/// Firehose delivers, so a record without options hands the buffer over as its data. No line
+/// holds a raw newline (each is JSON text, which escapes it), so the lines are the buffer
+/// split at `\n`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    text: Vec<u8>,
+}
+
+impl Lines {
+    /// One line (its text, without a newline) as the whole buffer.
+    pub fn one(mut line: Vec<u8>) -> Self {
+        line.push(b'\n');
+        Self { text: line }
+    }
+
+    /// Appends a line written by `write` into the buffer.
+    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.text);
+        self.text.push(b'\n');
+    }
+
+    /// The lines, without their newlines.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.text
+            .split_inclusive(|&b| b == b'\n')
+            .map(|line| line.strip_suffix(b"\n").unwrap_or(line))
+    }
+
+    pub fn len(&self) -> usize {
+        memchr::memchr_iter(b'\n', &self.text).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The framed text: every line followed by `\n`.
+    pub fn into_text(self) -> Vec<u8> {
+        self.text
+    }
 }
 
 /// A CloudWatch Logs subscription envelope. Its strings are kept as their raw JSON text,
@@ -91,6 +134,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for JsonStr<'a> {
             )))
         }
     }
+}
+
+/// What a log event's line adds to its raw fields: `{"id":`, `,"timestamp":`,
+/// `,"message":`, `,"logGroup":`, `,"logStream":`, `,"owner":`, `}` and the newline.
+const CWL_LINE_NAMES_BYTES: usize = 6 + 13 + 11 + 12 + 13 + 9 + 1 + 1;
+
+/// The length of an integer's decimal text.
+fn decimal_len(n: i64) -> usize {
+    n.unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1)
+        + usize::from(n < 0)
 }
 
 /// Appends one log event's output line: its fields in this order, then the envelope's
@@ -161,7 +216,7 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
                 });
             }
         }
-        return Ok(Decoded::Lines(vec![minify_valid_json(bytes)]));
+        return Ok(Decoded::Lines(Lines::one(minify_valid_json(bytes))));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| RecordError::NotUtf8 {
         valid_up_to: e.valid_up_to(),
@@ -172,11 +227,11 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
         .unwrap_or(text);
     // `{"message":"..."}`, and room for a few escapes.
     let capacity = message.len() + message.len() / 8 + 16;
-    Ok(Decoded::Lines(vec![to_json(
+    Ok(Decoded::Lines(Lines::one(to_json(
         &TextLine { message },
         capacity,
         &mut left,
-    )?]))
+    )?)))
 }
 
 /// `Some` when `text` is a CloudWatch Logs envelope.
@@ -212,21 +267,30 @@ fn cloudwatch_logs(text: &[u8], left: &mut usize) -> Result<Option<Decoded>, Rec
             Ok(Some(Decoded::Dropped(DropReason::NoLogEvents)))
         }
         CWL_DATA_MESSAGE => {
-            let mut lines = Vec::with_capacity(envelope.log_events.len());
-            for e in &envelope.log_events {
-                // The fields' text plus the names and separators around them.
-                let capacity = e.id.0.len() + e.message.0.len() + 96;
-                let mut line = Vec::with_capacity(capacity + envelope.log_group.0.len());
-                push_cwl_line(&mut line, e, &envelope);
-                if line.len() > *left {
-                    return Err(RecordError::TooLargeForAnyResponse {
-                        bytes: MAX_RECORD_OUTPUT_BYTES + 1,
-                        budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
-                    });
-                }
-                *left -= line.len();
-                lines.push(line);
+            // The output's exact size, known before anything is written.
+            let shared = envelope.log_group.0.len()
+                + envelope.log_stream.0.len()
+                + envelope.owner.map_or(2, |o| o.0.len())
+                + CWL_LINE_NAMES_BYTES;
+            let expected: usize = envelope
+                .log_events
+                .iter()
+                .map(|e| e.id.0.len() + e.message.0.len() + decimal_len(e.timestamp) + shared)
+                .sum();
+            if expected > *left {
+                return Err(RecordError::TooLargeForAnyResponse {
+                    bytes: expected,
+                    budget: FIREHOSE_RESPONSE_BUDGET_BYTES,
+                });
             }
+            let mut lines = Lines {
+                text: Vec::with_capacity(expected),
+            };
+            for e in &envelope.log_events {
+                lines.push_with(|out| push_cwl_line(out, e, &envelope));
+            }
+            debug_assert_eq!(lines.text.len(), expected);
+            *left -= expected;
             Ok(Some(Decoded::Lines(lines)))
         }
         other => Err(RecordError::UnknownCloudWatchLogsMessageType(
@@ -366,8 +430,8 @@ mod tests {
     fn lines(d: Decoded) -> Vec<String> {
         match d {
             Decoded::Lines(l) => l
-                .into_iter()
-                .map(|l| String::from_utf8(l).unwrap())
+                .iter()
+                .map(|l| String::from_utf8(l.to_vec()).unwrap())
                 .collect(),
             other => panic!("expected lines, got {other:?}"),
         }
@@ -546,7 +610,8 @@ mod tests {
         fn lines_are_always_one_line_of_valid_json(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             if let Ok(Decoded::Lines(ls)) = decode(&bytes, LIMIT) {
                 prop_assert!(!ls.is_empty());
-                for l in ls {
+                prop_assert_eq!(ls.iter().count(), ls.len());
+                for l in ls.iter() {
                     prop_assert!(!l.contains(&b'\n'));
                     prop_assert!(serde_json::from_slice::<serde::de::IgnoredAny>(&l).is_ok());
                 }

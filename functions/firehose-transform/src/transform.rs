@@ -17,14 +17,14 @@
 //! Enrichment and filtering run before partitioning, so a key may use an enriched field.
 
 use crate::config::Config;
-use crate::decode::{decode, Decoded, DropReason};
+use crate::decode::{decode, Decoded, DropReason, Lines};
 use crate::error::RecordError;
 use crate::event::FirehoseRecord;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use trickle_shared::framing::{end_line, push_line};
+use trickle_shared::framing::push_line;
 use trickle_shared::json::scalar_at_pointer;
 
 /// A record ready to answer `Ok`.
@@ -70,34 +70,21 @@ fn try_transform(record: &FirehoseRecord, config: &Config) -> Result<Decoded, Re
 /// Applies the options; `None` when the filter removed every line.
 fn apply_options(
     record: &FirehoseRecord,
-    lines: Vec<Vec<u8>>,
+    lines: Lines,
     config: &Config,
 ) -> Result<Option<Transformed>, RecordError> {
     if !config.inspects_lines() {
-        if let [_] = lines.as_slice() {
-            // One line (any record but CloudWatch Logs): it becomes the data, not a copy.
-            let mut data = lines.into_iter().next().unwrap_or_default();
-            end_line(&mut data);
-            return Ok(Some(Transformed {
-                data,
-                partition_keys: None,
-            }));
-        }
-    }
-    let capacity = lines.iter().map(|l| l.len() + 1).sum();
-    let mut data = Vec::with_capacity(capacity);
-    if !config.inspects_lines() {
-        for line in &lines {
-            push_line(&mut data, line);
-        }
+        // Already framed: the lines' buffer becomes the data, not a copy.
         return Ok(Some(Transformed {
-            data,
+            data: lines.into_text(),
             partition_keys: None,
         }));
     }
+    let mut data = Vec::with_capacity(lines.len() + lines.iter().map(<[u8]>::len).sum::<usize>());
     let extra = enrichment_fields(record, config);
     let mut first_value: Option<Option<Value>> = None;
-    for mut line in lines {
+    for line in lines.iter() {
+        let mut line = line.to_vec();
         // Out-of-range numbers (1e400) are valid JSON that `Value` cannot hold: such a line
         // is kept as is, and reads as having no fields.
         let mut value = serde_json::from_slice::<Value>(&line).ok();
