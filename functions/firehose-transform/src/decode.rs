@@ -91,22 +91,24 @@ impl Lines {
     }
 }
 
-/// A CloudWatch Logs subscription envelope. Its strings are kept as their raw JSON text,
-/// borrowed from the record: an output line copies them as they are (escapes included)
-/// instead of unescaping and escaping them again.
+/// A JSON object that may be a CloudWatch Logs subscription envelope: it is one when the
+/// four keys CloudWatch Logs always sends are there. Parsing a record as this both validates
+/// any JSON object (other keys are skipped, checked) and reads an envelope, in one pass. Its
+/// strings are kept as their raw JSON text, borrowed from the record: an output line copies
+/// them as they are (escapes included) instead of unescaping and escaping them again.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CwlEnvelope<'a> {
-    #[serde(borrow)]
-    message_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    message_type: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     owner: Option<JsonStr<'a>>,
-    #[serde(borrow)]
-    log_group: JsonStr<'a>,
-    #[serde(borrow)]
-    log_stream: JsonStr<'a>,
-    #[serde(borrow)]
-    log_events: Vec<CwlLogEvent<'a>>,
+    #[serde(default, borrow)]
+    log_group: Option<JsonStr<'a>>,
+    #[serde(default, borrow)]
+    log_stream: Option<JsonStr<'a>>,
+    #[serde(default, borrow)]
+    log_events: Option<Vec<CwlLogEvent<'a>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,9 +150,16 @@ fn decimal_len(n: i64) -> usize {
         + usize::from(n < 0)
 }
 
+/// An envelope's fields, all there (`owner` is `""` when the envelope has none).
+struct Envelope<'a> {
+    log_group: JsonStr<'a>,
+    log_stream: JsonStr<'a>,
+    owner: JsonStr<'a>,
+}
+
 /// Appends one log event's output line: its fields in this order, then the envelope's
 /// group, stream and owner (`""` when the envelope has none).
-fn push_cwl_line(out: &mut Vec<u8>, e: &CwlLogEvent<'_>, envelope: &CwlEnvelope<'_>) {
+fn push_cwl_line(out: &mut Vec<u8>, e: &CwlLogEvent<'_>, envelope: &Envelope<'_>) {
     out.extend_from_slice(b"{\"id\":");
     out.extend_from_slice(e.id.0.as_bytes());
     out.extend_from_slice(b",\"timestamp\":");
@@ -159,7 +168,7 @@ fn push_cwl_line(out: &mut Vec<u8>, e: &CwlLogEvent<'_>, envelope: &CwlEnvelope<
         (&b",\"message\":"[..], e.message),
         (b",\"logGroup\":", envelope.log_group),
         (b",\"logStream\":", envelope.log_stream),
-        (b",\"owner\":", envelope.owner.unwrap_or(JsonStr("\"\""))),
+        (b",\"owner\":", envelope.owner),
     ] {
         out.extend_from_slice(name);
         out.extend_from_slice(raw.0.as_bytes());
@@ -198,13 +207,15 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
         bytes
     };
     let mut left = MAX_RECORD_OUTPUT_BYTES;
-    if let Some(decoded) = cloudwatch_logs(bytes, &mut left)? {
-        return Ok(decoded);
-    }
-    // IgnoredAny checks the syntax without building values, so numbers of any size pass.
+    let json = match json_object(bytes, &mut left)? {
+        Object::Envelope(decoded) => return Ok(decoded),
+        Object::Json => true,
+        // IgnoredAny checks the syntax without building values, so numbers of any size pass.
+        Object::Unknown => serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok(),
+    };
     // Valid JSON is valid UTF-8 (the parser checks strings; all else must be ASCII), so the
     // text is checked for UTF-8 only when it is not JSON.
-    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+    if json {
         // Minifying never lengthens: only a text longer than any response could take is
         // measured first, so it is refused before it is copied.
         if bytes.len() > MAX_RECORD_OUTPUT_BYTES {
@@ -234,18 +245,27 @@ pub fn decode(bytes: &[u8], max_decompressed_bytes: usize) -> Result<Decoded, Re
     )?)))
 }
 
-/// `Some` when `text` is a CloudWatch Logs envelope.
-fn cloudwatch_logs(text: &[u8], left: &mut usize) -> Result<Option<Decoded>, RecordError> {
-    // Cheap pre-checks so ordinary JSON is parsed once, not three times.
-    let first = text.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') || memchr::memmem::find(text, b"\"logEvents\"").is_none() {
-        return Ok(None);
+/// What one parse of a record as a JSON object told.
+enum Object {
+    /// A CloudWatch Logs envelope, decoded.
+    Envelope(Decoded),
+    /// Valid JSON, not an envelope.
+    Json,
+    /// Not a JSON object, or not readable as one: still to be checked as JSON.
+    Unknown,
+}
+
+/// Parses a record that starts as a JSON object once: an envelope is decoded, any other
+/// object is known to be valid JSON.
+fn json_object(text: &[u8], left: &mut usize) -> Result<Object, RecordError> {
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Ok(Object::Unknown);
     }
-    // One parse when it is an envelope; only when that fails, the probe tells a malformed
-    // envelope (all four keys) from other JSON.
-    let envelope: CwlEnvelope = match serde_json::from_slice(text) {
-        Ok(envelope) => envelope,
+    let parsed: CwlEnvelope = match serde_json::from_slice(text) {
+        Ok(parsed) => parsed,
         Err(e) => {
+            // Only when that fails does the probe tell a malformed envelope (all four keys)
+            // from other text.
             let is_envelope = matches!(
                 serde_json::from_slice::<CwlProbe>(text),
                 Ok(CwlProbe {
@@ -256,24 +276,46 @@ fn cloudwatch_logs(text: &[u8], left: &mut usize) -> Result<Option<Decoded>, Rec
                 })
             );
             if !is_envelope {
-                return Ok(None);
+                return Ok(Object::Unknown);
             }
             return Err(RecordError::MalformedCloudWatchLogs(e.to_string()));
         }
     };
-    match envelope.message_type.as_ref() {
-        CWL_CONTROL_MESSAGE => Ok(Some(Decoded::Dropped(DropReason::ControlMessage))),
-        CWL_DATA_MESSAGE if envelope.log_events.is_empty() => {
-            Ok(Some(Decoded::Dropped(DropReason::NoLogEvents)))
-        }
+    let CwlEnvelope {
+        message_type: Some(message_type),
+        owner,
+        log_group: Some(log_group),
+        log_stream: Some(log_stream),
+        log_events: Some(log_events),
+    } = parsed
+    else {
+        return Ok(Object::Json);
+    };
+    let envelope = Envelope {
+        log_group,
+        log_stream,
+        owner: owner.unwrap_or(JsonStr("\"\"")),
+    };
+    cloudwatch_logs(&message_type, &log_events, &envelope, left).map(Object::Envelope)
+}
+
+/// The lines of a CloudWatch Logs envelope's events, or why it has none.
+fn cloudwatch_logs(
+    message_type: &str,
+    log_events: &[CwlLogEvent<'_>],
+    envelope: &Envelope<'_>,
+    left: &mut usize,
+) -> Result<Decoded, RecordError> {
+    match message_type {
+        CWL_CONTROL_MESSAGE => Ok(Decoded::Dropped(DropReason::ControlMessage)),
+        CWL_DATA_MESSAGE if log_events.is_empty() => Ok(Decoded::Dropped(DropReason::NoLogEvents)),
         CWL_DATA_MESSAGE => {
             // The output's exact size, known before anything is written.
             let shared = envelope.log_group.0.len()
                 + envelope.log_stream.0.len()
-                + envelope.owner.map_or(2, |o| o.0.len())
+                + envelope.owner.0.len()
                 + CWL_LINE_NAMES_BYTES;
-            let expected: usize = envelope
-                .log_events
+            let expected: usize = log_events
                 .iter()
                 .map(|e| e.id.0.len() + e.message.0.len() + decimal_len(e.timestamp) + shared)
                 .sum();
@@ -286,12 +328,12 @@ fn cloudwatch_logs(text: &[u8], left: &mut usize) -> Result<Option<Decoded>, Rec
             let mut lines = Lines {
                 text: Vec::with_capacity(expected),
             };
-            for e in &envelope.log_events {
-                lines.push_with(|out| push_cwl_line(out, e, &envelope));
+            for e in log_events {
+                lines.push_with(|out| push_cwl_line(out, e, envelope));
             }
             debug_assert_eq!(lines.text.len(), expected);
             *left -= expected;
-            Ok(Some(Decoded::Lines(lines)))
+            Ok(Decoded::Lines(lines))
         }
         other => Err(RecordError::UnknownCloudWatchLogsMessageType(
             other.chars().take(64).collect(),
@@ -579,6 +621,18 @@ mod tests {
             lines(decode(br#"{"logEvents": [], "x": 1}"#, LIMIT).unwrap()),
             vec![r#"{"logEvents":[],"x":1}"#]
         );
+    }
+
+    #[test]
+    fn objects_using_envelope_keys_otherwise_are_plain_json() {
+        for text in [
+            r#"{"owner": 5, "logEvents": "none"}"#,
+            r#"{"messageType": "DATA_MESSAGE", "logGroup": "g"}"#,
+            r#"{"logEvents": [{"id": 1}]}"#,
+        ] {
+            let want: String = text.chars().filter(|c| *c != ' ').collect();
+            assert_eq!(lines(decode(text.as_bytes(), LIMIT).unwrap()), vec![want]);
+        }
     }
 
     #[test]
