@@ -36,6 +36,16 @@ pub fn document(
     doc
 }
 
+/// Prints a document as one raw line on stdout, flushed; a failed write only loses the
+/// metrics, never the invocation.
+pub fn emit(doc: &Value) {
+    use std::io::Write;
+    let mut line = doc.to_string();
+    line.push('\n');
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

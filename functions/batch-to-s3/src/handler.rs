@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::error::{EventError, WriteError};
 use crate::event::{response, ShardBatch, StreamEvent};
 use crate::key::state_key;
-use crate::metrics::{emit_emf, Summary};
+use crate::metrics::Summary;
 use crate::plan::{plan, ObjectKind, META_LAST_SEQUENCE, META_SHARD_ID};
 use crate::store::{Condition, ObjectStore, PutObject, PutOutcome, StoreError};
 use crate::watermark::{first_unstored, HighWaterMark};
@@ -100,7 +100,7 @@ impl<S: ObjectStore> BatchToS3<S> {
         let mut outcome = self.store_batch(&batch, deadline).await;
         outcome.summary.duration_ms = started.elapsed().as_millis();
         outcome.summary.log();
-        emit_emf(&outcome.summary.emf(chrono::Utc::now().timestamp_millis()));
+        trickle_shared::emf::emit(&outcome.summary.emf(chrono::Utc::now().timestamp_millis()));
         Ok(outcome)
     }
 

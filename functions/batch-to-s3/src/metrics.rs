@@ -7,7 +7,6 @@
 //! runtime cannot attribute to a logger still arrives verbatim, so both coexist.
 
 use serde_json::{json, Value};
-use std::io::Write;
 
 /// The CloudWatch namespace of every metric.
 pub const METRICS_NAMESPACE: &str = "trickle/batch-to-s3";
@@ -120,15 +119,6 @@ impl Summary {
         doc["ShardId"] = json!(self.shard_id);
         doc
     }
-}
-
-/// Prints an EMF document as one line on stdout (see the module documentation).
-pub fn emit_emf(doc: &Value) {
-    let mut line = doc.to_string();
-    line.push('\n');
-    let mut out = std::io::stdout().lock();
-    // Losing a metrics line must not fail the invocation.
-    let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 
 use crate::handler::Summary;
 use serde_json::Value;
-use std::io::Write;
 use trickle_shared::emf::{self, Metric};
 
 /// The CloudWatch namespace of every metric.
@@ -30,9 +29,7 @@ pub fn emf_document(summary: &Summary, timestamp_ms: i64) -> Value {
 
 /// Writes the EMF line to stdout; a failed write only loses the metrics.
 pub fn emit_emf(summary: &Summary) {
-    let doc = emf_document(summary, chrono::Utc::now().timestamp_millis());
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{doc}");
+    emf::emit(&emf_document(summary, chrono::Utc::now().timestamp_millis()));
 }
 
 #[cfg(test)]
