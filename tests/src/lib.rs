@@ -67,6 +67,26 @@ pub async fn s3() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// A new, uniquely named bucket on the local stack, and an S3 client for it.
+pub async fn create_bucket(prefix: &str) -> (aws_sdk_s3::Client, String) {
+    let client = s3().await;
+    let name = unique_name(prefix);
+    client
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("CreateBucket on the local stack");
+    (client, name)
+}
+
+/// batch-to-s3's configuration: `BUCKET_NAME` plus these variables.
+pub fn batch_to_s3_config(bucket: &str, pairs: &[(&str, &str)]) -> batch_to_s3::Config {
+    let mut all = vec![("BUCKET_NAME", bucket)];
+    all.extend_from_slice(pairs);
+    batch_to_s3::Config::from_lookup(trickle_shared::config::map_lookup(&all)).expect("config")
+}
+
 /// How the clients of a fault test retry and time out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientSettings {

@@ -7,10 +7,10 @@
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use batch_to_s3::store::s3::S3Store;
 use batch_to_s3::store::{ObjectStore, PutObject, PutOutcome, StoreError, StoredObject};
-use batch_to_s3::{BatchToS3, Config};
+use batch_to_s3::BatchToS3;
 use std::io::Read;
 use std::sync::Mutex;
-use trickle_tests::{kinesis_event_json, sequence};
+use trickle_tests::{batch_to_s3_config, create_bucket, kinesis_event_json, sequence};
 
 /// 56-digit sequence numbers, as AWS issues them (beyond u128).
 /// A Kinesis event with records `range` of a fixed shard: record i is `{"n":i}`.
@@ -23,27 +23,6 @@ fn expected(range: std::ops::Range<usize>) -> Vec<String> {
     let mut v: Vec<String> = range.map(|i| format!("{{\"n\":{i}}}")).collect();
     v.sort();
     v
-}
-
-async fn bucket() -> (aws_sdk_s3::Client, String) {
-    let client = trickle_tests::s3().await;
-    let name = trickle_tests::unique_name("b2s3");
-    client
-        .create_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .expect("CreateBucket on the local stack");
-    (client, name)
-}
-
-fn config(bucket: &str, pairs: &[(&str, &str)]) -> Config {
-    let mut map: std::collections::HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    map.insert("BUCKET_NAME".into(), bucket.into());
-    Config::from_lookup(|k| map.get(k).cloned()).expect("config")
 }
 
 async fn keys(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
@@ -93,9 +72,9 @@ async fn stored_lines(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> 
 
 #[tokio::test]
 async fn a_retried_batch_is_stored_exactly_once() {
-    let (client, bucket) = bucket().await;
+    let (client, bucket) = create_bucket("b2s3").await;
     let f = BatchToS3::new(
-        config(&bucket, &[("PREFIX", "raw/")]),
+        batch_to_s3_config(&bucket, &[("PREFIX", "raw/")]),
         S3Store::new(client.clone(), &bucket),
     );
     let first = f.process(event(0..5), None).await.expect("event");
@@ -124,9 +103,9 @@ async fn a_retried_batch_is_stored_exactly_once() {
 
 #[tokio::test]
 async fn a_reformed_overlapping_batch_is_stored_exactly_once() {
-    let (client, bucket) = bucket().await;
+    let (client, bucket) = create_bucket("b2s3").await;
     let f = BatchToS3::new(
-        config(&bucket, &[("PREFIX", "raw/"), ("KEY_LAYOUT", "hive")]),
+        batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("KEY_LAYOUT", "hive")]),
         S3Store::new(client.clone(), &bucket),
     );
     assert_eq!(
@@ -182,10 +161,10 @@ impl ObjectStore for FailingStore {
 
 #[tokio::test]
 async fn a_write_failure_in_the_middle_is_retried_exactly_once() {
-    let (client, bucket) = bucket().await;
+    let (client, bucket) = create_bucket("b2s3").await;
     // Partitioned by /n: one object per record, written in shard order.
     let f = BatchToS3::new(
-        config(&bucket, &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/n")]),
+        batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/n")]),
         FailingStore {
             inner: S3Store::new(client.clone(), &bucket),
             fail_when_key_contains: Mutex::new(Some("/n=5/".into())),

@@ -30,8 +30,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 use trickle_tests::fault_proxy::{EntryPick, Fault, FaultProxy, Match, Rule, Schedule, THROTTLED};
 use trickle_tests::{
-    create_stream, firehose_via, kinesis, kinesis_event_json, kinesis_via, read_all, s3, s3_via,
-    sequence, stream_arn, unique_name, ClientSettings,
+    batch_to_s3_config, create_bucket, create_stream, firehose_via, kinesis, kinesis_event_json,
+    kinesis_via, read_all, s3_via, sequence, stream_arn, unique_name, ClientSettings,
 };
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -306,6 +306,20 @@ async fn check_answers_against_stream(
     (written, total)
 }
 
+/// Per-entry PutRecords throttles: records containing "poison" on every attempt (never
+/// writable), and `percent` of the others the first time they are sent.
+fn poison_and_first_sight(percent: u32, seed: u64) -> Rule {
+    Rule::new(
+        Match::Kinesis("PutRecords"),
+        Schedule::Always,
+        Fault::KinesisEntries(EntryPick::AnyOf(vec![
+            EntryPick::Containing(b"poison".to_vec()),
+            EntryPick::FirstSightPercent(percent),
+        ])),
+    )
+    .seed(seed)
+}
+
 #[tokio::test]
 async fn ingest_under_throttling_answers_exactly_what_was_written() {
     let direct = kinesis().await;
@@ -323,17 +337,8 @@ async fn ingest_under_throttling_answers_exactly_what_was_written() {
             Schedule::EveryNth { n: 2, offset: 0 },
             Fault::KinesisThrottle,
         ),
-        // Per-entry throttles: "poison" records on every attempt (never writable), and 30%
-        // of the others the first time they are sent (ingest's own retry gets them in).
-        Rule::new(
-            Match::Kinesis("PutRecords"),
-            Schedule::Always,
-            Fault::KinesisEntries(EntryPick::AnyOf(vec![
-                EntryPick::Containing(b"poison".to_vec()),
-                EntryPick::FirstSightPercent(30),
-            ])),
-        )
-        .seed(7),
+        // Per-entry throttles; ingest's own retry gets the first-sight ones in.
+        poison_and_first_sight(30, 7),
     ])
     .await;
     let client = kinesis_via(proxy.url(), settings(2)).await;
@@ -509,27 +514,6 @@ fn kinesis_event(range: std::ops::Range<usize>) -> KinesisEvent {
     .expect("a Kinesis event")
 }
 
-async fn new_bucket() -> (aws_sdk_s3::Client, String) {
-    let client = s3().await;
-    let name = unique_name("faults");
-    client
-        .create_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .expect("CreateBucket on the local stack");
-    (client, name)
-}
-
-fn b2s3_config(bucket: &str, pairs: &[(&str, &str)]) -> batch_to_s3::Config {
-    let mut map: BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    map.insert("BUCKET_NAME".into(), bucket.into());
-    batch_to_s3::Config::from_lookup(|k| map.get(k).cloned()).expect("config")
-}
-
 /// Every line of every data object under `prefix` (unsorted, duplicates kept), and the
 /// number of objects.
 async fn stored_lines(
@@ -697,7 +681,7 @@ async fn check_exactly_once_and_redeliveries(
 
 #[tokio::test]
 async fn batch_to_s3_under_s3_errors_checkpoints_exactly_and_stores_once() {
-    let (direct, bucket) = new_bucket().await;
+    let (direct, bucket) = create_bucket("faults").await;
     let proxy = FaultProxy::start(vec![
         Rule::new(
             Match::s3_put("/raw/"),
@@ -722,7 +706,7 @@ async fn batch_to_s3_under_s3_errors_checkpoints_exactly_and_stores_once() {
     // Two attempts: the SDK hides some faults, the rest reach the function.
     let client = s3_via(proxy.url(), settings(2)).await;
     let f = BatchToS3::new(
-        b2s3_config(&bucket, &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/p")]),
+        batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/p")]),
         S3Store::new(client, &bucket),
     );
     let total = 90;
@@ -739,7 +723,7 @@ async fn batch_to_s3_under_s3_errors_checkpoints_exactly_and_stores_once() {
 
 #[tokio::test]
 async fn batch_to_s3_survives_resets_and_slow_answers_before_and_after_s3_applied_them() {
-    let (direct, bucket) = new_bucket().await;
+    let (direct, bucket) = create_bucket("faults").await;
     let any_put = || Match::s3_put("");
     let proxy = FaultProxy::start(vec![
         Rule::new(
@@ -795,7 +779,7 @@ async fn batch_to_s3_survives_resets_and_slow_answers_before_and_after_s3_applie
     )
     .await;
     let f = BatchToS3::new(
-        b2s3_config(&bucket, &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/p")]),
+        batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/p")]),
         S3Store::new(client, &bucket),
     );
     let total = 60;
@@ -818,7 +802,7 @@ async fn batch_to_s3_survives_resets_and_slow_answers_before_and_after_s3_applie
 /// PUT's own key is not deleted in the rollback, although its outcome is unknown).
 #[tokio::test]
 async fn batch_to_s3_an_applied_put_whose_answer_is_lost_is_not_stored_twice() {
-    let (direct, bucket) = new_bucket().await;
+    let (direct, bucket) = create_bucket("faults").await;
     let proxy = FaultProxy::start(vec![Rule::new(
         Match::s3_put("/raw/"),
         Schedule::FirstN(3),
@@ -826,7 +810,7 @@ async fn batch_to_s3_an_applied_put_whose_answer_is_lost_is_not_stored_twice() {
     )])
     .await;
     let f = BatchToS3::new(
-        b2s3_config(&bucket, &[("PREFIX", "raw/")]),
+        batch_to_s3_config(&bucket, &[("PREFIX", "raw/")]),
         S3Store::new(s3_via(proxy.url(), settings(3)).await, &bucket),
     );
     let first = f.process(kinesis_event(0..10), None).await.expect("event");
@@ -968,16 +952,7 @@ async fn firehose_reingestion_failures_become_processing_failed_never_lost() {
             Schedule::EveryNth { n: 3, offset: 0 },
             Fault::KinesisThrottle,
         ),
-        // Poison records fail on every attempt; 40% of the others fail the first time.
-        Rule::new(
-            Match::Kinesis("PutRecords"),
-            Schedule::Always,
-            Fault::KinesisEntries(EntryPick::AnyOf(vec![
-                EntryPick::Containing(b"poison".to_vec()),
-                EntryPick::FirstSightPercent(40),
-            ])),
-        )
-        .seed(5),
+        poison_and_first_sight(40, 5),
     ])
     .await;
     let results = transform_and_check(&proxy, &direct, &stream, &event).await;
@@ -1067,7 +1042,7 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
     let direct_kinesis = kinesis().await;
     let stream = unique_name("faults-soak");
     create_stream(&direct_kinesis, &stream, 2).await;
-    let (direct_s3, bucket) = new_bucket().await;
+    let (direct_s3, bucket) = create_bucket("faults").await;
 
     // About 10% of calls (and of PutRecords entries) fail. Only faults that leave exactly
     // once possible: no lost answer of an applied Kinesis write (Kinesis is at least once,
@@ -1151,7 +1126,7 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
 
     // Consumer side: every shard from TRIM_HORIZON, in batches, into batch-to-s3.
     let f = BatchToS3::new(
-        b2s3_config(&bucket, &[("PREFIX", "raw/")]),
+        batch_to_s3_config(&bucket, &[("PREFIX", "raw/")]),
         S3Store::new(s3_via(s3_faults.url(), settings(2)).await, &bucket),
     );
     let batch_size = 250;
