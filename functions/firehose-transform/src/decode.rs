@@ -85,6 +85,11 @@ impl Lines {
         self.text.is_empty()
     }
 
+    /// The bytes of the framed text (every line and its `\n`).
+    pub fn framed_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// The framed text: every line followed by `\n`.
     pub fn into_text(self) -> Vec<u8> {
         self.text

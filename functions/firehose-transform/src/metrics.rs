@@ -29,7 +29,10 @@ pub fn emf_document(summary: &Summary, timestamp_ms: i64) -> Value {
 
 /// Writes the EMF line to stdout; a failed write only loses the metrics.
 pub fn emit_emf(summary: &Summary) {
-    emf::emit(&emf_document(summary, chrono::Utc::now().timestamp_millis()));
+    emf::emit(&emf_document(
+        summary,
+        chrono::Utc::now().timestamp_millis(),
+    ));
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ fn apply_options(
             partition_keys: None,
         }));
     }
-    let mut data = Vec::with_capacity(lines.len() + lines.iter().map(<[u8]>::len).sum::<usize>());
+    let mut data = Vec::with_capacity(lines.framed_len());
     let extra = enrichment_fields(record, config);
     let mut first_value: Option<Option<Value>> = None;
     for line in lines.iter() {
