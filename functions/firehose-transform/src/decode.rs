@@ -168,7 +168,7 @@ fn push_cwl_line(out: &mut Vec<u8>, e: &CwlLogEvent<'_>, envelope: &Envelope<'_>
     out.extend_from_slice(b"{\"id\":");
     out.extend_from_slice(e.id.0.as_bytes());
     out.extend_from_slice(b",\"timestamp\":");
-    out.extend_from_slice(e.timestamp.to_string().as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(e.timestamp).as_bytes());
     for (name, raw) in [
         (&b",\"message\":"[..], e.message),
         (b",\"logGroup\":", envelope.log_group),
