@@ -12,6 +12,7 @@ pub mod json;
 pub mod kpl;
 pub mod limits;
 pub mod pointer;
+pub mod reingest;
 pub mod sequence;
 
 pub use sequence::SequenceNumber;

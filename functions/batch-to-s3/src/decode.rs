@@ -2,10 +2,15 @@
 //! the KCL do), everything else is one user record as it stands. An aggregate whose MD5
 //! does not match is a plain record (KCL behaviour); one whose digest matches but whose
 //! protobuf is corrupt cannot be processed and is routed to the error output, whole.
+//!
+//! A copy that firehose-transform put back into the stream (its partition key carries
+//! `trickle_shared::reingest`'s prefix) is no user record here: its original passed this
+//! function already and is stored, so the copy is skipped, never stored twice.
 
 use crate::event::SourceRecord;
 use std::borrow::Cow;
 use trickle_shared::kpl::{deaggregate, Deaggregated};
+use trickle_shared::reingest::is_reingested;
 
 /// Why a record went to the error output. The code is the error object's key segment and
 /// its `error-reason` metadata.
@@ -38,10 +43,13 @@ pub struct UserRecord<'a> {
     pub error: Option<(ErrorReason, String)>,
 }
 
-/// All user records of some Kinesis records, in order.
+/// All user records of some Kinesis records, in order, without re-ingested copies.
 pub fn user_records(records: &[SourceRecord]) -> Vec<UserRecord<'_>> {
     let mut out = Vec::with_capacity(records.len());
     for (index, r) in records.iter().enumerate() {
+        if is_reingested(&r.partition_key) {
+            continue;
+        }
         match deaggregate(&r.data) {
             Ok(Deaggregated::Plain) => out.push(UserRecord {
                 record: index,

@@ -163,6 +163,7 @@ impl<S: ObjectStore> BatchToS3<S> {
         };
         summary.user_records = planned.user_records;
         summary.records_overflowed = planned.overflowed;
+        summary.records_reingested_skipped = planned.reingested_copies;
         let ranges: Vec<(usize, usize)> =
             planned.objects.iter().map(|o| (o.first, o.last)).collect();
         let report = write_plan(
@@ -548,6 +549,29 @@ mod tests {
         assert_eq!(line["errorCode"], "not-json");
         assert_eq!(stored_lines(&f, "raw/").len(), 2);
         assert_eq!(mark(&f), Some(seq(&event, 3)));
+    }
+
+    #[tokio::test]
+    async fn skips_copies_firehose_transform_put_back_and_moves_the_mark_past_them() {
+        let mut event = fixture("kinesis-batch.json");
+        let copies = [1, event.records.len() - 1];
+        for &i in &copies {
+            event.records[i].kinesis.partition_key =
+                trickle_shared::reingest::reingested_partition_key("pk").into();
+        }
+        let f = function(config());
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(out.retry_from, None);
+        assert_eq!(out.summary.records_reingested_skipped, copies.len());
+        let mut expected = data_lines(&event);
+        for &i in &copies {
+            let line = String::from_utf8(event.records[i].kinesis.data.0.clone()).unwrap();
+            let at = expected.iter().position(|l| *l == line.trim_end()).unwrap();
+            expected.remove(at);
+        }
+        assert_eq!(stored_lines(&f, "raw/"), expected);
+        // The last record is a copy: the mark still covers it, so it is never redone.
+        assert_eq!(mark(&f), Some(seq(&event, event.records.len() - 1)));
     }
 
     #[tokio::test]

@@ -34,6 +34,9 @@ pub struct Summary {
     pub records_to_errors: usize,
     /// Records put in the default partition only because of `MAX_PARTITIONS`.
     pub records_overflowed: usize,
+    /// Copies firehose-transform put back into the stream, skipped (their originals are
+    /// stored; `decode.rs`).
+    pub records_reingested_skipped: usize,
     /// Objects deleted again after a failure (see `write.rs`).
     pub objects_rolled_back: usize,
     /// Milliseconds between the oldest record's arrival and now.
@@ -66,6 +69,7 @@ impl Summary {
                     bytes_written = self.bytes_written,
                     records_to_errors = self.records_to_errors,
                     records_overflowed = self.records_overflowed,
+                    records_reingested_skipped = self.records_reingested_skipped,
                     objects_rolled_back = self.objects_rolled_back,
                     oldest_record_age_ms = self.oldest_record_age_ms,
                     retry_from = self.retry_from.as_deref(),
@@ -86,7 +90,7 @@ impl Summary {
 
     /// The EMF document for this invocation, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 10] = [
+        let metrics: [(&str, &str, i64); 11] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             ("UserRecords", "Count", self.user_records as i64),
@@ -94,6 +98,11 @@ impl Summary {
                 "RecordsSkippedAlreadyStored",
                 "Count",
                 self.records_skipped as i64,
+            ),
+            (
+                "RecordsSkippedReingestedCopies",
+                "Count",
+                self.records_reingested_skipped as i64,
             ),
             ("ObjectsWritten", "Count", self.objects_written as i64),
             ("BytesWritten", "Bytes", self.bytes_written as i64),

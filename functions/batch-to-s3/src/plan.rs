@@ -68,6 +68,8 @@ pub struct Plan {
     pub partitions: usize,
     /// Records put into the default partition because of the partition bound.
     pub overflowed: usize,
+    /// Kinesis records skipped as copies firehose-transform re-ingested (see `decode.rs`).
+    pub reingested_copies: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -120,6 +122,10 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
         user_records: user_count,
         partitions: bound.as_ref().map_or(0, PartitionBound::named),
         overflowed: bound.as_ref().map_or(0, |b| b.overflowed),
+        reingested_copies: records
+            .iter()
+            .filter(|r| trickle_shared::reingest::is_reingested(&r.partition_key))
+            .count(),
         ..Plan::default()
     };
     for (group, members) in groups {

@@ -19,6 +19,9 @@ use crate::transform::{original_bytes, transform_record, Outcome};
 use base64::Engine;
 use lambda_runtime::LambdaEvent;
 use std::collections::BTreeMap;
+use trickle_shared::reingest::{
+    explicit_hash_key, original_partition_key, reingested_partition_key,
+};
 
 /// The transform function: configuration plus where overflow records go back to.
 pub struct FirehoseTransform<S> {
@@ -278,11 +281,11 @@ impl<S: ReingestSink> FirehoseTransform<S> {
         for r in overflow {
             let i = r.index();
             let record = &event.records[i];
-            let partition_key = record
+            let original_key = record
                 .kinesis_record_metadata
                 .as_ref()
-                .and_then(|m| m.partition_key.clone());
-            if is_kinesis && partition_key.is_none() {
+                .and_then(|m| m.partition_key.as_deref());
+            if is_kinesis && original_key.is_none() {
                 slots[i] = Slot::Failed(RecordError::ReingestFailed(
                     "no kinesisRecordMetadata.partitionKey to re-ingest with".into(),
                 ));
@@ -298,10 +301,20 @@ impl<S: ReingestSink> FirehoseTransform<S> {
                 },
                 Reingest::Split(_, halves) => halves.into(),
             };
+            // A copy put back into the stream is marked, so that batch-to-s3, which stored
+            // the original already, skips it; it goes to the shard of the original key.
+            let (partition_key, hash_key) = match original_key {
+                Some(key) if is_kinesis => (
+                    Some(reingested_partition_key(key)),
+                    Some(explicit_hash_key(original_partition_key(key))),
+                ),
+                _ => (None, None),
+            };
             let start = entries.len();
             entries.extend(datas.into_iter().map(|data| ReingestEntry {
                 data,
                 partition_key: partition_key.clone(),
+                explicit_hash_key: hash_key.clone(),
             }));
             groups.push((i, start..entries.len()));
         }
@@ -625,7 +638,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn overflow_is_re_ingested_into_the_kinesis_source_with_its_partition_key() {
+    async fn overflow_is_re_ingested_as_a_marked_copy_on_its_original_shard() {
         let event = fixture("firehose-overflow.json");
         let (r, s, sink) = run(Config::default(), &event).await;
         assert_eq!(results(&r), vec![OkR, Dropped, OkR]);
@@ -638,7 +651,16 @@ mod tests {
                 stream_arn: "arn:aws:kinesis:us-east-1:123456789012:stream/trickle-records".into()
             }
         );
-        assert_eq!(written[0].1.partition_key.as_deref(), Some("big-2"));
+        // Marked as a copy (batch-to-s3 stored the original and skips it), routed by the
+        // original key's hash.
+        assert_eq!(
+            written[0].1.partition_key.as_deref(),
+            Some("trickle-reingested:big-2")
+        );
+        assert_eq!(
+            written[0].1.explicit_hash_key,
+            Some(trickle_shared::reingest::explicit_hash_key("big-2"))
+        );
         assert_eq!(
             written[0].1.data,
             original_bytes(&event.records[1]).unwrap(),

@@ -91,6 +91,7 @@ mod tests {
             .map(|i| ReingestEntry {
                 data: i.to_string().into_bytes(),
                 partition_key: Some(format!("k{i}")),
+                explicit_hash_key: None,
             })
             .collect()
     }

@@ -84,8 +84,11 @@ impl ReingestTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReingestEntry {
     pub data: Vec<u8>,
-    /// The original Kinesis partition key; required for a Kinesis target, unused otherwise.
+    /// The Kinesis partition key (a re-ingested copy's, `trickle_shared::reingest`);
+    /// required for a Kinesis target, unused otherwise.
     pub partition_key: Option<String>,
+    /// The shard to send it to (the original key's hash), for a Kinesis target.
+    pub explicit_hash_key: Option<String>,
 }
 
 /// The error code of one entry that was not written.
@@ -184,6 +187,7 @@ pub mod aws {
                     PutRecordsRequestEntry::builder()
                         .data(Blob::new(entries[i].data.clone()))
                         .set_partition_key(entries[i].partition_key.clone())
+                        .set_explicit_hash_key(entries[i].explicit_hash_key.clone())
                         .build()
                         .map_err(build_error)
                 })

@@ -142,7 +142,9 @@ fn enrichment_fields(record: &FirehoseRecord, config: &Config) -> Vec<(String, S
     }
     if let Some(meta) = &record.kinesis_record_metadata {
         if let Some(pk) = &meta.partition_key {
-            out.push((e.partition_key_field.clone(), pk.clone()));
+            // A re-ingested copy is enriched with the key its original was written with.
+            let original = trickle_shared::reingest::original_partition_key(pk);
+            out.push((e.partition_key_field.clone(), original.to_owned()));
         }
         if let Some(seq) = &meta.sequence_number {
             out.push((e.sequence_number_field.clone(), seq.clone()));

@@ -306,10 +306,16 @@ fn fixed_partition_key(input: &HttpInput<'_>) -> Result<Option<Arc<str>>, Ingest
     Ok(Some(key.into()))
 }
 
-/// Kinesis: 1 to 256 Unicode characters.
+/// Kinesis: 1 to 256 Unicode characters; and not the prefix of the copies firehose-transform
+/// re-ingests, which batch-to-s3 skips (`trickle_shared::reingest`).
 pub fn validate_partition_key(key: &str) -> Result<(), String> {
     let chars = key.chars().count();
-    if chars == 0 {
+    if trickle_shared::reingest::is_reingested(key) {
+        Err(format!(
+            "it starts with {:?}, which trickle reserves for re-ingested copies",
+            trickle_shared::reingest::REINGESTED_PARTITION_KEY_PREFIX
+        ))
+    } else if chars == 0 {
         Err("it is empty".into())
     } else if chars > KINESIS_MAX_PARTITION_KEY_CHARS {
         Err(format!(
@@ -648,6 +654,25 @@ mod tests {
         assert_ne!(
             e[1].partition_key,
             parse(&post("application/json", body), Some("/u")).unwrap()[1].partition_key
+        );
+    }
+
+    #[test]
+    fn rejects_the_reserved_prefix_of_re_ingested_copies() {
+        let reserved = HttpInput {
+            partition_key_header: Some("trickle-reingested:x"),
+            ..post("text/plain", b"x")
+        };
+        let err = parse(&reserved, None).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err.to_string().contains("reserves"), "{err}");
+        // From a JSON pointer too.
+        let body = br#"[{"u":"trickle-reingested:y"}]"#;
+        assert_eq!(
+            parse(&post("application/json", body), Some("/u"))
+                .unwrap_err()
+                .status(),
+            400
         );
     }
 

@@ -1,0 +1,238 @@
+"""template.yaml as CloudFormation would deploy it, offline.
+
+- `load_template` reads the SAM template with its short-form tags (!Ref, !Sub, ...).
+- `translate` runs aws-sam-translator, as CloudFormation's SAM transform does, after putting
+  an S3 URI where `CodeUri: .` stands (what `sam package` does).
+- `Resolved` evaluates the translated template for one parameter set: conditions, `Fn::If`,
+  `Ref` to parameters, and the Rules (which CloudFormation checks before it creates
+  anything, and moto does not check at all).
+"""
+
+import copy
+import json
+import pathlib
+
+import boto3
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+CODE_URI = "s3://trickle-deploy-artifacts/functions.zip"
+
+# SAM logical id -> binary name.
+FUNCTIONS = {
+    "IngestFunction": "ingest",
+    "BatchToS3Function": "batch-to-s3",
+    "FirehoseTransformFunction": "firehose-transform",
+}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader, suffix, node):
+    name = suffix if suffix in ("Ref", "Condition") else "Fn::" + suffix
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load_template(path=TEMPLATE):
+    return yaml.load(pathlib.Path(path).read_text(), Loader=_CfnLoader)
+
+
+def parameter_defaults(template):
+    return {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+
+
+def translate(parameters):
+    """The CloudFormation template that `sam deploy` would hand to CloudFormation."""
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    sam = load_template()
+    for resource in sam["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = CODE_URI
+    session = boto3.session.Session(region_name="us-east-1")
+    translator = Translator(None, Parser(), boto_session=session)
+    values = parameter_defaults(sam)
+    values.update(parameters)
+    return translator.translate(
+        sam_template=sam,
+        parameter_values=values,
+        get_managed_policy_map=lambda: {},
+    )
+
+
+class RuleFailed(Exception):
+    pass
+
+
+class Resolved:
+    """A translated template evaluated for one parameter set."""
+
+    def __init__(self, cfn, parameters, account="123456789012", region="us-east-1",
+                 stack="trickle"):
+        self.cfn = cfn
+        self.params = {k: str(v.get("Default", "")) for k, v in cfn["Parameters"].items()}
+        self.params.update({k: str(v) for k, v in parameters.items()})
+        self.pseudo = {
+            "AWS::AccountId": account,
+            "AWS::Region": region,
+            "AWS::StackName": stack,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self.conditions = {}
+        for name in cfn.get("Conditions", {}):
+            self.condition(name)
+        self.resources = {
+            k: v for k, v in cfn["Resources"].items()
+            if "Condition" not in v or self.conditions[v["Condition"]]
+        }
+
+    # -- conditions and rules
+    def condition(self, name):
+        if name not in self.conditions:
+            self.conditions[name] = self.truth(self.cfn["Conditions"][name])
+        return self.conditions[name]
+
+    def value(self, node):
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Ref":
+                if arg in self.params:
+                    param = self.cfn["Parameters"][arg]
+                    v = self.params[arg]
+                    if param["Type"] == "CommaDelimitedList":
+                        return [] if v == "" else v.split(",")
+                    return v
+                if arg in self.pseudo:
+                    return self.pseudo[arg]
+                return {"Ref": arg}
+            if fn == "Fn::Join":
+                sep, items = arg
+                return sep.join(self.value(items))
+        if isinstance(node, list):
+            return [self.value(x) for x in node]
+        return node
+
+    def truth(self, node):
+        (fn, arg), = node.items()
+        if fn == "Fn::Equals":
+            a, b = (self.value(x) for x in arg)
+            return str(a) == str(b)
+        if fn == "Fn::Not":
+            return not self.truth(arg[0])
+        if fn == "Fn::And":
+            return all(self.truth(x) for x in arg)
+        if fn == "Fn::Or":
+            return any(self.truth(x) for x in arg)
+        if fn == "Condition":
+            return self.condition(arg)
+        if fn == "Fn::Contains":
+            items, v = arg
+            return str(self.value(v)) in [str(x) for x in self.value(items)]
+        raise ValueError(f"unknown condition function {fn}")
+
+    def check_rules(self):
+        """Raises RuleFailed with the AssertDescription of the first failed assertion."""
+        for name, rule in self.cfn.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.truth(rule["RuleCondition"]):
+                continue
+            for a in rule["Assertions"]:
+                if not self.truth(a["Assert"]):
+                    raise RuleFailed(f"{name}: {a['AssertDescription']}")
+
+    def check_parameter_constraints(self):
+        """AllowedValues, AllowedPattern, MinValue/MaxValue: what CloudFormation checks."""
+        import re
+
+        for name, p in self.cfn["Parameters"].items():
+            v = self.params[name]
+            if "AllowedValues" in p and v not in [str(x) for x in p["AllowedValues"]]:
+                raise RuleFailed(f"{name}={v!r} is not in AllowedValues")
+            if "AllowedPattern" in p and not re.fullmatch(p["AllowedPattern"], v):
+                raise RuleFailed(f"{name}={v!r} does not match AllowedPattern")
+            if p["Type"] == "Number":
+                n = float(v)
+                if "MinValue" in p and n < float(p["MinValue"]):
+                    raise RuleFailed(f"{name}={v} is under MinValue")
+                if "MaxValue" in p and n > float(p["MaxValue"]):
+                    raise RuleFailed(f"{name}={v} is over MaxValue")
+
+    # -- resources
+    def resolve(self, node):
+        """`Fn::If` and `Ref` to parameters resolved; AWS::NoValue removed."""
+        if isinstance(node, dict):
+            if len(node) == 1:
+                (fn, arg), = node.items()
+                if fn == "Fn::If":
+                    cond, yes, no = arg
+                    return self.resolve(yes if self.condition(cond) else no)
+                if fn == "Ref" and (arg in self.params or arg in self.pseudo):
+                    return self.value(node)
+            out = {}
+            for k, v in node.items():
+                r = self.resolve(v)
+                if r != {"Ref": "AWS::NoValue"}:
+                    out[k] = r
+            return out
+        if isinstance(node, list):
+            return [r for r in (self.resolve(x) for x in node) if r != {"Ref": "AWS::NoValue"}]
+        return node
+
+    def of_type(self, type_):
+        return {k: self.resolve(v) for k, v in self.resources.items() if v["Type"] == type_}
+
+    def props(self, logical_id):
+        return self.resolve(self.resources[logical_id]).get("Properties", {})
+
+    def deployable(self):
+        """The translated template as moto's CloudFormation takes it: outputs on types moto
+        does not create are left out (moto fails the stack on them); Rules are dropped
+        (checked here instead)."""
+        t = copy.deepcopy(self.cfn)
+        t.pop("Rules", None)
+        skipped = {k for k, v in t["Resources"].items() if v["Type"] in MOTO_SKIPS}
+        t["Outputs"] = {
+            k: v for k, v in t.get("Outputs", {}).items()
+            if not (set(_refs(v)) & skipped)
+        }
+        return json.dumps(t)
+
+
+# Types moto's CloudFormation skips with only a log line (../shared/LOCAL-AWS.md).
+MOTO_SKIPS = {
+    "AWS::Lambda::Url",
+    "AWS::KinesisFirehose::DeliveryStream",
+    "AWS::CloudWatch::Alarm",
+    "AWS::S3::BucketPolicy",
+    "AWS::Logs::LogStream",
+    "AWS::SNS::Subscription",
+}
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "Ref" and isinstance(v, str):
+                yield v
+            elif k == "Fn::GetAtt":
+                yield v[0] if isinstance(v, list) else v.split(".")[0]
+            else:
+                yield from _refs(v)
+    elif isinstance(node, list):
+        for x in node:
+            yield from _refs(x)

@@ -1,0 +1,507 @@
+"""The offline deploy proof of template.yaml.
+
+1. Translate it as CloudFormation's SAM transform does (aws-sam-translator) for each
+   meaningful parameter set and assert what AWS requires of the result: the function URL's
+   permissions, every role's actions against what the code and Firehose call, parameter
+   ranges and Rules against AWS's, and the properties moto ignores (encryption, arm64, ...).
+2. Create each translated stack in moto's CloudFormation and check what it builds.
+"""
+
+import ast
+import io
+import urllib.parse
+import json
+import re
+import time
+import uuid
+import zipfile
+
+import boto3
+import botocore.session
+import pytest
+
+import cfn
+
+TOKEN = "a" * 64
+PARAMETER_SETS = {
+    # The defaults: signed requests, Firehose beside batch-to-s3, no partitioning.
+    "iam-firehose": {},
+    # A public URL with a token, Firehose dynamic partitioning.
+    "public-partitioned": {
+        "IngestAuthType": "NONE",
+        "IngestTokenSha256": TOKEN,
+        "FirehosePartitionKeys": "type=/type",
+        "FirehoseBufferSizeMiB": "64",
+        "CorsAllowOrigins": "https://example.com",
+    },
+    # batch-to-s3 only, with reservations, an alarm email and partitioned objects.
+    "no-firehose": {
+        "EnableFirehose": "false",
+        "IngestReservedConcurrency": "5",
+        "BatchToS3ReservedConcurrency": "2",
+        "AlarmEmail": "ops@example.com",
+        "PartitionPointer": "/type",
+        "StreamMode": "ON_DEMAND",
+    },
+}
+
+
+@pytest.fixture(scope="module", params=sorted(PARAMETER_SETS))
+def case(request):
+    params = PARAMETER_SETS[request.param]
+    r = cfn.Resolved(cfn.translate(params), params)
+    r.check_rules()
+    r.check_parameter_constraints()
+    return request.param, r
+
+
+def statements(policy_doc):
+    s = policy_doc["Statement"]
+    return s if isinstance(s, list) else [s]
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def role_actions(r, role_id):
+    props = r.props(role_id)
+    actions = {}
+    for policy in props.get("Policies", []):
+        for st in statements(policy["PolicyDocument"]):
+            assert st["Effect"] == "Allow", st
+            for a in as_list(st["Action"]):
+                actions.setdefault(a, []).extend(as_list(st["Resource"]))
+    return actions
+
+
+# ---------------------------------------------------------------- the function URL
+def test_public_url_is_open_to_everyone_and_signed_url_to_no_one(case):
+    name, r = case
+    url = r.of_type("AWS::Lambda::Url")["IngestFunctionUrl"]["Properties"]
+    auth = r.params["IngestAuthType"]
+    assert url["AuthType"] == auth
+    public = [
+        p["Properties"] for p in r.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"].get("Principal") == "*"
+    ]
+    if auth == "NONE":
+        # Lambda answers 403 unless both statements are in the resource policy (URLs made
+        # since October 2025 need lambda:InvokeFunction too).
+        by_action = {p["Action"]: p for p in public}
+        assert set(by_action) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}, public
+        assert by_action["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+        assert by_action["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+        for p in public:
+            assert p["FunctionName"] == {"Ref": "IngestFunction"}
+        env = r.props("IngestFunction")["Environment"]["Variables"]
+        assert env["AUTH_TOKEN_SHA256"] == TOKEN
+    else:
+        assert public == [], "a signed URL must not be opened to everyone"
+    if r.params["CorsAllowOrigins"]:
+        assert url["Cors"]["AllowOrigins"] == r.params["CorsAllowOrigins"].split(",")
+    else:
+        assert "Cors" not in url
+
+
+def test_a_public_url_without_a_token_is_refused_before_anything_is_created():
+    params = {"IngestAuthType": "NONE"}
+    r = cfn.Resolved(cfn.translate(params), params)
+    with pytest.raises(cfn.RuleFailed, match="IngestTokenSha256"):
+        r.check_rules()
+
+
+# ---------------------------------------------------------------- concurrency
+def test_concurrency_is_reserved_only_when_asked(case):
+    name, r = case
+    wanted = {
+        "IngestFunction": r.params["IngestReservedConcurrency"],
+        "BatchToS3Function": r.params["BatchToS3ReservedConcurrency"],
+        "FirehoseTransformFunction": r.params["FirehoseTransformReservedConcurrency"],
+    }
+    for fid, fn in r.of_type("AWS::Lambda::Function").items():
+        got = fn["Properties"].get("ReservedConcurrentExecutions")
+        if wanted[fid] == "0":
+            # A reservation fails the deploy on accounts with a small quota (Lambda keeps
+            # 100 unreserved): none unless the user asks.
+            assert got is None, f"{fid} reserves {got} by default"
+        else:
+            assert str(got) == wanted[fid]
+
+
+# ---------------------------------------------------------------- roles against calls
+def sdk_calls(binary):
+    """IAM actions for the AWS SDK operations a function's source calls."""
+    services = {"aws_sdk_s3": "s3", "aws_sdk_kinesis": "kinesis", "aws_sdk_firehose": "firehose"}
+    botocore_names = {"s3": "s3", "kinesis": "kinesis", "firehose": "firehose"}
+    session = botocore.session.get_session()
+    calls = set()
+    for path in (cfn.ROOT / "functions" / binary / "src").glob("*.rs"):
+        text = path.read_text()
+        for crate, prefix in services.items():
+            if crate not in text:
+                continue
+            model = session.get_service_model(botocore_names[prefix])
+            for op in model.operation_names:
+                snake = re.sub(r"(?<!^)(?=[A-Z])", "_", op).lower()
+                if re.search(r"\.\s*" + snake + r"\(\)", text):
+                    calls.add(f"{prefix}:{op}")
+    return calls
+
+
+# What an SDK operation needs in IAM, where the names differ.
+IAM_ACTION = {"s3:HeadObject": "s3:GetObject", "s3:ListObjectsV2": "s3:ListBucket"}
+
+# Calls the code can make that this stack never asks for, with the reason.
+NOT_NEEDED = {
+    # Re-ingestion into a Direct PUT delivery stream; the template's delivery stream reads
+    # the Kinesis stream, so the transform re-ingests with kinesis:PutRecords.
+    ("firehose-transform", "firehose:PutRecordBatch"),
+}
+
+# What Lambda itself calls for the function: logs, and for the Kinesis event source
+# mapping what AWSLambdaKinesisExecutionRole grants plus the on-failure destination.
+SERVICE_CALLS = {
+    "ingest": {"logs:CreateLogStream", "logs:PutLogEvents"},
+    "batch-to-s3": {
+        "logs:CreateLogStream", "logs:PutLogEvents",
+        "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+        "kinesis:GetShardIterator", "kinesis:ListShards", "sqs:SendMessage",
+        # Without it S3 answers a GetObject of a missing high-water mark with 403, not 404.
+        "s3:ListBucket",
+    },
+    "firehose-transform": {"logs:CreateLogStream", "logs:PutLogEvents"},
+}
+
+# What Firehose calls with its role for a Kinesis source, S3 destination, Lambda processor
+# and CloudWatch error logging (Firehose developer guide, "Controlling access").
+FIREHOSE_CALLS = {
+    "kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords",
+    "kinesis:ListShards",
+    "s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+    "s3:ListBucketMultipartUploads", "s3:PutObject",
+    "lambda:InvokeFunction", "lambda:GetFunctionConfiguration",
+    "logs:PutLogEvents",
+}
+# Allowed beyond that list: a read Firehose's console-made roles carry too.
+FIREHOSE_MAY_CALL = {"kinesis:DescribeStreamSummary"}
+
+
+def test_the_scan_finds_the_calls_it_should():
+    # The scan itself can fail: these calls are known to be in the code.
+    assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= sdk_calls("ingest")
+    assert {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"} <= sdk_calls("batch-to-s3")
+    assert "kinesis:PutRecords" in sdk_calls("firehose-transform")
+
+
+def test_every_role_allows_every_call_its_function_makes_and_no_more(case):
+    name, r = case
+    functions = r.of_type("AWS::Lambda::Function")
+    for fid, binary in cfn.FUNCTIONS.items():
+        if fid not in functions:
+            continue
+        role_id = functions[fid]["Properties"]["Role"]["Fn::GetAtt"][0]
+        allowed = set(role_actions(r, role_id))
+        needed = {IAM_ACTION.get(c, c) for c in sdk_calls(binary)
+                  if (binary, c) not in NOT_NEEDED} | SERVICE_CALLS[binary]
+        missing = needed - allowed
+        assert not missing, f"{role_id} lacks {sorted(missing)}"
+        # Least privilege: nothing the function does not call (SubscribeToShard: Lambda's
+        # event source mapping uses it for enhanced fan-out).
+        extra = allowed - needed - {"kinesis:SubscribeToShard"}
+        assert not extra, f"{role_id} allows {sorted(extra)} that nothing calls"
+        for action, resources in role_actions(r, role_id).items():
+            assert "*" not in resources, (role_id, action)
+
+
+def test_firehose_role_allows_what_firehose_calls_and_trusts_only_firehose(case):
+    name, r = case
+    if "FirehoseRole" not in r.resources:
+        assert r.params["EnableFirehose"] == "false"
+        return
+    actions = role_actions(r, "FirehoseRole")
+    assert FIREHOSE_CALLS <= set(actions) <= FIREHOSE_CALLS | FIREHOSE_MAY_CALL, sorted(actions)
+    # Firehose may invoke the transform by its unqualified or qualified ARN.
+    invoke = actions["lambda:InvokeFunction"]
+    assert {"Fn::GetAtt": ["FirehoseTransformFunction", "Arn"]} in invoke
+    assert {"Fn::Sub": "${FirehoseTransformFunction.Arn}:*"} in invoke
+    trust = statements(r.props("FirehoseRole")["AssumeRolePolicyDocument"])
+    assert len(trust) == 1
+    assert trust[0]["Principal"] == {"Service": "firehose.amazonaws.com"}
+    # The documented guard is the external id; Firehose sends no aws:SourceAccount.
+    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": "123456789012"}}
+
+
+# ---------------------------------------------------------------- the event source
+def test_event_source_mapping_has_every_setting(case):
+    name, r = case
+    (esm,) = r.of_type("AWS::Lambda::EventSourceMapping").values()
+    p = esm["Properties"]
+    assert p["EventSourceArn"] == {"Fn::GetAtt": ["Stream", "Arn"]}
+    assert p["FunctionName"] == {"Ref": "BatchToS3Function"}
+    assert p["StartingPosition"] == "TRIM_HORIZON"
+    assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert p["BisectBatchOnFunctionError"] is True
+    assert p["ParallelizationFactor"] == 1
+    for key in ("BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
+                "MaximumRecordAgeInSeconds"):
+        assert str(p[key]) == r.params[key], key
+    assert p["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["BatchToS3FailureQueue", "Arn"]}
+
+
+# ---------------------------------------------------------------- parameters
+# AWS's own ranges (Lambda event source mapping, Kinesis, Firehose, CloudWatch Logs).
+AWS_RANGES = {
+    "ShardCount": (1, None),
+    "StreamRetentionHours": (24, 8760),
+    "BatchSize": (1, 10000),
+    "MaximumBatchingWindowInSeconds": (0, 300),
+    "MaximumRetryAttempts": (-1, 10000),
+    "MaximumRecordAgeInSeconds": (-1, 604800),
+    "FirehoseBufferIntervalSeconds": (0, 900),
+    "FirehoseBufferSizeMiB": (1, 128),
+    "IngestReservedConcurrency": (0, None),
+    "BatchToS3ReservedConcurrency": (0, None),
+    "FirehoseTransformReservedConcurrency": (0, None),
+}
+LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653}
+
+
+def test_parameter_ranges_are_awss():
+    params = cfn.load_template()["Parameters"]
+    for name, (lo, hi) in AWS_RANGES.items():
+        p = params[name]
+        assert p["Type"] == "Number", name
+        assert p.get("MinValue") == lo, (name, p.get("MinValue"))
+        assert p.get("MaxValue") == hi, (name, p.get("MaxValue"))
+    assert set(params["LogRetentionDays"]["AllowedValues"]) == LOG_RETENTION_DAYS
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"MaximumRecordAgeInSeconds": "0"}, "MaximumRecordAgeInSeconds"),
+    ({"MaximumRecordAgeInSeconds": "59"}, "MaximumRecordAgeInSeconds"),
+    ({"FirehosePartitionKeys": "type=/type", "FirehoseBufferSizeMiB": "32"}, "at least 64"),
+    ({"FirehosePartitionKeys": "type=/type", "FirehoseBufferIntervalSeconds": "0"}, "above 0"),
+    ({"FirehoseDynamicPrefix": "data/type=!{partitionKeyFromLambda:type}/"}, "AllowedPattern"),
+    ({"AlarmEmail": "not an address"}, "AllowedPattern"),
+    ({"BatchSize": "10001"}, "MaxValue"),
+])
+def test_values_aws_rejects_are_refused_before_deploy(params, message):
+    r = cfn.Resolved(cfn.translate({}), params)
+    with pytest.raises(cfn.RuleFailed, match=message):
+        r.check_parameter_constraints()
+        r.check_rules()
+
+
+@pytest.mark.parametrize("params", [
+    {"MaximumRecordAgeInSeconds": "-1"},
+    {"MaximumRecordAgeInSeconds": "60"},
+    {"MaximumRecordAgeInSeconds": "604800"},
+    {"FirehosePartitionKeys": "type=/type", "FirehoseBufferSizeMiB": "64"},
+    # Without partitioning a small buffer is fine.
+    {"FirehoseBufferSizeMiB": "1", "FirehoseBufferIntervalSeconds": "0"},
+    # Firehose off: its partitioning settings do not matter.
+    {"EnableFirehose": "false", "FirehosePartitionKeys": "x=/x", "FirehoseBufferSizeMiB": "1"},
+])
+def test_values_aws_accepts_pass(params):
+    r = cfn.Resolved(cfn.translate({}), params)
+    r.check_parameter_constraints()
+    r.check_rules()
+
+
+def test_turning_partitioning_on_replaces_the_delivery_stream():
+    names = {}
+    for keys in ("", "type=/type"):
+        params = {"FirehosePartitionKeys": keys}
+        r = cfn.Resolved(cfn.translate(params), params)
+        p = r.props("DeliveryStream")
+        names[keys] = p["DeliveryStreamName"]
+        s3 = p["ExtendedS3DestinationConfiguration"]
+        if keys:
+            assert s3["DynamicPartitioningConfiguration"] == {"Enabled": True}
+            assert s3["Prefix"].startswith("firehose/")
+        else:
+            assert "DynamicPartitioningConfiguration" not in s3
+            assert s3["Prefix"] == "firehose/"
+    # DeliveryStreamName is a replacement property: a new name makes CloudFormation create
+    # a new stream instead of failing an update Firehose cannot make.
+    assert names[""] != names["type=/type"], names
+
+
+# ---------------------------------------------------------------- alarms
+def test_every_alarm_notifies_the_topic(case):
+    name, r = case
+    alarms = r.of_type("AWS::CloudWatch::Alarm")
+    assert alarms
+    for aid, a in alarms.items():
+        assert a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], aid
+    subs = r.of_type("AWS::SNS::Subscription")
+    if r.params["AlarmEmail"]:
+        (sub,) = subs.values()
+        assert sub["Properties"]["Endpoint"] == r.params["AlarmEmail"]
+        assert sub["Properties"]["Protocol"] == "email"
+    else:
+        assert subs == {}
+
+
+# ---------------------------------------------------------------- what moto ignores
+def test_properties_moto_ignores_are_right_in_the_translation(case):
+    name, r = case
+    stream = r.props("Stream")
+    assert stream["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
+    assert stream["StreamModeDetails"]["StreamMode"] == r.params["StreamMode"]
+    assert ("ShardCount" in stream) == (r.params["StreamMode"] == "PROVISIONED")
+    bucket = r.props("Bucket")
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    policy = r.props("BucketPolicy")["PolicyDocument"]["Statement"][0]
+    assert policy["Effect"] == "Deny" and policy["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}}
+    for fid, fn in r.of_type("AWS::Lambda::Function").items():
+        p = fn["Properties"]
+        assert p["Architectures"] == ["arm64"], fid
+        assert p["Runtime"] == "provided.al2023" and p["Handler"] == "bootstrap"
+        assert p["LoggingConfig"]["LogFormat"] == "JSON"
+        assert p["Code"] == {"S3Bucket": "trickle-deploy-artifacts", "S3Key": "functions.zip"}
+    if "DeliveryStream" in r.resources:
+        d = r.props("DeliveryStream")
+        assert d["DeliveryStreamType"] == "KinesisStreamAsSource"
+        s3 = d["ExtendedS3DestinationConfiguration"]
+        assert s3["CompressionFormat"] == "GZIP"
+        assert s3["BufferingHints"] == {
+            "IntervalInSeconds": r.params["FirehoseBufferIntervalSeconds"],
+            "SizeInMBs": r.params["FirehoseBufferSizeMiB"]}
+        assert s3["ErrorOutputPrefix"].startswith("firehose-errors/")
+        (proc,) = s3["ProcessingConfiguration"]["Processors"]
+        params = {x["ParameterName"]: x["ParameterValue"] for x in proc["Parameters"]}
+        assert params["LambdaArn"] == {"Fn::GetAtt": ["FirehoseTransformFunction", "Arn"]}
+
+
+# ---------------------------------------------------------------- moto's CloudFormation
+def zip_with_bootstrap():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n# placeholder: moto never runs it\n")
+    return buf.getvalue()
+
+
+def test_stack_creates_in_moto_with_what_the_template_says(case, moto_url):
+    name, r = case
+    region = "us-east-1"
+    s3 = boto3.client("s3", region_name=region)
+    try:
+        s3.create_bucket(Bucket="trickle-deploy-artifacts")
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    s3.put_object(Bucket="trickle-deploy-artifacts", Key="functions.zip", Body=zip_with_bootstrap())
+    stack = f"trickle-{name}-{uuid.uuid4().hex[:6]}"
+    cf = boto3.client("cloudformation", region_name=region)
+    cf.create_stack(
+        StackName=stack,
+        TemplateBody=r.deployable(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v}
+                    for k, v in PARAMETER_SETS[name].items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    deadline = time.time() + 120
+    while True:
+        status = cf.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        if status != "CREATE_IN_PROGRESS" or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    events = cf.describe_stack_events(StackName=stack)["StackEvents"]
+    assert status == "CREATE_COMPLETE", [
+        (e["LogicalResourceId"], e.get("ResourceStatusReason")) for e in events
+        if "FAILED" in e["ResourceStatus"]]
+    # (moto lists the types it skipped without ids.)
+    physical = {x["LogicalResourceId"]: x["PhysicalResourceId"]
+                for x in cf.describe_stack_resources(StackName=stack)["StackResources"]
+                if "LogicalResourceId" in x and "PhysicalResourceId" in x}
+    try:
+        check_moto_stack(r, stack, physical)
+    finally:
+        cf.delete_stack(StackName=stack)
+
+
+def check_moto_stack(r, stack, physical):
+    kinesis = boto3.client("kinesis")
+    lam = boto3.client("lambda")
+    iam = boto3.client("iam")
+    s3 = boto3.client("s3")
+    sqs = boto3.client("sqs")
+
+    stream = kinesis.describe_stream_summary(StreamName=physical["Stream"])[
+        "StreamDescriptionSummary"]
+    assert stream["RetentionPeriodHours"] == int(r.params["StreamRetentionHours"])
+    stream_arn = stream["StreamARN"]
+    s3.head_bucket(Bucket=physical["Bucket"])
+    queue_url = physical["BatchToS3FailureQueue"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+
+    # Functions: name, role, memory, timeout and the environment, resolved.
+    known = {"Stream": stream_arn, "Bucket": physical["Bucket"]}
+    for fid, fn in r.of_type("AWS::Lambda::Function").items():
+        p = fn["Properties"]
+        got = lam.get_function(FunctionName=f"{stack}-{cfn.FUNCTIONS[fid]}")["Configuration"]
+        assert got["MemorySize"] == p["MemorySize"] and got["Timeout"] == p["Timeout"], fid
+        role_name = physical[p["Role"]["Fn::GetAtt"][0]]
+        assert got["Role"].endswith("/" + role_name), (got["Role"], role_name)
+        want = {}
+        for k, v in p["Environment"]["Variables"].items():
+            if isinstance(v, dict) and "Fn::GetAtt" in v:
+                v = known[v["Fn::GetAtt"][0]] if v["Fn::GetAtt"][1] == "Arn" else v
+            elif isinstance(v, dict) and "Ref" in v:
+                v = known[v["Ref"]]
+            want[k] = str(v)
+        assert got["Environment"]["Variables"] == want, fid
+        concurrency = lam.get_function_concurrency(FunctionName=got["FunctionName"]).get(
+            "ReservedConcurrentExecutions")
+        want = p.get("ReservedConcurrentExecutions")
+        assert concurrency == (None if want is None else int(want)), fid
+
+    # The event source mapping with every setting.
+    (esm,) = lam.list_event_source_mappings(
+        FunctionName=f"{stack}-batch-to-s3")["EventSourceMappings"]
+    assert esm["EventSourceArn"] == stream_arn
+    assert esm["BatchSize"] == int(r.params["BatchSize"])
+    assert esm["MaximumBatchingWindowInSeconds"] == int(r.params["MaximumBatchingWindowInSeconds"])
+    assert esm["MaximumRetryAttempts"] == int(r.params["MaximumRetryAttempts"])
+    assert esm["MaximumRecordAgeInSeconds"] == int(r.params["MaximumRecordAgeInSeconds"])
+    assert esm["BisectBatchOnFunctionError"] is True
+    assert esm["ParallelizationFactor"] == 1
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["StartingPosition"] == "TRIM_HORIZON"
+    assert esm["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+
+    # Roles: the inline policies' actions, as translated.
+    for rid in r.of_type("AWS::IAM::Role"):
+        name = physical[rid]
+        got = set()
+        for pname in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            doc = iam.get_role_policy(RoleName=name, PolicyName=pname)["PolicyDocument"]
+            if isinstance(doc, str):
+                # moto hands back the document as the template's Python repr.
+                doc = ast.literal_eval(urllib.parse.unquote(doc))
+            for st in statements(doc):
+                got |= set(as_list(st["Action"]))
+        assert got == set(role_actions(r, rid)), rid
+        assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
+
+    # Log groups with retention.
+    logs = boto3.client("logs")
+    for lid, lg in r.of_type("AWS::Logs::LogGroup").items():
+        want = lg["Properties"]["LogGroupName"]["Fn::Sub"].replace("${AWS::StackName}", stack)
+        (got,) = [g for g in logs.describe_log_groups(logGroupNamePrefix=want)["logGroups"]
+                  if g["logGroupName"] == want]
+        assert got["retentionInDays"] == int(r.params["LogRetentionDays"])
+
+    # The alarm topic. (moto skips the email subscription and the alarms: both are asserted
+    # on the translation, test_every_alarm_notifies_the_topic.)
+    sns = boto3.client("sns")
+    topic = physical["AlarmTopic"]
+    assert topic.endswith(f":{stack}-alarms")
+    sns.get_topic_attributes(TopicArn=topic)
