@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: the template checks; unit, property and handler tests; integration tests against
-# the local stack (moto on 127.0.0.1, started here unless it runs); and the end-to-end test
-# through `cargo lambda watch` and the local pipeline.
+# the local stack (moto on 127.0.0.1, started here unless it runs); the end-to-end test
+# through `cargo lambda watch` and the local pipeline; and the deploy proofs (tests/deploy).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$TRICKLE_ROOT/scripts/lib.sh"
@@ -27,4 +27,11 @@ start_watch "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
 export TRICKLE_E2E_STREAM="$e2e" TRICKLE_E2E_BUCKET="$e2e" LAMBDA_PORT
 
 say "cargo test --workspace"
-cargo test --workspace --no-fail-fast
+rc=0
+cargo test --workspace --no-fail-fast || rc=$?
+
+# The deploy proofs: template.yaml translated as CloudFormation would and created in moto's
+# CloudFormation; the Terraform module applied to moto and destroyed; SAM and Terraform agree.
+say "pytest tests/deploy"
+"$VENV/bin/python" -m pytest tests/deploy -q -p no:cacheprovider || rc=$?
+exit $rc
