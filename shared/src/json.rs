@@ -66,8 +66,13 @@ fn significant_runs(text: &[u8], mut run: impl FnMut(&[u8])) {
 /// Removes the insignificant whitespace from *valid* JSON text.
 pub fn minify_valid_json(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
-    significant_runs(text, |r| out.extend_from_slice(r));
+    minify_valid_json_into(text, &mut out);
     out
+}
+
+/// `minify_valid_json`, appending to `out`.
+pub fn minify_valid_json_into(text: &[u8], out: &mut Vec<u8>) {
+    significant_runs(text, |r| out.extend_from_slice(r));
 }
 
 /// The length `minify_valid_json` would return, without allocating.
