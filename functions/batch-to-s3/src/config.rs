@@ -3,8 +3,45 @@
 use crate::encode::Compression;
 use crate::key::{KeyLayout, MAX_PREFIX_BYTES};
 use crate::write::DEFAULT_DEADLINE_MARGIN;
+use std::sync::Arc;
 use std::time::Duration;
+use trickle_columnar::{ParquetCompression, TableSchema};
 use trickle_shared::config::{self as cfg, ConfigError};
+
+/// Default `EXTRA_COLUMN`: the string column that keeps the fields `SCHEMA` does not have.
+pub const DEFAULT_EXTRA_COLUMN: &str = "_extra";
+/// The partition column of the `firehose` key layout in the Glue table (`yyyy/MM/dd/HH`).
+pub const FIREHOSE_LAYOUT_COLUMN: &str = "datehour";
+/// The partition columns of the `hive` key layout.
+pub const HIVE_LAYOUT_COLUMNS: [&str; 4] = ["year", "month", "day", "hour"];
+
+/// `FORMAT`: what a data object holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// Each user record as a line (default).
+    Ndjson,
+    /// Typed columns.
+    Parquet(ParquetFormat),
+}
+
+/// `FORMAT=parquet`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParquetFormat {
+    /// `SCHEMA` (required): the columns, as in an Athena `CREATE TABLE`.
+    pub schema: Arc<TableSchema>,
+    /// `EXTRA_COLUMN` (default `_extra`): where unknown fields are kept; set and empty to
+    /// drop them (counted in `FieldsDropped`).
+    pub extra_column: Option<String>,
+    /// `PARQUET_COMPRESSION`: `zstd` (default), `snappy`, `gzip` or `none`.
+    pub compression: ParquetCompression,
+}
+
+/// `GLUE_DATABASE` and `GLUE_TABLE`: the table the function keeps matching its objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlueTable {
+    pub database: String,
+    pub table: String,
+}
 
 /// Default `ERROR_PREFIX`: where records that cannot be processed go (Firehose's
 /// `processing-failed` output plays the same role).
@@ -57,6 +94,11 @@ pub struct Config {
     /// `DEADLINE_MARGIN_MS` (default 1000): no PUT starts with less than this left before
     /// the invocation deadline; the rest of the batch is reported for retry instead.
     pub deadline_margin: Duration,
+    /// `FORMAT`: `ndjson` (default) or `parquet` (with `SCHEMA`, `EXTRA_COLUMN`,
+    /// `PARQUET_COMPRESSION`).
+    pub format: Format,
+    /// Set when `GLUE_DATABASE` and `GLUE_TABLE` are (both or neither).
+    pub glue: Option<GlueTable>,
 }
 
 impl Config {
@@ -118,7 +160,22 @@ impl Config {
             "DEADLINE_MARGIN_MS",
             DEFAULT_DEADLINE_MARGIN.as_millis() as u64,
         )?;
+        let format = read_format(&lookup, key_layout, partitioning.as_ref())?;
+        let glue = match (
+            cfg::optional(&lookup, "GLUE_DATABASE"),
+            cfg::optional(&lookup, "GLUE_TABLE"),
+        ) {
+            (Some(database), Some(table)) => Some(GlueTable {
+                database,
+                table: table.to_ascii_lowercase(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => return Err(ConfigError::Missing("GLUE_TABLE")),
+            (None, Some(_)) => return Err(ConfigError::Missing("GLUE_DATABASE")),
+        };
         Ok(Self {
+            format,
+            glue,
             deadline_margin: Duration::from_millis(margin_ms),
             bucket,
             prefix: data_prefix,
@@ -148,6 +205,70 @@ fn key_prefix(
         });
     }
     Ok(value)
+}
+
+/// `FORMAT` and, for Parquet, its schema, extra column and compression. A schema column may
+/// not share a name with the extra column or a partition column of the key layout.
+fn read_format(
+    lookup: &impl Fn(&str) -> Option<String>,
+    key_layout: KeyLayout,
+    partitioning: Option<&Partitioning>,
+) -> Result<Format, ConfigError> {
+    let format = cfg::optional(lookup, "FORMAT").unwrap_or_else(|| "ndjson".into());
+    match format.trim() {
+        "ndjson" => return Ok(Format::Ndjson),
+        "parquet" => {}
+        other => {
+            return Err(ConfigError::Invalid {
+                name: "FORMAT",
+                value: other.into(),
+                reason: "ndjson or parquet".into(),
+            })
+        }
+    }
+    let text = cfg::optional(lookup, "SCHEMA").ok_or(ConfigError::Missing("SCHEMA"))?;
+    let schema = TableSchema::parse(&text).map_err(|e| ConfigError::Invalid {
+        name: "SCHEMA",
+        value: text.clone(),
+        reason: e.to_string(),
+    })?;
+    // Unset: the default; set and empty: no extra column (unknown fields are dropped and
+    // counted).
+    let extra_column = match lookup("EXTRA_COLUMN") {
+        None => Some(DEFAULT_EXTRA_COLUMN.to_owned()),
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => Some(v.trim().to_ascii_lowercase()),
+    };
+    let mut taken: Vec<(&str, &'static str)> = Vec::new();
+    if let Some(extra) = &extra_column {
+        taken.push((extra, "EXTRA_COLUMN"));
+    }
+    match key_layout {
+        KeyLayout::Firehose => taken.push((FIREHOSE_LAYOUT_COLUMN, "KEY_LAYOUT")),
+        KeyLayout::Hive => taken.extend(HIVE_LAYOUT_COLUMNS.iter().map(|c| (*c, "KEY_LAYOUT"))),
+    }
+    let partition_name = partitioning.map(|p| p.name.to_ascii_lowercase());
+    if let Some(name) = &partition_name {
+        taken.push((name, "PARTITION_NAME"));
+    }
+    for (name, by) in taken {
+        if schema.column(name).is_some() {
+            return Err(ConfigError::Invalid {
+                name: "SCHEMA",
+                value: text,
+                reason: format!(
+                    "column `{name}` clashes with the {} column of the same name ({by})",
+                    if by == "EXTRA_COLUMN" { "extra" } else { "partition" }
+                ),
+            });
+        }
+    }
+    let compression = cfg::parsed_or(lookup, "PARQUET_COMPRESSION", ParquetCompression::Zstd)?;
+    Ok(Format::Parquet(ParquetFormat {
+        schema: Arc::new(schema),
+        extra_column,
+        compression,
+    }))
 }
 
 /// The pointer's last token (`/customer/id` -> `id`), made safe for a key.
@@ -225,6 +346,65 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("PARTITION_NAME"), "{err}");
+    }
+
+    #[test]
+    fn reads_parquet_with_its_schema_extra_column_and_compression() {
+        let c = Config::from_lookup(lookup(&[
+            ("BUCKET_NAME", "b"),
+            ("FORMAT", "parquet"),
+            ("SCHEMA", "ts timestamp, User string"),
+            ("PARQUET_COMPRESSION", "snappy"),
+            ("GLUE_DATABASE", "db"),
+            ("GLUE_TABLE", "Events"),
+        ]))
+        .unwrap();
+        let Format::Parquet(p) = c.format else {
+            panic!("parquet")
+        };
+        assert_eq!(p.schema.to_string(), "ts timestamp, user string");
+        assert_eq!(p.extra_column.as_deref(), Some("_extra"));
+        assert_eq!(p.compression, ParquetCompression::Snappy);
+        assert_eq!(
+            c.glue,
+            Some(GlueTable {
+                database: "db".into(),
+                table: "events".into()
+            })
+        );
+        // Set and empty: no extra column.
+        let c = Config::from_lookup(lookup(&[
+            ("BUCKET_NAME", "b"),
+            ("FORMAT", "parquet"),
+            ("SCHEMA", "a int"),
+            ("EXTRA_COLUMN", ""),
+        ]))
+        .unwrap();
+        assert!(matches!(c.format, Format::Parquet(ParquetFormat { extra_column: None, .. })));
+        let c = Config::from_lookup(lookup(&[("BUCKET_NAME", "b")])).unwrap();
+        assert_eq!(c.format, Format::Ndjson);
+    }
+
+    #[test]
+    fn bad_parquet_settings_fail_the_cold_start_naming_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("FORMAT", "parquet")], "SCHEMA"),
+            (&[("FORMAT", "orc")], "FORMAT"),
+            (&[("FORMAT", "parquet"), ("SCHEMA", "a int, b strng")], "at character 10"),
+            (&[("FORMAT", "parquet"), ("SCHEMA", "a int, A string")], "duplicate column `a`"),
+            (&[("FORMAT", "parquet"), ("SCHEMA", "a int, _extra string")], "clashes with the extra column"),
+            (&[("FORMAT", "parquet"), ("SCHEMA", "datehour string")], "clashes with the partition column"),
+            (&[("FORMAT", "parquet"), ("SCHEMA", "year int"), ("KEY_LAYOUT", "hive")], "clashes"),
+            (&[("FORMAT", "parquet"), ("SCHEMA", "customer string"), ("PARTITION_POINTER", "/customer")], "PARTITION_NAME"),
+            (&[("FORMAT", "parquet"), ("SCHEMA", "a int"), ("PARQUET_COMPRESSION", "lz4")], "PARQUET_COMPRESSION"),
+            (&[("GLUE_DATABASE", "db")], "GLUE_TABLE"),
+        ];
+        for (pairs, want) in cases {
+            let mut all = vec![("BUCKET_NAME", "b")];
+            all.extend_from_slice(pairs);
+            let err = Config::from_lookup(trickle_shared::config::map_lookup(&all)).unwrap_err();
+            assert!(err.to_string().contains(want), "{pairs:?}: {err}");
+        }
     }
 
     #[test]

@@ -18,8 +18,10 @@ use trickle_shared::reingest::is_reingested;
 pub enum ErrorReason {
     /// A KPL aggregate with a valid digest whose contents do not decode.
     CorruptAggregate,
-    /// Partitioning needs JSON and the user record is not JSON.
+    /// Partitioning or Parquet needs JSON (an object, for Parquet) and the record is not.
     NotJson,
+    /// A value does not fit its `SCHEMA` column (Parquet).
+    SchemaMismatch,
 }
 
 impl ErrorReason {
@@ -27,6 +29,7 @@ impl ErrorReason {
         match self {
             Self::CorruptAggregate => "corrupt-aggregate",
             Self::NotJson => "not-json",
+            Self::SchemaMismatch => "schema-mismatch",
         }
     }
 }

@@ -164,6 +164,7 @@ impl<S: ObjectStore> BatchToS3<S> {
         summary.user_records = planned.user_records;
         summary.records_overflowed = planned.overflowed;
         summary.records_reingested_skipped = planned.reingested_copies;
+        summary.fields_dropped = planned.fields_dropped;
         let ranges: Vec<(usize, usize)> =
             planned.objects.iter().map(|o| (o.first, o.last)).collect();
         let report = write_plan(
@@ -342,6 +343,8 @@ mod tests {
             key_layout: KeyLayout::Firehose,
             partitioning: None,
             deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
+            format: crate::config::Format::Ndjson,
+            glue: None,
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Summary {
     /// Copies firehose-transform put back into the stream, skipped (their originals are
     /// stored; `decode.rs`).
     pub records_reingested_skipped: usize,
+    /// Parquet with `EXTRA_COLUMN=` (empty): fields not in `SCHEMA`, dropped by request.
+    pub fields_dropped: usize,
     /// Objects deleted again after a failure (see `write.rs`).
     pub objects_rolled_back: usize,
     /// Milliseconds between the oldest record's arrival and now.
@@ -70,6 +72,7 @@ impl Summary {
                     records_to_errors = self.records_to_errors,
                     records_overflowed = self.records_overflowed,
                     records_reingested_skipped = self.records_reingested_skipped,
+                    fields_dropped = self.fields_dropped,
                     objects_rolled_back = self.objects_rolled_back,
                     oldest_record_age_ms = self.oldest_record_age_ms,
                     retry_from = self.retry_from.as_deref(),
@@ -90,7 +93,7 @@ impl Summary {
 
     /// The EMF document for this invocation, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 11] = [
+        let metrics: [(&str, &str, i64); 12] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             ("UserRecords", "Count", self.user_records as i64),
@@ -107,6 +110,7 @@ impl Summary {
             ("ObjectsWritten", "Count", self.objects_written as i64),
             ("BytesWritten", "Bytes", self.bytes_written as i64),
             ("RecordsToErrors", "Count", self.records_to_errors as i64),
+            ("FieldsDropped", "Count", self.fields_dropped as i64),
             ("OldestRecordAge", "Milliseconds", self.oldest_record_age_ms),
             (
                 "BatchItemFailures",

@@ -11,7 +11,7 @@
 //! - Objects are ordered by the first Kinesis record they hold, then key, which is the
 //!   order they are written in (see `write.rs` for why that matters).
 
-use crate::config::Config;
+use crate::config::{Config, Format};
 use crate::decode::{user_records, ErrorReason};
 use crate::encode::{frame, CONTENT_TYPE_NDJSON};
 use crate::error::WriteError;
@@ -21,7 +21,11 @@ use crate::partition::{partition_value, PartitionBound, Slot};
 use crate::store::{Condition, PutObject};
 use base64::prelude::*;
 use std::collections::BTreeMap;
+use trickle_columnar::{write_parquet, RecordEncoder, RecordError, CONTENT_TYPE_PARQUET};
 use trickle_shared::limits::S3_MAX_USER_METADATA_BYTES;
+
+/// A Parquet data object's extension.
+pub const PARQUET_EXTENSION: &str = ".parquet";
 
 /// Metadata names (sent as `x-amz-meta-<name>`).
 pub const META_SHARD_ID: &str = "shard-id";
@@ -70,6 +74,8 @@ pub struct Plan {
     pub overflowed: usize,
     /// Kinesis records skipped as copies firehose-transform re-ingested (see `decode.rs`).
     pub reingested_copies: usize,
+    /// Parquet without an extra column: unknown fields dropped (and counted, never silent).
+    pub fields_dropped: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -96,10 +102,12 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
         .as_ref()
         .map(|p| PartitionBound::new(p.max_partitions));
     let mut groups: BTreeMap<Group, Vec<Member<'_>>> = BTreeMap::new();
+    // Parquet: one file's rows per data group, filled as records are assigned.
+    let mut files: BTreeMap<Slot, RecordEncoder> = BTreeMap::new();
     let users = user_records(records);
     let user_count = users.len();
     for u in users {
-        let (group, error) = match (u.error, &config.partitioning, bound.as_mut()) {
+        let (mut group, mut error) = match (u.error, &config.partitioning, bound.as_mut()) {
             (Some((reason, message)), _, _) => (Group::Error(reason), Some(message)),
             (None, Some(p), Some(bound)) => match partition_value(&u.data, &p.pointer) {
                 Ok(value) => (Group::Data(bound.slot(value.as_deref())), None),
@@ -110,6 +118,23 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
             },
             (None, _, _) => (Group::Data(Slot::Default), None),
         };
+        if let (Group::Data(slot), Format::Parquet(parquet)) = (group, &config.format) {
+            let rows = files.entry(slot).or_insert_with(|| {
+                RecordEncoder::new(&parquet.schema, parquet.extra_column.as_deref())
+            });
+            // A record that does not fit goes to the error output alone; the rest is written.
+            match rows.push(&u.data) {
+                Ok(()) => {}
+                Err(RecordError::NotJsonObject(why)) => {
+                    group = Group::Error(ErrorReason::NotJson);
+                    error = Some(format!("not a JSON object, needed for Parquet: {why}"));
+                }
+                Err(RecordError::Mismatch(m)) => {
+                    group = Group::Error(ErrorReason::SchemaMismatch);
+                    error = Some(m.to_string());
+                }
+            }
+        }
         groups.entry(group).or_default().push(Member {
             record: u.record,
             sub: u.sub,
@@ -135,7 +160,7 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
         ) else {
             continue;
         };
-        let (prefix, segment, kind, body) = match group {
+        let (prefix, segment, kind, encoded) = match group {
             Group::Data(slot) => {
                 let segment = match (&config.partitioning, &bound) {
                     (Some(p), Some(b)) => {
@@ -143,8 +168,23 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
                     }
                     _ => String::new(),
                 };
-                let body = frame(members.iter().map(|m| m.data.as_ref()));
-                (config.prefix.as_str(), segment, ObjectKind::Data, body)
+                let encoded = match (&config.format, files.remove(&slot)) {
+                    (Format::Parquet(parquet), Some(rows)) => {
+                        plan.fields_dropped += rows.fields_dropped();
+                        let batch = rows.finish();
+                        let raw_bytes = batch.get_array_memory_size();
+                        Encoded {
+                            body: write_parquet(&batch, parquet.compression)
+                                .map_err(|e| WriteError::Compression(e.to_string()))?,
+                            raw_bytes,
+                            content_type: CONTENT_TYPE_PARQUET,
+                            content_encoding: None,
+                            extension: PARQUET_EXTENSION,
+                        }
+                    }
+                    _ => ndjson(config, frame(members.iter().map(|m| m.data.as_ref())))?,
+                };
+                (config.prefix.as_str(), segment, ObjectKind::Data, encoded)
             }
             Group::Error(reason) => {
                 plan.error_records += members.len();
@@ -158,7 +198,7 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
                     config.error_prefix.as_str(),
                     segment,
                     ObjectKind::Error(reason),
-                    body,
+                    ndjson(config, body)?,
                 )
             }
         };
@@ -169,7 +209,7 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
             shard_id,
             first: &records[first].sequence,
             last: &records[last].sequence,
-            extension: config.compression.extension(),
+            extension: encoded.extension,
         }
         .key();
         let mut metadata = vec![
@@ -202,17 +242,12 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
                 .sum::<usize>()
                 <= S3_MAX_USER_METADATA_BYTES
         );
-        let raw_bytes = body.len();
-        let body = config
-            .compression
-            .compress(body)
-            .map_err(|e| WriteError::Compression(e.to_string()))?;
         plan.objects.push(PlannedObject {
             put: PutObject {
                 key,
-                body,
-                content_type: CONTENT_TYPE_NDJSON,
-                content_encoding: config.compression.content_encoding(),
+                body: encoded.body,
+                content_type: encoded.content_type,
+                content_encoding: encoded.content_encoding,
                 metadata,
                 condition: Condition::IfNoneMatch,
             },
@@ -220,12 +255,37 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
             first,
             last,
             user_records: members.len(),
-            raw_bytes,
+            raw_bytes: encoded.raw_bytes,
         });
     }
     plan.objects
         .sort_by(|a, b| (a.first, &a.put.key).cmp(&(b.first, &b.put.key)));
     Ok(plan)
+}
+
+/// An object's body and how it is stored.
+struct Encoded {
+    body: Vec<u8>,
+    /// Bytes before compression (for Parquet: the Arrow batch in memory).
+    raw_bytes: usize,
+    content_type: &'static str,
+    content_encoding: Option<&'static str>,
+    extension: &'static str,
+}
+
+/// NDJSON lines, compressed with `COMPRESSION` (data objects in `FORMAT=ndjson`, and every
+/// error object).
+fn ndjson(config: &Config, body: Vec<u8>) -> Result<Encoded, WriteError> {
+    Ok(Encoded {
+        raw_bytes: body.len(),
+        body: config
+            .compression
+            .compress(body)
+            .map_err(|e| WriteError::Compression(e.to_string()))?,
+        content_type: CONTENT_TYPE_NDJSON,
+        content_encoding: config.compression.content_encoding(),
+        extension: config.compression.extension(),
+    })
 }
 
 /// One JSON line of an error object.
@@ -275,6 +335,8 @@ mod tests {
             key_layout: KeyLayout::Firehose,
             partitioning: None,
             deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
+            format: crate::config::Format::Ndjson,
+            glue: None,
         }
     }
 
