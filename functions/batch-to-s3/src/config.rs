@@ -27,7 +27,7 @@ pub enum Format {
 /// `FORMAT=parquet`'s settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParquetFormat {
-    /// `SCHEMA` (required): the columns, as in an Athena `CREATE TABLE`.
+    /// `SCHEMA` (required with Parquet): the columns, as in an Athena `CREATE TABLE`.
     pub schema: Arc<TableSchema>,
     /// `EXTRA_COLUMN` (default `_extra`): where unknown fields are kept; set and empty to
     /// drop them (counted in `FieldsDropped`).
@@ -97,7 +97,10 @@ pub struct Config {
     /// `FORMAT`: `ndjson` (default) or `parquet` (with `SCHEMA`, `EXTRA_COLUMN`,
     /// `PARQUET_COMPRESSION`).
     pub format: Format,
-    /// Set when `GLUE_DATABASE` and `GLUE_TABLE` are (both or neither).
+    /// `SCHEMA`: the columns (required with `FORMAT=parquet` or a Glue table; also in
+    /// `ParquetFormat`).
+    pub schema: Option<Arc<TableSchema>>,
+    /// Set when `GLUE_DATABASE` and `GLUE_TABLE` are (both or neither; needs `SCHEMA`).
     pub glue: Option<GlueTable>,
 }
 
@@ -160,7 +163,8 @@ impl Config {
             "DEADLINE_MARGIN_MS",
             DEFAULT_DEADLINE_MARGIN.as_millis() as u64,
         )?;
-        let format = read_format(&lookup, key_layout, partitioning.as_ref())?;
+        let schema = read_schema(&lookup, key_layout, partitioning.as_ref())?;
+        let format = read_format(&lookup, schema.as_ref())?;
         let glue = match (
             cfg::optional(&lookup, "GLUE_DATABASE"),
             cfg::optional(&lookup, "GLUE_TABLE"),
@@ -173,8 +177,13 @@ impl Config {
             (Some(_), None) => return Err(ConfigError::Missing("GLUE_TABLE")),
             (None, Some(_)) => return Err(ConfigError::Missing("GLUE_DATABASE")),
         };
+        if glue.is_some() && schema.is_none() {
+            // The table's columns come from SCHEMA, in either format.
+            return Err(ConfigError::Missing("SCHEMA"));
+        }
         Ok(Self {
             format,
+            schema,
             glue,
             deadline_margin: Duration::from_millis(margin_ms),
             bucket,
@@ -207,40 +216,24 @@ fn key_prefix(
     Ok(value)
 }
 
-/// `FORMAT` and, for Parquet, its schema, extra column and compression. A schema column may
-/// not share a name with the extra column or a partition column of the key layout.
-fn read_format(
+/// `SCHEMA`, if set. A column may not share a name with the extra column or a partition
+/// column of the key layout (the Glue table has them all).
+fn read_schema(
     lookup: &impl Fn(&str) -> Option<String>,
     key_layout: KeyLayout,
     partitioning: Option<&Partitioning>,
-) -> Result<Format, ConfigError> {
-    let format = cfg::optional(lookup, "FORMAT").unwrap_or_else(|| "ndjson".into());
-    match format.trim() {
-        "ndjson" => return Ok(Format::Ndjson),
-        "parquet" => {}
-        other => {
-            return Err(ConfigError::Invalid {
-                name: "FORMAT",
-                value: other.into(),
-                reason: "ndjson or parquet".into(),
-            })
-        }
-    }
-    let text = cfg::optional(lookup, "SCHEMA").ok_or(ConfigError::Missing("SCHEMA"))?;
+) -> Result<Option<Arc<TableSchema>>, ConfigError> {
+    let Some(text) = cfg::optional(lookup, "SCHEMA") else {
+        return Ok(None);
+    };
     let schema = TableSchema::parse(&text).map_err(|e| ConfigError::Invalid {
         name: "SCHEMA",
         value: text.clone(),
         reason: e.to_string(),
     })?;
-    // Unset: the default; set and empty: no extra column (unknown fields are dropped and
-    // counted).
-    let extra_column = match lookup("EXTRA_COLUMN") {
-        None => Some(DEFAULT_EXTRA_COLUMN.to_owned()),
-        Some(v) if v.trim().is_empty() => None,
-        Some(v) => Some(v.trim().to_ascii_lowercase()),
-    };
+    let extra = extra_column(lookup);
     let mut taken: Vec<(&str, &'static str)> = Vec::new();
-    if let Some(extra) = &extra_column {
+    if let Some(extra) = &extra {
         taken.push((extra, "EXTRA_COLUMN"));
     }
     match key_layout {
@@ -258,17 +251,47 @@ fn read_format(
                 value: text,
                 reason: format!(
                     "column `{name}` clashes with the {} column of the same name ({by})",
-                    if by == "EXTRA_COLUMN" { "extra" } else { "partition" }
+                    if by == "EXTRA_COLUMN" {
+                        "extra"
+                    } else {
+                        "partition"
+                    }
                 ),
             });
         }
     }
-    let compression = cfg::parsed_or(lookup, "PARQUET_COMPRESSION", ParquetCompression::Zstd)?;
-    Ok(Format::Parquet(ParquetFormat {
-        schema: Arc::new(schema),
-        extra_column,
-        compression,
-    }))
+    Ok(Some(Arc::new(schema)))
+}
+
+/// `EXTRA_COLUMN`: unset is the default; set and empty is none (unknown fields are dropped
+/// and counted).
+fn extra_column(lookup: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    match lookup("EXTRA_COLUMN") {
+        None => Some(DEFAULT_EXTRA_COLUMN.to_owned()),
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => Some(v.trim().to_ascii_lowercase()),
+    }
+}
+
+/// `FORMAT` and, for Parquet, its extra column and compression.
+fn read_format(
+    lookup: &impl Fn(&str) -> Option<String>,
+    schema: Option<&Arc<TableSchema>>,
+) -> Result<Format, ConfigError> {
+    let format = cfg::optional(lookup, "FORMAT").unwrap_or_else(|| "ndjson".into());
+    match format.trim() {
+        "ndjson" => Ok(Format::Ndjson),
+        "parquet" => Ok(Format::Parquet(ParquetFormat {
+            schema: schema.cloned().ok_or(ConfigError::Missing("SCHEMA"))?,
+            extra_column: extra_column(lookup),
+            compression: cfg::parsed_or(lookup, "PARQUET_COMPRESSION", ParquetCompression::Zstd)?,
+        })),
+        other => Err(ConfigError::Invalid {
+            name: "FORMAT",
+            value: other.into(),
+            reason: "ndjson or parquet".into(),
+        }),
+    }
 }
 
 /// The pointer's last token (`/customer/id` -> `id`), made safe for a key.
@@ -380,7 +403,13 @@ mod tests {
             ("EXTRA_COLUMN", ""),
         ]))
         .unwrap();
-        assert!(matches!(c.format, Format::Parquet(ParquetFormat { extra_column: None, .. })));
+        assert!(matches!(
+            c.format,
+            Format::Parquet(ParquetFormat {
+                extra_column: None,
+                ..
+            })
+        ));
         let c = Config::from_lookup(lookup(&[("BUCKET_NAME", "b")])).unwrap();
         assert_eq!(c.format, Format::Ndjson);
     }
@@ -390,14 +419,48 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("FORMAT", "parquet")], "SCHEMA"),
             (&[("FORMAT", "orc")], "FORMAT"),
-            (&[("FORMAT", "parquet"), ("SCHEMA", "a int, b strng")], "at character 10"),
-            (&[("FORMAT", "parquet"), ("SCHEMA", "a int, A string")], "duplicate column `a`"),
-            (&[("FORMAT", "parquet"), ("SCHEMA", "a int, _extra string")], "clashes with the extra column"),
-            (&[("FORMAT", "parquet"), ("SCHEMA", "datehour string")], "clashes with the partition column"),
-            (&[("FORMAT", "parquet"), ("SCHEMA", "year int"), ("KEY_LAYOUT", "hive")], "clashes"),
-            (&[("FORMAT", "parquet"), ("SCHEMA", "customer string"), ("PARTITION_POINTER", "/customer")], "PARTITION_NAME"),
-            (&[("FORMAT", "parquet"), ("SCHEMA", "a int"), ("PARQUET_COMPRESSION", "lz4")], "PARQUET_COMPRESSION"),
+            (
+                &[("FORMAT", "parquet"), ("SCHEMA", "a int, b strng")],
+                "at character 10",
+            ),
+            (
+                &[("FORMAT", "parquet"), ("SCHEMA", "a int, A string")],
+                "duplicate column `a`",
+            ),
+            (
+                &[("FORMAT", "parquet"), ("SCHEMA", "a int, _extra string")],
+                "clashes with the extra column",
+            ),
+            (
+                &[("FORMAT", "parquet"), ("SCHEMA", "datehour string")],
+                "clashes with the partition column",
+            ),
+            (
+                &[
+                    ("FORMAT", "parquet"),
+                    ("SCHEMA", "year int"),
+                    ("KEY_LAYOUT", "hive"),
+                ],
+                "clashes",
+            ),
+            (
+                &[
+                    ("FORMAT", "parquet"),
+                    ("SCHEMA", "customer string"),
+                    ("PARTITION_POINTER", "/customer"),
+                ],
+                "PARTITION_NAME",
+            ),
+            (
+                &[
+                    ("FORMAT", "parquet"),
+                    ("SCHEMA", "a int"),
+                    ("PARQUET_COMPRESSION", "lz4"),
+                ],
+                "PARQUET_COMPRESSION",
+            ),
             (&[("GLUE_DATABASE", "db")], "GLUE_TABLE"),
+            (&[("GLUE_DATABASE", "db"), ("GLUE_TABLE", "t")], "SCHEMA"),
         ];
         for (pairs, want) in cases {
             let mut all = vec![("BUCKET_NAME", "b")];

@@ -336,6 +336,7 @@ mod tests {
             partitioning: None,
             deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
             format: crate::config::Format::Ndjson,
+            schema: None,
             glue: None,
         }
     }
