@@ -39,7 +39,8 @@ async fn keys(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<St
         .collect()
 }
 
-/// Every line of every data object, sorted.
+/// Every record of every data object, sorted, as `{"n":i}` lines: NDJSON objects as they
+/// are, Parquet objects (SCHEMA `n bigint`) row by row.
 async fn stored_lines(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for key in keys(client, bucket, "raw/").await {
@@ -50,31 +51,91 @@ async fn stored_lines(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> 
             .send()
             .await
             .expect("GetObject");
-        assert_eq!(o.content_encoding(), Some("gzip"), "{key}");
-        assert_eq!(o.content_type(), Some("application/x-ndjson"), "{key}");
+        let parquet = key.ends_with(".parquet");
+        if parquet {
+            assert_eq!(o.content_encoding(), None, "{key}");
+            assert_eq!(
+                o.content_type(),
+                Some("application/vnd.apache.parquet"),
+                "{key}"
+            );
+        } else {
+            assert_eq!(o.content_encoding(), Some("gzip"), "{key}");
+            assert_eq!(o.content_type(), Some("application/x-ndjson"), "{key}");
+        }
         let meta = o.metadata().cloned().unwrap_or_default();
         assert_eq!(
             meta.get("shard-id").map(String::as_str),
             Some("shardId-000000000000")
         );
         let body = o.body.collect().await.expect("body").into_bytes();
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(&body[..])
-            .read_to_string(&mut text)
-            .expect("gzip");
-        let count = text.lines().count();
-        assert_eq!(meta.get("record-count"), Some(&count.to_string()), "{key}");
-        lines.extend(text.lines().map(str::to_owned));
+        let object_lines: Vec<String> = if parquet {
+            parquet_n_lines(body)
+        } else {
+            let mut text = String::new();
+            flate2::read::MultiGzDecoder::new(&body[..])
+                .read_to_string(&mut text)
+                .expect("gzip");
+            text.lines().map(str::to_owned).collect()
+        };
+        assert_eq!(
+            meta.get("record-count"),
+            Some(&object_lines.len().to_string()),
+            "{key}"
+        );
+        lines.extend(object_lines);
     }
     lines.sort();
     lines
 }
 
+/// The `n` column of a Parquet object, as `{"n":i}` lines.
+fn parquet_n_lines(body: bytes::Bytes) -> Vec<String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
+        .expect("a Parquet file")
+        .build()
+        .expect("a reader");
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.expect("a batch");
+        let n = batch
+            .column_by_name("n")
+            .expect("column n")
+            .as_primitive::<Int64Type>();
+        out.extend(
+            n.iter()
+                .map(|v| format!("{{\"n\":{}}}", v.expect("n is set"))),
+        );
+    }
+    out
+}
+
+/// The settings of each format the scenarios run in.
+const NDJSON: &[(&str, &str)] = &[];
+const PARQUET: &[(&str, &str)] = &[("FORMAT", "parquet"), ("SCHEMA", "n bigint")];
+
+fn config(bucket: &str, format: &[(&str, &str)], pairs: &[(&str, &str)]) -> batch_to_s3::Config {
+    let mut all = format.to_vec();
+    all.extend_from_slice(pairs);
+    batch_to_s3_config(bucket, &all)
+}
+
 #[tokio::test]
 async fn a_retried_batch_is_stored_exactly_once() {
+    retried_batch(NDJSON).await
+}
+
+#[tokio::test]
+async fn a_retried_parquet_batch_is_stored_exactly_once() {
+    retried_batch(PARQUET).await
+}
+
+async fn retried_batch(format: &[(&str, &str)]) {
     let (client, bucket) = create_bucket("b2s3").await;
     let f = BatchToS3::new(
-        batch_to_s3_config(&bucket, &[("PREFIX", "raw/")]),
+        config(&bucket, format, &[("PREFIX", "raw/")]),
         S3Store::new(client.clone(), &bucket),
     );
     let first = f.process(event(0..5), None).await.expect("event");
@@ -103,9 +164,22 @@ async fn a_retried_batch_is_stored_exactly_once() {
 
 #[tokio::test]
 async fn a_reformed_overlapping_batch_is_stored_exactly_once() {
+    reformed_batch(NDJSON).await
+}
+
+#[tokio::test]
+async fn a_reformed_overlapping_parquet_batch_is_stored_exactly_once() {
+    reformed_batch(PARQUET).await
+}
+
+async fn reformed_batch(format: &[(&str, &str)]) {
     let (client, bucket) = create_bucket("b2s3").await;
     let f = BatchToS3::new(
-        batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("KEY_LAYOUT", "hive")]),
+        config(
+            &bucket,
+            format,
+            &[("PREFIX", "raw/"), ("KEY_LAYOUT", "hive")],
+        ),
         S3Store::new(client.clone(), &bucket),
     );
     assert_eq!(
@@ -161,13 +235,36 @@ impl ObjectStore for FailingStore {
 
 #[tokio::test]
 async fn a_write_failure_in_the_middle_is_retried_exactly_once() {
+    half_failed_batch(NDJSON).await
+}
+
+#[tokio::test]
+async fn a_write_failure_in_the_middle_of_a_parquet_batch_is_retried_exactly_once() {
+    // The partition column is named `n` by the pointer: the schema's column must differ.
+    half_failed_batch(&[
+        ("FORMAT", "parquet"),
+        ("SCHEMA", "n bigint"),
+        ("PARTITION_NAME", "part"),
+    ])
+    .await
+}
+
+async fn half_failed_batch(format: &[(&str, &str)]) {
     let (client, bucket) = create_bucket("b2s3").await;
+    let name = format
+        .iter()
+        .find(|(k, _)| *k == "PARTITION_NAME")
+        .map_or("n", |(_, v)| *v);
     // Partitioned by /n: one object per record, written in shard order.
     let f = BatchToS3::new(
-        batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/n")]),
+        config(
+            &bucket,
+            format,
+            &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/n")],
+        ),
         FailingStore {
             inner: S3Store::new(client.clone(), &bucket),
-            fail_when_key_contains: Mutex::new(Some("/n=5/".into())),
+            fail_when_key_contains: Mutex::new(Some(format!("/{name}=5/"))),
         },
     );
     let out = f.process(event(0..10), None).await.expect("event");
@@ -178,7 +275,7 @@ async fn a_write_failure_in_the_middle_is_retried_exactly_once() {
     );
     let written = keys(&client, &bucket, "raw/").await;
     assert_eq!(written.len(), 5, "nothing after the failure: {written:?}");
-    assert!(written.iter().all(|k| !k.contains("n=6/")));
+    assert!(written.iter().all(|k| !k.contains(&format!("{name}=6/"))));
     assert_eq!(stored_lines(&client, &bucket).await, expected(0..5));
 
     // Lambda checkpoints before 5 and redelivers from there (with newer records).
