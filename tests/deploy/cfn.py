@@ -221,6 +221,7 @@ MOTO_SKIPS = {
     "AWS::S3::BucketPolicy",
     "AWS::Logs::LogStream",
     "AWS::SNS::Subscription",
+    "AWS::Glue::Database",
 }
 
 

@@ -26,13 +26,17 @@ TOKEN = "a" * 64
 PARAMETER_SETS = {
     # The defaults: signed requests, Firehose beside batch-to-s3, no partitioning.
     "iam-firehose": {},
-    # A public URL with a token, Firehose dynamic partitioning.
+    # A public URL with a token, Firehose dynamic partitioning, Parquet with a Glue table.
     "public-partitioned": {
         "IngestAuthType": "NONE",
         "IngestTokenSha256": TOKEN,
         "FirehosePartitionKeys": "type=/type",
         "FirehoseBufferSizeMiB": "64",
         "CorsAllowOrigins": "https://example.com",
+        "Format": "parquet",
+        "Schema": "ts timestamp, user string, tags array<string>",
+        "GlueDatabaseName": "trickle_db",
+        "GlueTableName": "events",
     },
     # batch-to-s3 only, with reservations, an alarm email and partitioned objects.
     "no-firehose": {
@@ -65,9 +69,14 @@ def as_list(x):
 
 
 def role_actions(r, role_id):
+    """Every action the role allows, with its resources: its inline policies and the
+    AWS::IAM::Policy resources attached to it."""
     props = r.props(role_id)
+    policies = list(props.get("Policies", []))
+    policies += [p["Properties"] for p in r.of_type("AWS::IAM::Policy").values()
+                 if {"Ref": role_id} in p["Properties"]["Roles"]]
     actions = {}
-    for policy in props.get("Policies", []):
+    for policy in policies:
         for st in statements(policy["PolicyDocument"]):
             assert st["Effect"] == "Allow", st
             for a in as_list(st["Action"]):
@@ -132,8 +141,9 @@ def test_concurrency_is_reserved_only_when_asked(case):
 # ---------------------------------------------------------------- roles against calls
 def sdk_calls(binary):
     """IAM actions for the AWS SDK operations a function's source calls."""
-    services = {"aws_sdk_s3": "s3", "aws_sdk_kinesis": "kinesis", "aws_sdk_firehose": "firehose"}
-    botocore_names = {"s3": "s3", "kinesis": "kinesis", "firehose": "firehose"}
+    services = {"aws_sdk_s3": "s3", "aws_sdk_kinesis": "kinesis", "aws_sdk_firehose": "firehose",
+                "aws_sdk_glue": "glue"}
+    botocore_names = {"s3": "s3", "kinesis": "kinesis", "firehose": "firehose", "glue": "glue"}
     session = botocore.session.get_session()
     calls = set()
     for path in (cfn.ROOT / "functions" / binary / "src").glob("*.rs"):
@@ -204,6 +214,9 @@ def test_every_role_allows_every_call_its_function_makes_and_no_more(case):
         allowed = set(role_actions(r, role_id))
         needed = {IAM_ACTION.get(c, c) for c in sdk_calls(binary)
                   if (binary, c) not in NOT_NEEDED} | SERVICE_CALLS[binary]
+        if not r.conditions["HasGlueTable"]:
+            # The catalog calls are made only with a Glue table.
+            needed = {a for a in needed if not a.startswith("glue:")}
         missing = needed - allowed
         assert not missing, f"{role_id} lacks {sorted(missing)}"
         # Least privilege: nothing the function does not call (SubscribeToShard: Lambda's
@@ -287,6 +300,10 @@ def test_parameter_ranges_are_awss():
     ({"FirehoseDynamicPrefix": "data/type=!{partitionKeyFromLambda:type}/"}, "AllowedPattern"),
     ({"AlarmEmail": "not an address"}, "AllowedPattern"),
     ({"BatchSize": "10001"}, "MaxValue"),
+    ({"Format": "parquet"}, "needs Schema"),
+    ({"GlueDatabaseName": "db", "Schema": "a int"}, "together"),
+    ({"GlueDatabaseName": "db", "GlueTableName": "t"}, "columns from Schema"),
+    ({"GlueDatabaseName": "Has-Dash"}, "AllowedPattern"),
 ])
 def test_values_aws_rejects_are_refused_before_deploy(params, message):
     r = cfn.Resolved(cfn.translate({}), params)
@@ -344,6 +361,31 @@ def test_every_alarm_notifies_the_topic(case):
         assert sub["Properties"]["Protocol"] == "email"
     else:
         assert subs == {}
+
+
+def test_the_glue_database_and_the_table_settings_reach_batch_to_s3(case):
+    name, r = case
+    env = r.props("BatchToS3Function")["Environment"]["Variables"]
+    for var, param in [("FORMAT", "Format"), ("SCHEMA", "Schema"),
+                       ("PARQUET_COMPRESSION", "ParquetCompression"),
+                       ("EXTRA_COLUMN", "ExtraColumn"), ("GLUE_DATABASE", "GlueDatabaseName"),
+                       ("GLUE_TABLE", "GlueTableName")]:
+        assert env[var] == r.params[param], var
+    dbs = r.of_type("AWS::Glue::Database")
+    if r.conditions["HasGlueTable"]:
+        # (moto's CloudFormation skips AWS::Glue::Database: asserted here.)
+        (db,) = dbs.values()
+        assert db["Properties"]["DatabaseInput"]["Name"] == r.params["GlueDatabaseName"]
+        assert db["Properties"]["CatalogId"] == "123456789012"
+        glue = role_actions(r, "BatchToS3Role")
+        for action in ("glue:GetTable", "glue:CreateTable", "glue:UpdateTable"):
+            resources = [x["Fn::Sub"] for x in glue[action]]
+            # That database and that table only.
+            assert any(x.endswith(":database/${GlueDatabaseName}") for x in resources)
+            assert any(x.endswith(":table/${GlueDatabaseName}/${GlueTableName}") for x in resources)
+            assert all("*" not in x for x in resources)
+    else:
+        assert dbs == {}
 
 
 # ---------------------------------------------------------------- what moto ignores

@@ -279,12 +279,15 @@ fn read_format(
     schema: Option<&Arc<TableSchema>>,
 ) -> Result<Format, ConfigError> {
     let format = cfg::optional(lookup, "FORMAT").unwrap_or_else(|| "ndjson".into());
+    // Read (and validated) in either format, so a bad value fails at cold start.
+    let compression = cfg::parsed_or(lookup, "PARQUET_COMPRESSION", ParquetCompression::Zstd)?;
+    let extra_column = extra_column(lookup);
     match format.trim() {
         "ndjson" => Ok(Format::Ndjson),
         "parquet" => Ok(Format::Parquet(ParquetFormat {
             schema: schema.cloned().ok_or(ConfigError::Missing("SCHEMA"))?,
-            extra_column: extra_column(lookup),
-            compression: cfg::parsed_or(lookup, "PARQUET_COMPRESSION", ParquetCompression::Zstd)?,
+            extra_column,
+            compression,
         })),
         other => Err(ConfigError::Invalid {
             name: "FORMAT",
