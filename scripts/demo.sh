@@ -3,7 +3,8 @@
 # and a bucket, POSTs the original tutorial's records and a burst of JSON events to the ingest
 # function URL, reads the stream back with `aws kinesis get-records`, runs both paths to S3
 # (batch-to-s3, and Firehose with firehose-transform, driven by tools/local-pipeline) until the
-# stream is drained, prints what landed in S3, and stops everything it started.
+# stream is drained, prints what landed in S3; then the same stream through batch-to-s3 with
+# FORMAT=parquet, queried with DuckDB; and stops everything it started.
 # Ports: MOTO_PORT (default 4566), LAMBDA_PORT (default 9000).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -63,4 +64,23 @@ say "Running both paths until the stream is drained: the event source mapping ->
 
 say "What landed in s3://$bucket"
 "$pipeline" show --bucket "$bucket"
+
+# The Parquet path: batch-to-s3 once more, as another reader of the same stream, with
+# FORMAT=parquet and a SCHEMA, into parquet/ (its own mark under state-parquet/).
+say "The Parquet path: the same stream through batch-to-s3 with FORMAT=parquet"
+stop_watch
+parquet_env="$LOCAL_DIR/lambda-$LAMBDA_PORT-parquet.env"
+grep -vE '^(FORMAT|SCHEMA|PREFIX|ERROR_PREFIX|STATE_PREFIX)=' "$LOCAL_DIR/lambda-$LAMBDA_PORT.env" > "$parquet_env"
+cat >> "$parquet_env" <<ENV
+FORMAT=parquet
+SCHEMA="event string, user string, n bigint"
+PREFIX=parquet/
+ERROR_PREFIX=parquet-errors/
+STATE_PREFIX=state-parquet/
+ENV
+start_watch "$parquet_env"
+"$pipeline" --stream "$stream" --bucket "$bucket" --paths batch --on-failure-file "$LOCAL_DIR/on-failure-parquet.jsonl"
+
+say "A query of what landed, by DuckDB over the objects fetched from the local S3"
+"$VENV/bin/python" "$TRICKLE_ROOT/scripts/demo_query.py" "$bucket" "$LOCAL_DIR/demo-objects"
 say "Done. Everything started by the demo is being stopped."

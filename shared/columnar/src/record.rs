@@ -75,10 +75,13 @@ impl RecordEncoder {
             .map_err(|e| RecordError::NotJsonObject(format!("not UTF-8: {e}")))?
             .trim_matches(|c: char| c.is_ascii_whitespace());
         if !text.starts_with('{') {
-            return Err(RecordError::NotJsonObject(match text.as_bytes().first() {
-                None => "empty".into(),
-                Some(_) => crate::value::describe(text),
-            }));
+            return Err(RecordError::NotJsonObject(
+                match serde_json::from_str::<&serde_json::value::RawValue>(text) {
+                    _ if text.is_empty() => "empty".into(),
+                    Ok(raw) => format!("JSON {}", crate::value::describe(raw.get())),
+                    Err(_) => "text that is not JSON".into(),
+                },
+            ));
         }
         let entries: Entries<'_> =
             serde_json::from_str(text).map_err(|e| RecordError::NotJsonObject(e.to_string()))?;
