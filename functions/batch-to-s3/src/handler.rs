@@ -9,6 +9,12 @@
 //! 5. move the mark forward to the last stored record (conditional PUT);
 //! 6. log the summary and print the EMF metrics.
 //!
+//! With a Glue table (`GLUE_DATABASE`, `GLUE_TABLE` and `with_catalog`), the first
+//! invocation of a container first makes the table match (`glue::ensure_table`); not the
+//! cold start, so that a slow or failing Glue never fails the init phase. A failure is
+//! logged, counted in `CatalogUpdateFailures`, and tried again on the next invocation until
+//! it succeeds once; writing goes on regardless (objects do not depend on the table).
+//!
 //! If moving the mark fails although the data objects are stored, the invocation still
 //! reports success: the records *are* durably stored and reporting a failure would make
 //! Lambda redeliver (and, if the batch were re-formed, duplicate) them. The mark only
@@ -22,9 +28,11 @@
 //! `DEADLINE_MARGIN_MS` of the deadline, and a PUT that failed (its answer lost, maybe after
 //! S3 applied it) is deleted before the failure is reported.
 
+use crate::catalog::{table_definition, TableDef};
 use crate::config::Config;
 use crate::error::{EventError, WriteError};
 use crate::event::{response, ShardBatch, StreamEvent};
+use crate::glue::{ensure_table_logged, CatalogReport, NoCatalog, TableCatalog, CATALOG_TIMEOUT};
 use crate::key::state_key;
 use crate::metrics::Summary;
 use crate::plan::{plan, ObjectKind, META_LAST_SEQUENCE, META_SHARD_ID};
@@ -33,6 +41,7 @@ use crate::watermark::{first_unstored, HighWaterMark};
 use crate::write::{settle, write_plan};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::LambdaEvent;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 use trickle_shared::SequenceNumber;
 
@@ -41,10 +50,15 @@ pub const MARK_ATTEMPTS: usize = 3;
 /// The state object's Content-Type.
 const CONTENT_TYPE_JSON: &str = "application/json";
 
-/// The function: configuration plus where objects go.
-pub struct BatchToS3<S> {
+/// The function: configuration plus where objects go, and optionally the Glue table that
+/// describes them.
+pub struct BatchToS3<S, C = NoCatalog> {
     config: Config,
     store: S,
+    /// The catalog and the table to keep matching (`with_catalog`).
+    catalog: Option<(C, TableDef)>,
+    /// Set once the table matched: not looked at again in this container.
+    catalog_done: AtomicBool,
 }
 
 /// The result of one invocation.
@@ -56,8 +70,28 @@ pub struct Outcome {
 }
 
 impl<S: ObjectStore> BatchToS3<S> {
+    /// The function without a Glue catalog.
     pub fn new(config: Config, store: S) -> Self {
-        Self { config, store }
+        Self {
+            config,
+            store,
+            catalog: None,
+            catalog_done: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<S, C> BatchToS3<S, C> {
+    /// The function keeping the configuration's Glue table matching in `catalog`. Without
+    /// `GLUE_TABLE` (and `SCHEMA`) in the configuration, the catalog is never called.
+    pub fn with_catalog<K: TableCatalog>(self, catalog: K) -> BatchToS3<S, K> {
+        let table = table_definition(&self.config);
+        BatchToS3 {
+            catalog: table.map(|t| (catalog, t)),
+            config: self.config,
+            store: self.store,
+            catalog_done: AtomicBool::new(false),
+        }
     }
 
     /// The store (tests inspect it).
@@ -65,6 +99,13 @@ impl<S: ObjectStore> BatchToS3<S> {
         &self.store
     }
 
+    /// The catalog, if one is called (tests inspect it).
+    pub fn catalog(&self) -> Option<&C> {
+        self.catalog.as_ref().map(|(c, _)| c)
+    }
+}
+
+impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
     /// Handles one Lambda invocation. Only a malformed event is an invocation error. The
     /// runtime gives a `StreamEvent`; tests may give `aws_lambda_events`' `KinesisEvent`.
     pub async fn handle<E: Into<StreamEvent>>(
@@ -97,7 +138,11 @@ impl<S: ObjectStore> BatchToS3<S> {
         let Some(batch) = ShardBatch::from_event(event.into())? else {
             return Ok(Outcome::default());
         };
+        let catalog = self.ensure_catalog().await;
         let mut outcome = self.store_batch(&batch, deadline).await;
+        outcome.summary.catalog_failures = usize::from(catalog.failed);
+        outcome.summary.catalog_columns_added = catalog.columns_added;
+        outcome.summary.catalog_type_conflicts = catalog.type_conflicts;
         outcome.summary.duration_ms = started.elapsed().as_millis();
         outcome.summary.log();
         trickle_shared::emf::emit(&outcome.summary.emf(chrono::Utc::now().timestamp_millis()));
@@ -237,6 +282,37 @@ impl<S: ObjectStore> BatchToS3<S> {
         finish(summary)
     }
 
+    /// Makes the Glue table match, until that succeeded once in this container. (Lambda
+    /// runs one invocation at a time per container; concurrent calls in a test would both
+    /// try, which `ensure_table` tolerates.)
+    async fn ensure_catalog(&self) -> CatalogReport {
+        let Some((catalog, table)) = &self.catalog else {
+            return CatalogReport::default();
+        };
+        if self.catalog_done.load(Ordering::Acquire) {
+            return CatalogReport::default();
+        }
+        let database = self
+            .config
+            .glue
+            .as_ref()
+            .map_or("", |g| g.database.as_str());
+        // Boxed: the Glue SDK's futures are large and deeply nested, and run once per
+        // container; inline they would bloat every invocation's future (and exceed the
+        // compiler's layout depth limit in main).
+        let report = Box::pin(ensure_table_logged(
+            catalog,
+            database,
+            table,
+            CATALOG_TIMEOUT,
+        ))
+        .await;
+        if !report.failed {
+            self.catalog_done.store(true, Ordering::Release);
+        }
+        report
+    }
+
     /// Reads the mark and its ETag; `None` for a shard never written.
     async fn read_mark(
         &self,
@@ -315,6 +391,7 @@ mod tests {
     use super::*;
     use crate::config::Partitioning;
     use crate::encode::Compression;
+    use crate::glue::memory::MemoryCatalog;
     use crate::key::KeyLayout;
     use crate::store::memory::MemoryStore;
     use aws_lambda_events::event::kinesis::KinesisEvent;
@@ -374,7 +451,7 @@ mod tests {
     }
 
     /// Every line of every object under a prefix, sorted.
-    fn stored_lines(f: &BatchToS3<MemoryStore>, prefix: &str) -> Vec<String> {
+    fn stored_lines<C>(f: &BatchToS3<MemoryStore, C>, prefix: &str) -> Vec<String> {
         let store = f.store();
         let mut lines: Vec<String> = store
             .keys(prefix)
@@ -561,7 +638,7 @@ mod tests {
         let copies = [1, event.records.len() - 1];
         for &i in &copies {
             event.records[i].kinesis.partition_key =
-                trickle_shared::reingest::reingested_partition_key("pk").into();
+                trickle_shared::reingest::reingested_partition_key("pk");
         }
         let f = function(config());
         let out = f.process(event.clone(), None).await.unwrap();
@@ -649,6 +726,92 @@ mod tests {
             serde_json::to_value(answer).unwrap(),
             serde_json::json!({"batchItemFailures": [{"itemIdentifier": first}]})
         );
+    }
+
+    fn with_glue(schema: &str) -> Config {
+        Config {
+            schema: Some(std::sync::Arc::new(
+                trickle_columnar::TableSchema::parse(schema).unwrap(),
+            )),
+            glue: Some(crate::config::GlueTable {
+                database: "db".into(),
+                table: "events".into(),
+            }),
+            ..config()
+        }
+    }
+
+    fn calls(f: &BatchToS3<MemoryStore, MemoryCatalog>) -> Vec<&'static str> {
+        f.catalog().unwrap().calls.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn makes_the_glue_table_match_once_on_the_first_invocation() {
+        let event = fixture("kinesis-batch.json");
+        let f = function(with_glue("customer string, n int")).with_catalog(MemoryCatalog::new());
+        assert!(calls(&f).is_empty(), "nothing before the first invocation");
+        let out = f.process(reform(&event, 0..2), None).await.unwrap();
+        assert_eq!(out.summary.objects_written, 1);
+        let (table, _) = f.catalog().unwrap().table("events").unwrap();
+        assert_eq!(Some(&table), table_definition(&f.config).as_ref());
+        f.process(reform(&event, 2..4), None).await.unwrap();
+        assert_eq!(calls(&f), ["GetTable", "CreateTable"]);
+    }
+
+    #[tokio::test]
+    async fn a_catalog_failure_is_counted_and_tried_again_while_writing_goes_on() {
+        let event = fixture("kinesis-batch.json");
+        let f = function(with_glue("n int")).with_catalog(MemoryCatalog::new());
+        f.catalog().unwrap().fail_calls(true);
+        let out = f.process(reform(&event, 0..2), None).await.unwrap();
+        assert_eq!(out.retry_from, None);
+        assert_eq!(out.summary.objects_written, 1);
+        assert_eq!(out.summary.catalog_failures, 1);
+        assert_eq!(out.summary.emf(0)["CatalogUpdateFailures"], 1);
+        f.catalog().unwrap().fail_calls(false);
+        let out = f.process(reform(&event, 2..3), None).await.unwrap();
+        assert_eq!(out.summary.catalog_failures, 0);
+        assert!(f.catalog().unwrap().table("events").is_some());
+        f.process(reform(&event, 3..4), None).await.unwrap();
+        assert_eq!(calls(&f), ["GetTable", "GetTable", "CreateTable"]);
+        assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
+    }
+
+    #[tokio::test]
+    async fn counts_added_columns_and_type_conflicts() {
+        let catalog = MemoryCatalog::new();
+        catalog.insert(table_definition(&with_glue("customer string, n int")).unwrap());
+        let f = function(with_glue("customer string, n bigint, seen date")).with_catalog(catalog);
+        let out = f
+            .process(fixture("kinesis-batch.json"), None)
+            .await
+            .unwrap();
+        assert_eq!(out.summary.catalog_columns_added, 1);
+        assert_eq!(out.summary.catalog_type_conflicts, 1);
+        let doc = out.summary.emf(0);
+        assert_eq!(doc["CatalogColumnsAdded"], 1);
+        assert_eq!(doc["CatalogTypeConflicts"], 1);
+        let (table, _) = f.catalog().unwrap().table("events").unwrap();
+        let columns: Vec<_> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.ty.as_str()))
+            .collect();
+        assert_eq!(
+            columns,
+            [("customer", "string"), ("n", "int"), ("seen", "date")]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_catalog_without_a_glue_table_is_never_called() {
+        let f = function(config()).with_catalog(MemoryCatalog::new());
+        assert!(f.catalog().is_none());
+        let out = f
+            .process(fixture("kinesis-batch.json"), None)
+            .await
+            .unwrap();
+        assert_eq!(out.summary.catalog_failures, 0);
     }
 
     #[tokio::test]

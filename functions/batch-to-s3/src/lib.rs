@@ -11,14 +11,20 @@
 //! - `watermark`: the per-shard high-water mark that makes redeliveries exact.
 //! - `write`: writing a plan, and rolling back to a stored prefix on failure.
 //! - `store`: the I/O boundary (`ObjectStore`), with the SDK and in-memory implementations.
+//! - `catalog`: the Glue table the objects make up, and what to change in an existing one
+//!   (pure).
+//! - `glue`: the Glue boundary (`TableCatalog`), with the SDK and in-memory implementations,
+//!   and `ensure_table`.
 //! - `metrics`: the summary log line and the EMF metrics.
 //! - `handler`: one invocation, end to end.
 
+pub mod catalog;
 pub mod config;
 pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod event;
+pub mod glue;
 pub mod handler;
 pub mod key;
 pub mod metrics;

@@ -51,6 +51,13 @@ pub struct Summary {
     pub high_water_mark: Option<String>,
     /// True when the mark could not be advanced (data is stored; see the handler).
     pub mark_update_failed: bool,
+    /// 1 when making the Glue table match failed in this invocation (tried again on the
+    /// next one; see `glue.rs`).
+    pub catalog_failures: usize,
+    /// Glue table columns whose type differs from `SCHEMA`'s (left as they are).
+    pub catalog_type_conflicts: usize,
+    /// Columns `SCHEMA` gained, appended to the Glue table.
+    pub catalog_columns_added: usize,
     pub duration_ms: u128,
 }
 
@@ -79,12 +86,15 @@ impl Summary {
                     failure = self.failure.as_deref(),
                     high_water_mark = self.high_water_mark.as_deref(),
                     mark_update_failed = self.mark_update_failed,
+                    catalog_failures = self.catalog_failures,
+                    catalog_type_conflicts = self.catalog_type_conflicts,
+                    catalog_columns_added = self.catalog_columns_added,
                     duration_ms = self.duration_ms as u64,
                     "batch-to-s3 summary"
                 )
             };
         }
-        if self.retry_from.is_some() || self.mark_update_failed {
+        if self.retry_from.is_some() || self.mark_update_failed || self.catalog_failures > 0 {
             summary!(warn)
         } else {
             summary!(info)
@@ -93,7 +103,7 @@ impl Summary {
 
     /// The EMF document for this invocation, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 12] = [
+        let metrics: [(&str, &str, i64); 15] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             ("UserRecords", "Count", self.user_records as i64),
@@ -122,6 +132,21 @@ impl Summary {
                 "Count",
                 i64::from(self.mark_update_failed),
             ),
+            (
+                "CatalogUpdateFailures",
+                "Count",
+                self.catalog_failures as i64,
+            ),
+            (
+                "CatalogTypeConflicts",
+                "Count",
+                self.catalog_type_conflicts as i64,
+            ),
+            (
+                "CatalogColumnsAdded",
+                "Count",
+                self.catalog_columns_added as i64,
+            ),
         ];
         let mut doc = trickle_shared::emf::document(
             METRICS_NAMESPACE,
@@ -145,6 +170,7 @@ mod tests {
             records_in: 3,
             bytes_written: 10,
             retry_from: Some("7".into()),
+            catalog_type_conflicts: 2,
             ..Summary::default()
         };
         let doc = s.emf(1_718_000_000_000);
@@ -157,6 +183,8 @@ mod tests {
         }
         assert_eq!(doc["RecordsIn"], 3);
         assert_eq!(doc["BatchItemFailures"], 1);
+        assert_eq!(doc["CatalogTypeConflicts"], 2);
+        assert_eq!(doc["CatalogUpdateFailures"], 0);
         assert_eq!(doc["Stream"], "s");
         // One line.
         assert!(!doc.to_string().contains('\n'));
