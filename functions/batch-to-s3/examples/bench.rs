@@ -577,6 +577,9 @@ fn main() {
     if let Some(what) = value("--once") {
         return once(&what, size);
     }
+    if args.iter().any(|a| a == "--deflate") {
+        return deflate_comparison();
+    }
     let iterations = value("--iterations")
         .map(|n| n.parse().expect("--iterations N"))
         .unwrap_or(DEFAULT_ITERATIONS);
@@ -593,4 +596,134 @@ fn main() {
     println!(
         "x floor: deserialize + handler over (KinesisEvent deserialize floor + compress floor); x strict floor: over (StreamEvent deserialize + compress floor); handler only: over the compress floor."
     );
+}
+
+/// Log-like NDJSON: access-log records as a web server or a Lambda writes them (short
+/// fields, many repeats), the other shape gzip meets besides the e-commerce events.
+fn log_lines(bytes: usize) -> Vec<u8> {
+    const PATHS: &[&str] = &[
+        "/",
+        "/api/orders",
+        "/api/users/42",
+        "/static/app.js",
+        "/health",
+        "/api/cart",
+    ];
+    const METHODS: &[&str] = &["GET", "GET", "GET", "POST", "PUT", "DELETE"];
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let mut out = Vec::with_capacity(bytes + 512);
+    let mut i = 0usize;
+    while out.len() < bytes {
+        let status = [200, 200, 200, 201, 304, 404, 500][rng.below(7)];
+        let line = serde_json::json!({
+            "time": format!("2024-06-10T06:{:02}:{:02}.{:03}Z", (i / 60_000) % 60, (i / 1_000) % 60, i % 1_000),
+            "level": if rng.below(50) == 0 { "ERROR" } else { "INFO" },
+            "method": rng.pick(METHODS),
+            "path": rng.pick(PATHS),
+            "status": status,
+            "latency_ms": rng.below(900),
+            "bytes": rng.below(50_000),
+            "ip": format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256)),
+            "request_id": rng.hex(32),
+            "ua": rng.pick(USER_AGENTS),
+        });
+        serde_json::to_writer(&mut out, &line).expect("a json! value serializes");
+        out.push(b'\n');
+        i += 1;
+    }
+    out
+}
+
+/// `--deflate`: gzip by zlib-rs (flate2, what `COMPRESSION=gzip` uses) at level 6 against
+/// libdeflate (the `libdeflater` crate) at each level, on the bench's event records and on
+/// log-like lines: time (median of the rounds, interleaved) and size. The verdict names the
+/// fastest libdeflate level whose output is within 1.05x of zlib level 6.
+fn deflate_comparison() {
+    const ROUNDS: usize = 9;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut events = Vec::new();
+    let mut i = 0;
+    while events.len() < 5_800_000 {
+        events.extend_from_slice(&record_json(i, &mut rng));
+        events.push(b'\n');
+        i += 1;
+    }
+    let inputs = [
+        ("event records", events),
+        ("log lines", log_lines(5_800_000)),
+    ];
+    println!(
+        "## gzip: zlib-rs level 6 vs libdeflate, median of {ROUNDS} interleaved rounds, 1 thread"
+    );
+    println!("| input | MB | codec | ms | MB/s | bytes | size / zlib-6 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, body) in &inputs {
+        let zlib = |level: u32| {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::new(level),
+            );
+            enc.write_all(body).expect("in memory");
+            enc.finish().expect("in memory")
+        };
+        let levels: Vec<i32> = (1..=9).collect();
+        let mut compressors: Vec<libdeflater::Compressor> = levels
+            .iter()
+            .map(|&l| {
+                libdeflater::Compressor::new(libdeflater::CompressionLvl::new(l).expect("1..=12"))
+            })
+            .collect();
+        let mut zlib_times = Vec::new();
+        let mut lib_times: Vec<Vec<f64>> = vec![Vec::new(); levels.len()];
+        let mut zlib_size = 0;
+        let mut lib_sizes = vec![0; levels.len()];
+        let mut out = vec![0u8; compressors[0].gzip_compress_bound(body.len())];
+        for _ in 0..ROUNDS {
+            let t = Instant::now();
+            zlib_size = black_box(zlib(6)).len();
+            zlib_times.push(t.elapsed().as_secs_f64() * 1e3);
+            for (k, c) in compressors.iter_mut().enumerate() {
+                let t = Instant::now();
+                lib_sizes[k] = black_box(c.gzip_compress(body, &mut out).expect("bound"));
+                lib_times[k].push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        // The libdeflate output is a valid gzip stream that flate2 reads back.
+        let n = compressors[5].gzip_compress(body, &mut out).expect("bound");
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&out[..n]), &mut back)
+            .expect("gzip");
+        assert_eq!(&back, body);
+        let mb = body.len() as f64 / 1e6;
+        let zl = median(&mut zlib_times);
+        println!(
+            "| {name} | {mb:.2} | zlib-rs 6 | {zl:.1} | {:.0} | {zlib_size} | 1.000 |",
+            mb / zl * 1e3
+        );
+        let mut best: Option<(i32, f64)> = None;
+        for (k, level) in levels.iter().enumerate() {
+            let ms = median(&mut lib_times[k]);
+            let ratio = lib_sizes[k] as f64 / zlib_size as f64;
+            println!(
+                "| {name} | {mb:.2} | libdeflate {level} | {ms:.1} | {:.0} | {} | {ratio:.3} |",
+                mb / ms * 1e3,
+                lib_sizes[k]
+            );
+            if ratio <= 1.05 && best.is_none_or(|(_, b)| ms < b) {
+                best = Some((*level, ms));
+            }
+        }
+        match best {
+            Some((level, ms)) => println!(
+                "| {name} | | verdict | libdeflate {level} within 1.05x of zlib-6: {:.2}x faster | | |",
+                zl / ms
+            ),
+            None => println!("| {name} | | verdict | no libdeflate level within 1.05x | | |"),
+        }
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
 }

@@ -1,38 +1,33 @@
 //! The invocation, end to end:
 //!
-//! 1. read the shard's high-water mark (a failure here retries the whole batch: without it
-//!    we cannot know what is stored);
-//! 2. skip the records at or below it;
-//! 3. plan the objects for the rest (`plan.rs`), write them in order (`write.rs`);
+//! 1. read the shard's state (a failure here retries the whole batch: without it we cannot
+//!    know what is stored); if it holds the write intent of an invocation that did not
+//!    finish (killed, timed out), settle it first (`intent.rs`);
+//! 2. skip the records at or below the high-water mark;
+//! 3. plan the objects for the rest (`plan.rs`), record them as the intent (a conditional
+//!    PUT of the state), write them in order (`write.rs`);
 //! 4. on a failure, roll back to a stored prefix and report the first unstored record as
 //!    the only batch item failure;
-//! 5. move the mark forward to the last stored record (conditional PUT);
+//! 5. move the mark to the last stored record and clear the intent (one conditional PUT);
 //! 6. log the summary and print the EMF metrics.
 //!
-//! With a Glue table (`GLUE_DATABASE`, `GLUE_TABLE` and `with_catalog`), the first
-//! invocation of a container first makes the table match (`glue::ensure_table`); not the
-//! cold start, so that a slow or failing Glue never fails the init phase. A failure is
-//! logged, counted in `CatalogUpdateFailures`, and tried again on the next invocation until
-//! it succeeds once; writing goes on regardless (objects do not depend on the table).
+//! If the last step fails although the data objects are stored, the invocation still
+//! reports success: the records *are* durably stored, and the intent left in the state
+//! tells the next invocation so, whatever batch it gets. This is logged at `error` and
+//! counted in `HighWaterMarkUpdateFailures`.
 //!
-//! If moving the mark fails although the data objects are stored, the invocation still
-//! reports success: the records *are* durably stored and reporting a failure would make
-//! Lambda redeliver (and, if the batch were re-formed, duplicate) them. The mark only
-//! guards against redeliveries of unreported successes; it catches up on the next batch.
-//! This is logged at `error` and counted in `HighWaterMarkUpdateFailures`.
-//!
-//! Residual window: a hard crash (out of memory, sandbox killed) between the data PUTs and
-//! the mark's PUT, followed by a redelivery that is re-formed differently (bisected, or with
-//! newer records), can store records twice; a redelivery of the same records lands on the
-//! same keys (412) and is exact. Timeouts cannot cause it: no PUT starts within
-//! `DEADLINE_MARGIN_MS` of the deadline, and a PUT that failed (its answer lost, maybe after
-//! S3 applied it) is deleted before the failure is reported.
+//! No window is left: a process killed at any point (before any PUT, after the intent,
+//! between two data PUTs, after the last one, after the mark) is followed by an invocation
+//! that settles the intent from what exists in S3, and every record ends stored once.
+//! Requests: one GET of the state, one PUT of the intent, the data PUTs, one PUT of the
+//! mark (one PUT more than without the intent); settling costs a HEAD per planned object.
 
 use crate::catalog::{table_definition, TableDef};
 use crate::config::Config;
 use crate::error::{EventError, WriteError};
 use crate::event::{response, ShardBatch, StreamEvent};
 use crate::glue::{ensure_table_logged, CatalogReport, NoCatalog, TableCatalog, CATALOG_TIMEOUT};
+use crate::intent::{Intent, IntentObject};
 use crate::key::state_key;
 use crate::metrics::Summary;
 use crate::plan::{plan, ObjectKind, META_LAST_SEQUENCE, META_SHARD_ID};
@@ -178,13 +173,34 @@ impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
             &batch.stream_name,
             &batch.shard_id,
         );
-        let (mark, etag) = match self.read_mark(&key).await {
+        let (mut mark, intent, mut etag) = match self.read_state(&key).await {
             Ok(m) => m,
             Err(e) => {
                 fail_at(&mut summary, 0, &e);
                 return finish(summary);
             }
         };
+        // An intent left by an invocation that died while writing: settle it first.
+        if let Some(intent) = intent {
+            match self
+                .settle_intent(&key, &batch.shard_id, &intent, mark.clone(), etag.take())
+                .await
+            {
+                Ok((m, e, deleted)) => {
+                    tracing::warn!(key = %key, objects = intent.objects.len(), deleted,
+                        mark = ?m.as_ref().map(ToString::to_string),
+                        "settled the write intent of an invocation that did not finish");
+                    summary.intents_settled += 1;
+                    summary.objects_rolled_back += deleted;
+                    mark = m;
+                    etag = e;
+                }
+                Err(e) => {
+                    fail_at(&mut summary, 0, &e);
+                    return finish(summary);
+                }
+            }
+        }
         summary.high_water_mark = mark.as_ref().map(ToString::to_string);
 
         // 2. Skip what is stored.
@@ -212,6 +228,43 @@ impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
         summary.fields_dropped = planned.fields_dropped;
         let ranges: Vec<(usize, usize)> =
             planned.objects.iter().map(|o| (o.first, o.last)).collect();
+        if planned.objects.is_empty() {
+            // Nothing to write (every record a re-ingested copy): only the mark moves.
+            if let Some(last) = todo.last() {
+                self.move_mark(&key, &batch.shard_id, &last.sequence, etag, &mut summary)
+                    .await;
+            }
+            return finish(summary);
+        }
+        // Too close to the deadline to start: nothing is written, not even the intent.
+        if deadline.is_some_and(|d| SystemTime::now() + self.config.deadline_margin > d) {
+            fail_at(&mut summary, start, &WriteError::DeadlineNear);
+            return finish(summary);
+        }
+        // The intent, before the first data PUT (`intent.rs`): a process killed from here on
+        // leaves enough for the next invocation to know what is stored.
+        let intent = Intent::new(
+            planned
+                .objects
+                .iter()
+                .map(|o| IntentObject {
+                    key: o.put.key.clone(),
+                    first: o.first,
+                    last: o.last,
+                })
+                .collect(),
+            &todo.iter().map(|r| &r.sequence).collect::<Vec<_>>(),
+        );
+        let etag = match self
+            .write_state(&key, &batch.shard_id, mark.as_ref(), Some(intent), etag)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                fail_at(&mut summary, start, &e);
+                return finish(summary);
+            }
+        };
         let report = write_plan(
             &self.store,
             planned.objects,
@@ -233,6 +286,7 @@ impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
                 (s.retry_from.checked_sub(1), s.keep)
             }
         };
+        let mut rolled_back = true;
         for (object, keep) in report.written.iter().zip(keep) {
             if keep {
                 if object.created {
@@ -248,38 +302,144 @@ impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
             }
             match self.store.delete_object(&object.key).await {
                 Ok(()) => summary.objects_rolled_back += 1,
-                // The retry will store these records again under other keys: say so loudly.
-                Err(e) => tracing::error!(error = %e, key = %object.key,
-                    "could not roll back an object after a failure; its records may be stored twice"),
+                Err(e) => {
+                    // The intent stays: the next invocation settles it (deletes it again).
+                    tracing::error!(error = %e, key = %object.key,
+                        "could not roll back an object after a failure; the next invocation will");
+                    rolled_back = false;
+                }
             }
         }
 
-        // A failed PUT may have been applied (its answer lost): remove it, best effort.
+        // A failed PUT may have been applied (its answer lost): remove it.
         // (Not counted as rolled back: usually there is nothing to delete.)
         if let Some(key) = &report.uncertain_key {
-            match self.store.delete_object(key).await {
-                Ok(()) => {}
-                Err(e) => tracing::error!(error = %e, key = %key,
-                    "could not remove an object whose PUT failed; if S3 applied it, its records may be stored twice"),
+            if let Err(e) = self.store.delete_object(key).await {
+                tracing::error!(error = %e, key = %key,
+                    "could not remove an object whose PUT failed; the next invocation will");
+                rolled_back = false;
             }
         }
 
-        // 5. Move the mark.
-        if let Some(last) = stored_up_to {
-            let new_mark = &todo[last].sequence;
-            match self
-                .advance_mark(&key, &batch.shard_id, new_mark, etag)
-                .await
-            {
-                Ok(m) => summary.high_water_mark = Some(m.to_string()),
-                Err(e) => {
+        // 5. Move the mark and clear the intent (both in one conditional PUT). If the
+        // rollback is incomplete, the intent is left for the next invocation to settle.
+        if !rolled_back {
+            return finish(summary);
+        }
+        let to = match stored_up_to {
+            Some(last) => Some(&todo[last].sequence),
+            None => mark.as_ref(),
+        };
+        match to {
+            Some(to) => {
+                self.move_mark(&key, &batch.shard_id, to, etag, &mut summary)
+                    .await
+            }
+            None => {
+                if let Err(e) = self
+                    .write_state(&key, &batch.shard_id, None, None, etag)
+                    .await
+                {
                     tracing::error!(error = %e, key = %key,
-                        "data is stored but the high-water mark could not be advanced");
+                        "could not clear the write intent; the next invocation will settle it");
                     summary.mark_update_failed = true;
                 }
             }
         }
         finish(summary)
+    }
+
+    /// Moves the mark to `to` (clearing any intent), recording the outcome in the summary.
+    /// If it fails although the data is stored, the invocation still succeeds: the next one
+    /// finds the intent (or the old mark) and settles it.
+    async fn move_mark(
+        &self,
+        key: &str,
+        shard_id: &str,
+        to: &SequenceNumber,
+        etag: Option<String>,
+        summary: &mut Summary,
+    ) {
+        match self.advance_mark(key, shard_id, to, etag).await {
+            Ok(m) => summary.high_water_mark = Some(m.to_string()),
+            Err(e) => {
+                tracing::error!(error = %e, key = %key,
+                    "data is stored but the high-water mark could not be advanced");
+                summary.mark_update_failed = true;
+            }
+        }
+    }
+
+    /// Settles an intent (`intent.rs`): which of its objects exist, which go, where the mark
+    /// moves; then writes the mark without the intent. Returns the mark, the state's new
+    /// ETag and how many objects were deleted.
+    async fn settle_intent(
+        &self,
+        key: &str,
+        shard_id: &str,
+        intent: &Intent,
+        mark: Option<SequenceNumber>,
+        etag: Option<String>,
+    ) -> Result<(Option<SequenceNumber>, Option<String>, usize), WriteError> {
+        let mut exists = Vec::with_capacity(intent.objects.len());
+        for o in &intent.objects {
+            exists.push(self.store.head_object(&o.key).await?);
+        }
+        let settled = intent
+            .settle(&exists)
+            .map_err(|reason| WriteError::CorruptState {
+                key: key.to_owned(),
+                reason,
+            })?;
+        for k in &settled.delete {
+            self.store.delete_object(k).await?;
+        }
+        // Never backwards.
+        let mark = match (mark, settled.mark) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let etag = self
+            .write_state(key, shard_id, mark.as_ref(), None, etag)
+            .await?;
+        Ok((mark, etag, settled.delete.len()))
+    }
+
+    /// One conditional PUT of the state object (`If-Match` the ETag read, or
+    /// `If-None-Match: *` when there was none); returns the new ETag. Another writer in
+    /// between is an error.
+    async fn write_state(
+        &self,
+        key: &str,
+        shard_id: &str,
+        mark: Option<&SequenceNumber>,
+        intent: Option<Intent>,
+        etag: Option<String>,
+    ) -> Result<Option<String>, WriteError> {
+        let mut metadata = vec![(META_SHARD_ID.to_owned(), shard_id.to_owned())];
+        if let Some(m) = mark {
+            metadata.push((META_LAST_SEQUENCE.to_owned(), m.to_string()));
+        }
+        let put = PutObject {
+            key: key.to_owned(),
+            body: HighWaterMark::with_intent(shard_id, mark, intent).to_body(),
+            content_type: CONTENT_TYPE_JSON,
+            content_encoding: None,
+            metadata,
+            condition: match etag {
+                Some(e) => Condition::IfMatch(e),
+                None => Condition::IfNoneMatch,
+            },
+        };
+        match self.store.put_object(put).await? {
+            PutOutcome::Created { etag } => Ok(etag),
+            PutOutcome::PreconditionFailed => Err(WriteError::Store(StoreError {
+                operation: "PutObject",
+                key: key.to_owned(),
+                code: "PreconditionFailed".into(),
+                message: "the shard's state changed under us (another writer?)".into(),
+            })),
+        }
     }
 
     /// Makes the Glue table match, until that succeeded once in this container. (Lambda
@@ -313,20 +473,22 @@ impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
         report
     }
 
-    /// Reads the mark and its ETag; `None` for a shard never written.
-    async fn read_mark(
+    /// Reads the shard's state: the mark, an intent, and the ETag (all `None` for a shard
+    /// never written).
+    #[allow(clippy::type_complexity)]
+    async fn read_state(
         &self,
         key: &str,
-    ) -> Result<(Option<SequenceNumber>, Option<String>), WriteError> {
+    ) -> Result<(Option<SequenceNumber>, Option<Intent>, Option<String>), WriteError> {
         match self.store.get_object(key).await? {
-            None => Ok((None, None)),
+            None => Ok((None, None, None)),
             Some(o) => {
-                let mark =
-                    HighWaterMark::parse(&o.body).map_err(|reason| WriteError::CorruptState {
+                let (mark, intent) =
+                    HighWaterMark::read(&o.body).map_err(|reason| WriteError::CorruptState {
                         key: key.to_owned(),
                         reason,
                     })?;
-                Ok((Some(mark), o.etag))
+                Ok((mark, intent, o.etag))
             }
         }
     }
@@ -360,7 +522,16 @@ impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
                 PutOutcome::PreconditionFailed => {
                     // Someone else moved it (ParallelizationFactor > 1, or a late earlier
                     // attempt): re-read, and stop if it is already at or past ours.
-                    let (current, current_etag) = self.read_mark(key).await?;
+                    let (current, intent, current_etag) = self.read_state(key).await?;
+                    if intent.is_some() {
+                        // Another invocation's intent: it (or the next one) settles it.
+                        return Err(WriteError::Store(StoreError {
+                            operation: "PutObject",
+                            key: key.to_owned(),
+                            code: "PreconditionFailed".into(),
+                            message: "another invocation is writing this shard".into(),
+                        }));
+                    }
                     tracing::warn!(key, current = ?current.as_ref().map(ToString::to_string),
                         "high-water mark changed under us");
                     if let Some(c) = current.filter(|c| c >= to) {
@@ -549,22 +720,68 @@ mod tests {
         assert_eq!(mark(&f), Some(seq(&event, 3)));
     }
 
+    /// Fails every state PUT after the first (the intent goes through, the mark does not).
+    fn fail_state_puts_after_the_intent(f: &BatchToS3<MemoryStore>) {
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        f.store().fail_puts_where(move |k| {
+            k.starts_with("state/") && n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1
+        });
+    }
+
     #[tokio::test]
-    async fn a_lost_mark_update_is_healed_by_the_same_keys() {
+    async fn a_lost_mark_update_is_healed_by_the_intent() {
         let event = fixture("kinesis-batch.json");
         let f = function(config());
-        f.store().fail_puts_where(|k| k.starts_with("state/"));
+        fail_state_puts_after_the_intent(&f);
         let out = f.process(event.clone(), None).await.unwrap();
         // The data is stored: success, but loudly.
         assert_eq!(out.retry_from, None);
         assert!(out.summary.mark_update_failed);
-        assert_eq!(mark(&f), None);
+        assert_eq!(mark(&f), None, "the state holds the intent, no mark yet");
         f.store().heal();
-        let out = f.process(event.clone(), None).await.unwrap();
-        assert_eq!(out.summary.objects_already_stored, 1);
+        // A bisected redelivery: the intent says everything was stored.
+        let out = f.process(reform(&event, 0..2), None).await.unwrap();
+        assert_eq!(out.summary.intents_settled, 1);
+        assert_eq!(out.summary.records_skipped, 2);
         assert_eq!(out.summary.objects_written, 0);
         assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
         assert_eq!(mark(&f), Some(seq(&event, 3)));
+    }
+
+    #[tokio::test]
+    async fn an_invocation_killed_between_its_puts_is_settled_by_the_next_whatever_it_gets() {
+        // Partitioned by /n-like values: one object per record, so a kill can fall between
+        // data PUTs. The kill is a future dropped while a PUT is pending (the process-level
+        // SIGKILL test is tests/tests/crash.rs).
+        let event = fixture("kinesis-batch.json");
+        for stop_after in 0..=event.records.len() + 1 {
+            let f = function(partitioned("/customer"));
+            let puts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let p = puts.clone();
+            // PUT number `stop_after` (0: the intent) never answers.
+            f.store().hang_puts_where(move |_| {
+                p.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == stop_after
+            });
+            let run = f.process(event.clone(), None);
+            let killed = tokio::time::timeout(std::time::Duration::from_millis(200), run).await;
+            f.store().heal();
+            if killed.is_ok() {
+                // Past the last PUT: it finished.
+                continue;
+            }
+            // Lambda's next delivery, three ways: the same batch, a bisected half, a re-formed
+            // batch with newer records; every record stored once.
+            for next in [0..event.records.len(), 0..2, 2..event.records.len()] {
+                let out = f.process(reform(&event, next.clone()), None).await.unwrap();
+                assert_eq!(out.retry_from, None, "{stop_after} {next:?}");
+            }
+            f.process(event.clone(), None).await.unwrap();
+            let mut lines = stored_lines(&f, "raw/");
+            lines.extend(stored_lines(&f, "errors/"));
+            lines.sort();
+            assert_eq!(lines, data_lines(&event), "killed at PUT {stop_after}");
+            assert_eq!(mark(&f), Some(seq(&event, event.records.len() - 1)));
+        }
     }
 
     #[tokio::test]

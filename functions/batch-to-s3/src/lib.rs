@@ -26,6 +26,7 @@ pub mod error;
 pub mod event;
 pub mod glue;
 pub mod handler;
+pub mod intent;
 pub mod key;
 pub mod metrics;
 pub mod partition;

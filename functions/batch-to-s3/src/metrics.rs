@@ -39,6 +39,8 @@ pub struct Summary {
     pub records_reingested_skipped: usize,
     /// Parquet with `EXTRA_COLUMN=` (empty): fields not in `SCHEMA`, dropped by request.
     pub fields_dropped: usize,
+    /// Write intents of invocations that died mid-write, settled (`intent.rs`).
+    pub intents_settled: usize,
     /// Objects deleted again after a failure (see `write.rs`).
     pub objects_rolled_back: usize,
     /// Milliseconds between the oldest record's arrival and now.
@@ -81,6 +83,7 @@ impl Summary {
                     records_reingested_skipped = self.records_reingested_skipped,
                     fields_dropped = self.fields_dropped,
                     objects_rolled_back = self.objects_rolled_back,
+                    intents_settled = self.intents_settled,
                     oldest_record_age_ms = self.oldest_record_age_ms,
                     retry_from = self.retry_from.as_deref(),
                     failure = self.failure.as_deref(),
@@ -103,7 +106,7 @@ impl Summary {
 
     /// The EMF document for this invocation, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 15] = [
+        let metrics: [(&str, &str, i64); 16] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             ("UserRecords", "Count", self.user_records as i64),
@@ -132,6 +135,7 @@ impl Summary {
                 "Count",
                 i64::from(self.mark_update_failed),
             ),
+            ("IntentsSettled", "Count", self.intents_settled as i64),
             (
                 "CatalogUpdateFailures",
                 "Count",

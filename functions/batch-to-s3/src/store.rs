@@ -72,6 +72,10 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
     /// DeleteObject (succeeds when the key is already gone).
     fn delete_object(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// HeadObject: whether the key exists (settling a write intent asks this per object).
+    fn head_object(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async move { Ok(self.get_object(key).await?.is_some()) }
+    }
 }
 
 /// The SDK implementation.
@@ -197,6 +201,21 @@ pub mod s3 {
             }))
         }
 
+        async fn head_object(&self, key: &str) -> Result<bool, StoreError> {
+            match self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if status(&e) == Some(NOT_FOUND) => Ok(false),
+                Err(e) => Err(failed("HeadObject", key, e)),
+            }
+        }
+
         async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
             self.client
                 .delete_object()
@@ -239,6 +258,7 @@ pub mod memory {
         pub deletes: Mutex<Vec<String>>,
         versions: Mutex<u64>,
         fail_put: Mutex<Option<KeyPredicate>>,
+        hang_put: Mutex<Option<KeyPredicate>>,
         fail_get: Mutex<bool>,
     }
 
@@ -252,6 +272,12 @@ pub mod memory {
             *lock(&self.fail_put) = Some(Box::new(pred));
         }
 
+        /// PUTs of keys matching `pred` never answer and are not applied (a process killed
+        /// while it waits), until cleared.
+        pub fn hang_puts_where(&self, pred: impl Fn(&str) -> bool + Send + Sync + 'static) {
+            *lock(&self.hang_put) = Some(Box::new(pred));
+        }
+
         /// Every GET fails while set.
         pub fn fail_gets(&self, fail: bool) {
             *lock(&self.fail_get) = fail;
@@ -260,6 +286,7 @@ pub mod memory {
         /// Lets every call succeed again.
         pub fn heal(&self) {
             *lock(&self.fail_put) = None;
+            *lock(&self.hang_put) = None;
             *lock(&self.fail_get) = false;
         }
 
@@ -294,6 +321,12 @@ pub mod memory {
     impl ObjectStore for MemoryStore {
         async fn put_object(&self, object: PutObject) -> Result<PutOutcome, StoreError> {
             lock(&self.puts).push(object.key.clone());
+            let hang = lock(&self.hang_put)
+                .as_ref()
+                .is_some_and(|p| p(&object.key));
+            if hang {
+                std::future::pending::<()>().await;
+            }
             if lock(&self.fail_put)
                 .as_ref()
                 .is_some_and(|p| p(&object.key))

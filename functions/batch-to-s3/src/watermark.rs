@@ -14,30 +14,56 @@
 //! describe what is stored. (A concurrent writer is still detected: the conditional PUT
 //! fails, and the mark is re-read, never moved backwards.)
 
+use crate::intent::Intent;
 use serde::{Deserialize, Serialize};
 use trickle_shared::SequenceNumber;
 
-/// The state object's content.
+/// The state object's content: the mark (absent until the shard's first records are
+/// stored) and, while an invocation writes, its intent (`intent.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HighWaterMark {
     pub shard_id: String,
     /// The highest sequence number stored (a decimal string: it does not fit a JSON number).
-    pub sequence_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<String>,
+    /// What the invocation in progress (or the one that died) is writing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
 }
 
 impl HighWaterMark {
     pub fn new(shard_id: &str, sequence: &SequenceNumber) -> Self {
+        Self::with_intent(shard_id, Some(sequence), None)
+    }
+
+    pub fn with_intent(
+        shard_id: &str,
+        sequence: Option<&SequenceNumber>,
+        intent: Option<Intent>,
+    ) -> Self {
         Self {
             shard_id: shard_id.to_owned(),
-            sequence_number: sequence.to_string(),
+            sequence_number: sequence.map(ToString::to_string),
+            intent,
         }
     }
 
-    /// Parses the object's body.
+    /// The mark in the object's body (an error when it has none).
     pub fn parse(body: &[u8]) -> Result<SequenceNumber, String> {
-        let mark: HighWaterMark = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        mark.sequence_number.parse().map_err(|e| format!("{e}"))
+        Self::read(body)?
+            .0
+            .ok_or_else(|| "no sequence number".to_owned())
+    }
+
+    /// The mark and the intent in the object's body.
+    pub fn read(body: &[u8]) -> Result<(Option<SequenceNumber>, Option<Intent>), String> {
+        let state: HighWaterMark = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let mark = match state.sequence_number {
+            Some(s) => Some(s.parse().map_err(|e| format!("{e}"))?),
+            None => None,
+        };
+        Ok((mark, state.intent))
     }
 
     /// The object's body.
