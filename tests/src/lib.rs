@@ -10,6 +10,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use std::time::Duration;
 
 pub mod fault_proxy;
+pub mod runtime_api;
 
 /// The environment variable holding the local stack's endpoint.
 pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";

@@ -1037,18 +1037,22 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
         .ok()
         .map(|v| v.parse().expect("SOAK_RECORDS is a number"))
         .unwrap_or(5_000);
+    let shard_count: i32 = std::env::var("SOAK_SHARDS")
+        .ok()
+        .map(|v| v.parse().expect("SOAK_SHARDS is a number"))
+        .unwrap_or(4);
     let per_post = 500;
     let started = Instant::now();
     let direct_kinesis = kinesis().await;
     let stream = unique_name("faults-soak");
-    create_stream(&direct_kinesis, &stream, 2).await;
+    create_stream(&direct_kinesis, &stream, shard_count).await;
     let (direct_s3, bucket) = create_bucket("faults").await;
 
     // About 10% of calls (and of PutRecords entries) fail. Only faults that leave exactly
-    // once possible: no lost answer of an applied Kinesis write (Kinesis is at least once,
-    // see `ingest_a_lost_answer_duplicates_exactly_that_calls_records`) and, until the bug
-    // shown by `batch_to_s3_an_applied_put_whose_answer_is_lost_is_not_stored_twice` is
-    // fixed, none of an applied S3 PUT either (`SOAK_LOST_S3_ANSWERS=1` adds them).
+    // once possible on the producer side: no lost answer of an applied Kinesis write
+    // (Kinesis is at least once, see `ingest_a_lost_answer_duplicates_exactly_that_calls_records`).
+    // On the consumer side everything: S3 errors, resets before and after S3 applied a PUT
+    // (its answer lost), function errors after the work, and invocations killed mid-write.
     let kinesis_faults = FaultProxy::start(vec![
         Rule::new(
             Match::Kinesis("PutRecords"),
@@ -1070,7 +1074,6 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
         .seed(23),
     ])
     .await;
-    let lost_s3_answers = std::env::var("SOAK_LOST_S3_ANSWERS").is_ok_and(|v| v == "1");
     let s3_faults = FaultProxy::start(vec![
         Rule::new(
             Match::s3_put(""),
@@ -1081,12 +1084,16 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
         Rule::new(Match::s3_put(""), Schedule::Percent(3), Fault::S3SlowDown).seed(32),
         Rule::new(
             Match::s3_put(""),
-            Schedule::Percent(3),
-            Fault::Reset {
-                processed: lost_s3_answers,
-            },
+            Schedule::Percent(2),
+            Fault::Reset { processed: false },
         )
         .seed(33),
+        Rule::new(
+            Match::s3_put(""),
+            Schedule::Percent(2),
+            Fault::Reset { processed: true },
+        )
+        .seed(34),
     ])
     .await;
 
@@ -1098,7 +1105,9 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
             StreamTarget::Name(stream.clone()),
         ),
     );
-    let mut pending: Vec<String> = (0..total).map(|i| format!(r#"{{"n":{i}}}"#)).collect();
+    let mut pending: Vec<String> = (0..total)
+        .map(|i| format!(r#"{{"n":{i},"p":{}}}"#, i % 4))
+        .collect();
     let (mut posts, mut acknowledged, mut status_counts) = (0usize, 0usize, BTreeMap::new());
     let mut answered_seq: BTreeMap<String, String> = BTreeMap::new();
     let mut rounds = 0;
@@ -1124,13 +1133,32 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
     }
     let produced_at = started.elapsed();
 
-    // Consumer side: every shard from TRIM_HORIZON, in batches, into batch-to-s3.
+    // Consumer side: every shard from TRIM_HORIZON, in batches, into batch-to-s3, as the
+    // event source mapping does it: a function error redelivers the batch bisected, a
+    // checkpoint resumes from the reported record. 5% of invocations answer a function
+    // error after their work (as a timeout after the PUTs), 5% are killed at a random PUT
+    // (the invocation's future dropped while that PUT hangs: `crash.rs` does it to real
+    // processes); partitioned by /n % 4, so batches make several interleaved objects.
+    let store = CrashingStore {
+        inner: S3Store::new(s3_via(s3_faults.url(), settings(2)).await, &bucket),
+        hang_at: std::sync::Mutex::new(None),
+        hung: tokio::sync::Notify::new(),
+    };
     let f = BatchToS3::new(
-        batch_to_s3_config(&bucket, &[("PREFIX", "raw/")]),
-        S3Store::new(s3_via(s3_faults.url(), settings(2)).await, &bucket),
+        batch_to_s3_config(
+            &bucket,
+            &[
+                ("PREFIX", "raw/"),
+                ("PARTITION_POINTER", "/p"),
+                ("PARTITION_NAME", "p"),
+            ],
+        ),
+        store,
     );
     let batch_size = 250;
+    let mut rng = fastrand::Rng::with_seed(41);
     let (mut invocations, mut checkpoints) = (0usize, 0usize);
+    let (mut function_errors, mut kills) = (0usize, 0usize);
     let shards = direct_kinesis
         .list_shards()
         .stream_name(&stream)
@@ -1141,17 +1169,45 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
         let records: Vec<local_pipeline::esm::StreamRecord> =
             read_shard(&direct_kinesis, &stream, shard.shard_id()).await;
         let mut from = 0;
+        let mut size = batch_size;
         while from < records.len() {
             invocations += 1;
-            assert!(invocations < 10_000, "no progress");
-            let end = (from + batch_size).min(records.len());
+            assert!(invocations < 100_000, "no progress");
+            let end = (from + size).min(records.len());
             let event = local_pipeline::esm::kinesis_event(
                 &records[from..end],
                 "arn:aws:kinesis:us-east-1:123456789012:stream/soak",
                 "us-east-1",
             );
             let event: KinesisEvent = serde_json::from_value(event).expect("a Kinesis event");
+            let roll = rng.u32(0..100);
+            if roll < 5 {
+                // Killed while its k-th PUT hangs.
+                *f.store().hang_at.lock().expect("lock") = Some(rng.usize(0..6));
+                let run = f.process(event, None);
+                let finished = tokio::select! {
+                    _ = f.store().hung.notified() => false,
+                    r = run => { r.expect("a valid event"); true }
+                };
+                *f.store().hang_at.lock().expect("lock") = None;
+                if !finished {
+                    kills += 1;
+                    size = (size / 2).max(1);
+                    continue;
+                }
+                // It wrote fewer PUTs than the one chosen: treat its answer as lost.
+                function_errors += 1;
+                size = (size / 2).max(1);
+                continue;
+            }
             let outcome = f.process(event, None).await.expect("a valid event");
+            if roll < 10 {
+                // A function error after the work (the answer never reached Lambda).
+                function_errors += 1;
+                size = (size / 2).max(1);
+                continue;
+            }
+            size = batch_size;
             match outcome.retry_from {
                 None => from = end,
                 Some(seq) => {
@@ -1175,15 +1231,15 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
     let posted_distinct = total;
     let duplicated: usize = stored.values().map(|c| c - 1).sum();
     let lost = (0..total)
-        .filter(|i| !stored.contains_key(&format!(r#"{{"n":{i}}}"#)))
+        .filter(|i| !stored.contains_key(&format!(r#"{{"n":{i},"p":{}}}"#, i % 4)))
         .count();
     let extra = stored.len() + lost - total;
     let (kstats, sstats) = (kinesis_faults.stats(), s3_faults.stats());
     eprintln!(
-        "soak: {total} records, {posts} POSTs ({status_counts:?}), acknowledged {acknowledged}, \
+        "soak: {total} records on {shard_count} shards, {posts} POSTs ({status_counts:?}), acknowledged {acknowledged}, \
          stored {} distinct in S3, duplicated {duplicated}, lost {lost}, unexpected {extra}; \
-         {invocations} batch-to-s3 invocations, {checkpoints} checkpoints; \
-         produce {:.1}s, consume {:.1}s, total {:.1}s",
+         {invocations} batch-to-s3 invocations, {checkpoints} checkpoints, {function_errors} function errors, \
+         {kills} killed mid-write; produce {:.1}s, consume {:.1}s, total {:.1}s",
         stored.len(),
         produced_at.as_secs_f64(),
         consumed_at.as_secs_f64(),
@@ -1259,5 +1315,51 @@ async fn read_shard(
             Some(next) if n > 0 => iterator = next.to_owned(),
             _ => return out,
         }
+    }
+}
+
+/// The real S3 store, whose chosen PUT (counting from 0 in an invocation) never answers
+/// while `hang_at` is set: the invocation's future is then dropped, as a process is killed.
+struct CrashingStore {
+    inner: S3Store,
+    hang_at: std::sync::Mutex<Option<usize>>,
+    /// Told when a PUT starts hanging.
+    hung: tokio::sync::Notify,
+}
+
+impl batch_to_s3::store::ObjectStore for CrashingStore {
+    async fn put_object(
+        &self,
+        object: batch_to_s3::store::PutObject,
+    ) -> Result<batch_to_s3::store::PutOutcome, batch_to_s3::store::StoreError> {
+        let hang = {
+            let mut at = self.hang_at.lock().expect("lock");
+            match at.as_mut() {
+                Some(0) => true,
+                Some(n) => {
+                    *n -= 1;
+                    false
+                }
+                None => false,
+            }
+        };
+        if hang {
+            *self.hang_at.lock().expect("lock") = None;
+            self.hung.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.inner.put_object(object).await
+    }
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<batch_to_s3::store::StoredObject>, batch_to_s3::store::StoreError> {
+        self.inner.get_object(key).await
+    }
+    async fn delete_object(&self, key: &str) -> Result<(), batch_to_s3::store::StoreError> {
+        self.inner.delete_object(key).await
+    }
+    async fn head_object(&self, key: &str) -> Result<bool, batch_to_s3::store::StoreError> {
+        self.inner.head_object(key).await
     }
 }
