@@ -1,19 +1,23 @@
 """The offline deploy proof of deploy/terraform, and its agreement with template.yaml.
 
-1. Offline (no AWS, no moto: every endpoint is a closed loopback port): one plan of two module
-   instances - `full` (a public URL with a token, Firehose with dynamic partitioning, CORS,
-   an alarm email, a reservation) and `lean` (a signed URL, no Firehose, ON_DEMAND) - read
-   with `terraform show -json` and compared with template.yaml evaluated for the same
-   parameters: every parameter is a variable with its default, every resource is there
-   exactly when its Condition holds, and the functions, the event source mapping, the
-   stream, the bucket, the queue, the log groups, the delivery stream and the alarms have
-   the template's settings. Plans that break a parameter limit or a Rule must fail.
+1. Offline (no AWS, no moto: every endpoint is a closed loopback port): `terraform validate`
+   and one plan of two module instances - `full` (a public URL with a token, Parquet with a
+   Glue database, Firehose with dynamic partitioning, CORS, an alarm email, a reservation)
+   and `lean` (a signed URL, no Firehose, ON_DEMAND) - read with `terraform show -json` and
+   compared with template.yaml evaluated for the same parameters: every parameter is a
+   variable with its default and every output an output, every resource is there exactly
+   when its Condition holds, and the functions, the function URL, the event source mapping,
+   the stream, the bucket, the queue, the log groups, the Glue database, the delivery stream
+   and the alarms have the template's settings. Plans that break a parameter limit or a Rule
+   must fail.
 2. Against moto (AWS_ENDPOINT_URL): the `full` case applied, checked through boto3 (the
-   environment variables and every role's policies against the template, with the ARNs
+   environment variables and every role's policies against the template's, with the ARNs
    Terraform made), planned again, destroyed, and checked that nothing is left.
 
-The apply runs in a background thread from the start, while the offline part runs.
-Everything about template.yaml is read from the file at run time.
+The apply runs in a background thread from the first test on, while the offline part runs.
+template.yaml is read at run time; the tables below only say which Terraform resource stands
+for which template resource (and which cases break which Rule), and the tests fail when the
+template has a resource, parameter, output, Rule or property they do not cover.
 """
 
 import concurrent.futures
@@ -51,6 +55,12 @@ FULL = {
     "compression": "zstd",
     "key_layout": "hive",
     "partition_pointer": "/type",
+    "format": "parquet",
+    "schema": "ts timestamp, type string, latency_ms bigint",
+    "parquet_compression": "snappy",
+    "extra_column": "_rest",
+    "glue_database_name": f"tft{RUN}_db",
+    "glue_table_name": "events",
     "firehose_partition_keys": "type=/type",
     "firehose_buffer_size_mib": 64,
     "firehose_buffer_interval_seconds": 120,
@@ -88,6 +98,8 @@ RESOURCES = {
     "BatchToS3LogGroup": ["aws_cloudwatch_log_group.batch_to_s3"],
     "BatchToS3FailureQueue": ["aws_sqs_queue.batch_to_s3_failures"],
     "BatchToS3Role": ["aws_iam_role.batch_to_s3", "aws_iam_role_policy.batch_to_s3"],
+    "BatchToS3GluePolicy": ["aws_iam_role_policy.batch_to_s3_glue[0]"],
+    "GlueDatabase": ["aws_glue_catalog_database.glue[0]"],
     "BatchToS3Function": ["aws_lambda_function.batch_to_s3",
                           "aws_lambda_event_source_mapping.batch_to_s3"],
     "FirehoseTransformLogGroup": ["aws_cloudwatch_log_group.firehose_transform[0]"],
@@ -110,7 +122,9 @@ FUNCTIONS = {  # SAM function -> (binary, its log group, its role)
     "FirehoseTransformFunction": ("firehose-transform", "FirehoseTransformLogGroup",
                                   "FirehoseTransformRole"),
 }
-ROLES = ["IngestRole", "BatchToS3Role", "FirehoseTransformRole", "FirehoseRole"]
+# Every role of template.yaml (read when the tests are collected).
+ROLES = sorted(rid for rid, r in h.load_template()["Resources"].items()
+               if r["Type"] == "AWS::IAM::Role")
 # Firehose's defaults for a Lambda processor's parameters: the provider keeps no parameter
 # equal to its default in the state (its docs, processors.parameters), so the module leaves
 # them out and the template's values must equal these.
@@ -126,6 +140,17 @@ RULE_CASES = {
     "RecordAgeIsUnlimitedOrAtLeastAMinute": [
         ({"maximum_record_age_in_seconds": 59}, "maximum_record_age_in_seconds must be -1"),
         ({"maximum_record_age_in_seconds": 0}, "maximum_record_age_in_seconds must be -1"),
+    ],
+    "ParquetNeedsASchema": [
+        ({"format": "parquet", "schema": ""}, "format parquet needs schema"),
+    ],
+    "GlueTableNeedsItsNamesAndASchema": [
+        ({"glue_database_name": "db", "schema": "a string"},
+         "Set glue_database_name and glue_table_name together"),
+        ({"glue_table_name": "t", "schema": "a string"},
+         "Set glue_database_name and glue_table_name together"),
+        ({"glue_database_name": "db", "glue_table_name": "t"},
+         "A Glue table takes its columns from schema"),
     ],
     "DynamicPartitioningNeedsA64MiBBuffer": [
         ({"firehose_partition_keys": "type=/type", "firehose_buffer_size_mib": 63},
@@ -243,23 +268,18 @@ class Deployment:
             urllib.request.urlopen(url + "/moto-api/", timeout=5).read()
         except OSError as e:
             raise AssertionError(f"moto does not answer at {url}: {e}") from e
-        h.write_root(self.dir, url, {"trickle": module_args(STACK, FULL, zips)})
         tf = self.tf
+        tf.write_root(self.dir, url, {"trickle": module_args(STACK, FULL, zips)})
         t = time.monotonic()
         tf.run(self.dir, "init", "-input=false")
         self.times["init"] = time.monotonic() - t
+        # (`terraform validate` runs in the offline root, which calls the module alike.)
         t = time.monotonic()
-        tf.run(self.dir, "validate")
-        self.times["validate"] = time.monotonic() - t
-        t = time.monotonic()
-        out = tf.run(self.dir, "plan", "-input=false", "-out=tf.plan").stdout
-        self.times["plan"] = time.monotonic() - t
+        out = tf.run(self.dir, "apply", "-auto-approve", "-input=false").stdout
+        self.times["apply"] = time.monotonic() - t
         m = re.search(r"Plan: (\d+) to add, 0 to change, 0 to destroy", out)
         assert m, out[-3000:]
         planned_count = int(m.group(1))
-        t = time.monotonic()
-        out = tf.run(self.dir, "apply", "-auto-approve", "-input=false", "tf.plan").stdout
-        self.times["apply"] = time.monotonic() - t
         m = re.search(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed", out)
         assert m, out[-3000:]
         outputs = json.loads(tf.run(self.dir, "output", "-json").stdout)["trickle"]["value"]
@@ -272,7 +292,9 @@ class Deployment:
 
     def destroy(self):
         t = time.monotonic()
-        out = self.tf.run(self.dir, "destroy", "-auto-approve", "-input=false").stdout
+        # No refresh: the state is what was just applied and checked.
+        out = self.tf.run(self.dir, "destroy", "-auto-approve", "-input=false",
+                          "-refresh=false").stdout
         self.times["destroy"] = time.monotonic() - t
         self.destroyed = True
         return out
@@ -299,7 +321,7 @@ def offline(tf, work, zips):
     """One plan of `full` and `lean` with no AWS at all: every endpoint is a closed port."""
     extra = ('\noutput "lean_delivery_stream_name" {\n'
              '  value = module.lean.delivery_stream_name\n}\n')
-    root = h.write_root(work / "offline", "http://127.0.0.1:1", extra=extra, modules={
+    root = tf.write_root(work / "offline", "http://127.0.0.1:1", extra=extra, modules={
         "full": module_args("full", FULL, zips, ACCOUNT),
         # Firehose off: its zip must not even be read.
         "lean": module_args("lean", LEAN, {**zips, "firehose-transform": str(work / "none.zip")},
@@ -307,8 +329,10 @@ def offline(tf, work, zips):
     })
     tf.run(root, "init", "-input=false", "-backend=false")
     t = time.monotonic()
+    tf.run(root, "validate")
+    t1 = time.monotonic()
     plan = tf.plan_json(root)
-    print(f"offline plan of two instances: {time.monotonic() - t:.1f} s")
+    print(f"offline: validate {t1 - t:.1f} s, plan of two instances {time.monotonic() - t1:.1f} s")
     return {"dir": root, "plan": plan}
 
 
@@ -337,7 +361,7 @@ def planned(offline, name):
 
 # ================================================================ 1. offline agreement
 
-def test_every_parameter_is_a_variable_with_the_same_default(template, offline):
+def test_every_parameter_is_a_variable_and_every_output_an_output(template, offline):
     variables = h.module_variables(offline["plan"], "full")
     bad = Mismatches()
     for name, p in template["Parameters"].items():
@@ -354,6 +378,9 @@ def test_every_parameter_is_a_variable_with_the_same_default(template, offline):
                   f"{name} NoEcho={p.get('NoEcho', False)} but {var} sensitive={v.get('sensitive', False)}")
     extra = set(variables) - {h.snake(p) for p in template["Parameters"]} - TF_ONLY_VARIABLES
     bad.check(not extra, f"variables with no template parameter: {sorted(extra)}")
+    outputs = offline["plan"]["configuration"]["root_module"]["module_calls"]["full"]["module"]["outputs"]
+    for name in template.get("Outputs", {}):
+        bad.check(h.snake(name) in outputs, f"output {name} has no Terraform output {h.snake(name)}")
     bad.assert_none("template.yaml parameters and Terraform variables differ")
 
 
@@ -419,11 +446,15 @@ def refusals(template, tf, work, zips):
             name = f"r{len(rule_cases)}"
             modules[name] = module_args(name, case, zips, ACCOUNT)
             rule_cases.append((rule, case, message, name))
+    # Not a Rule of the template (its parameter's description says it): every partition key
+    # named in the dynamic prefix.
+    modules["prefix"] = module_args("prefix", {"firehose_partition_keys": "type=/type, level=/level"},
+                                    zips, ACCOUNT)
     by_module = {m: [] for m in modules}
     unattributed = []  # preconditions: their diagnostics name the module's file, not the call
     remaining, runs = dict(modules), 0
     while remaining:
-        root = h.write_root(work / f"refusals{runs}", "http://127.0.0.1:1", remaining,
+        root = tf.write_root(work / f"refusals{runs}", "http://127.0.0.1:1", remaining,
                             outputs=False)
         tf.run(root, "init", "-input=false", "-backend=false")
         t = time.monotonic()
@@ -481,6 +512,11 @@ def test_every_rule_is_a_plan_failure(template, refusals):
             pool.pop(i)
     assert not missing, (f"rules Terraform does not enforce (rule, case, message): {missing}\n"
                          f"errors: {[_text(d) for d in refusals['unattributed']]}")
+
+
+def test_dynamic_prefix_must_name_every_partition_key(refusals):
+    errors = [_text(d) for d in refusals["unattributed"] + refusals["by_module"]["prefix"]]
+    assert any("firehose_dynamic_prefix must name every key" in e for e in errors), errors
 
 
 @pytest.mark.parametrize("name", ["full", "lean"])
@@ -547,6 +583,9 @@ def test_functions_have_the_template_settings(template, offline, name):
                    "Environment", "Events", "FunctionUrlConfig"}
         extra = set(template["Resources"][fid]["Properties"]) - handled
         bad.check(not extra, f"{fid} properties this test does not compare: {sorted(extra)}")
+    extra = set(template.get("Globals", {}).get("Function", {})) - {
+        "Runtime", "Architectures", "Handler", "MemorySize", "Timeout", "LoggingConfig"}
+    bad.check(not extra, f"Globals.Function properties this test does not compare: {sorted(extra)}")
     bad.assert_none(f"{name}: functions differ")
 
 
@@ -709,6 +748,11 @@ def test_log_groups_alarms_and_topic_have_the_template_settings(template, offlin
                       f"{rid} KmsMasterKeyId: {props.get('KmsMasterKeyId')} vs {after.get('kms_master_key_id')}")
             extra = set(props) - {"TopicName", "KmsMasterKeyId"}
             bad.check(not extra, f"{rid} properties not compared: {sorted(extra)}")
+        elif r["Type"] == "AWS::Glue::Database":
+            bad.check(same(props["CatalogId"], after["catalog_id"]), f"{rid} catalog")
+            for k, want in props["DatabaseInput"].items():
+                bad.check(same(want, after.get(h.snake(k))),
+                          f"{rid}.DatabaseInput.{k}: template {want!r}, plan {after.get(h.snake(k))!r}")
         elif r["Type"] == "AWS::SNS::Subscription":
             bad.check(after["protocol"] == props["Protocol"], f"{rid} protocol")
             bad.check(after["endpoint"] == props["Endpoint"], f"{rid} endpoint")
@@ -825,7 +869,7 @@ def live(template, applied):
         elif kind == "aws_kinesis_firehose_delivery_stream":
             refs[rid] = v(addrs[0], "name")
             getatts[(rid, "Arn")] = v(addrs[0])
-        elif kind == "aws_cloudwatch_log_stream":
+        elif kind in ("aws_cloudwatch_log_stream", "aws_glue_catalog_database"):
             refs[rid] = v(addrs[0], "name")
     sam = h.Sam(template, sam_params(template, FULL), stack=STACK, account=ACCOUNT,
                 refs=refs, getatts=getatts)
@@ -951,6 +995,15 @@ def test_failure_queue(aws, applied, live):
     assert a["MessageRetentionPeriod"] == str(q["MessageRetentionPeriod"]) == "1209600"
 
 
+def test_glue_database(aws, applied, live):
+    sam, _ = live
+    want = sam.props("GlueDatabase")
+    db = aws("glue").get_database(Name=FULL["glue_database_name"])["Database"]
+    assert db["Name"] == want["DatabaseInput"]["Name"]
+    assert db["Description"] == want["DatabaseInput"]["Description"] == f"trickle ({STACK}): tables kept by batch-to-s3"
+    assert applied["outputs"]["glue_table"] == f"{FULL['glue_database_name']}.events"
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_role_policies_are_the_templates(aws, applied, live, role):
     """Every statement (Sid, actions, resources, conditions) and the trust policy, with the
@@ -961,9 +1014,13 @@ def test_role_policies_are_the_templates(aws, applied, live, role):
     props = sam.props(role)
     got_trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
     assert h.normalize_policy(got_trust) == h.normalize_policy(props["AssumeRolePolicyDocument"])
+    policies = list(props["Policies"])
+    for rid, r in sam.t["Resources"].items():  # policies of their own attached to the role
+        if r["Type"] == "AWS::IAM::Policy" and sam.present(rid) and name in sam.props(rid)["Roles"]:
+            policies.append(sam.props(rid))
     names = iam.list_role_policies(RoleName=name)["PolicyNames"]
-    assert sorted(names) == sorted(p["PolicyName"] for p in props["Policies"])
-    for p in props["Policies"]:
+    assert sorted(names) == sorted(p["PolicyName"] for p in policies)
+    for p in policies:
         got = iam.get_role_policy(RoleName=name, PolicyName=p["PolicyName"])["PolicyDocument"]
         want = h.normalize_policy(p["PolicyDocument"])
         assert "${" not in json.dumps(want), f"unresolved in the template: {want}"
@@ -1078,5 +1135,6 @@ def test_destroy_leaves_nothing(aws, deployment, applied):
     assert not [s for s in aws("sns").list_subscriptions()["Subscriptions"]
                 if s["TopicArn"] == o["alarm_topic_arn"]]
     assert not aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{STACK}-")["MetricAlarms"]
+    assert FULL["glue_database_name"] not in [d["Name"] for d in aws("glue").get_databases()["DatabaseList"]]
     left = deployment.tf.run(deployment.dir, "state", "list").stdout.split()
     assert left == [], left

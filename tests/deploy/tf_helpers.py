@@ -25,8 +25,11 @@ MODULE = ROOT / "deploy" / "terraform"
 TEMPLATE = ROOT / "template.yaml"
 
 # Every service the module's resources and data sources call.
-SERVICES = ["cloudwatch", "firehose", "iam", "kinesis", "kms", "lambda", "logs", "s3", "sns",
-            "sqs", "sts"]
+SERVICES = ["cloudwatch", "firehose", "glue", "iam", "kinesis", "kms", "lambda", "logs", "s3",
+            "sns", "sqs", "sts"]
+# Where every other service goes (AWS_ENDPOINT_URL, which the provider honours for any service
+# without an endpoint of its own): a closed loopback port unless the root names one.
+CLOSED = "http://127.0.0.1:1"
 
 AWS_ENV = {
     "AWS_REGION": "us-east-1",
@@ -89,9 +92,19 @@ class Terraform:
             "NO_PROXY": "127.0.0.1,localhost",
         })
         self.env = env
+        self._endpoints = {}
+
+    def write_root(self, directory, endpoint, modules, outputs=True, extra=""):
+        """write_root, remembering the endpoint: every service the root does not name goes
+        there too."""
+        d = write_root(directory, endpoint, modules, outputs, extra)
+        self._endpoints[pathlib.Path(d).resolve()] = endpoint
+        return d
 
     def run(self, cwd, *args, check=True, timeout=600):
-        p = subprocess.run([self.binary, *args], cwd=cwd, env=self.env, capture_output=True,
+        env = dict(self.env)
+        env["AWS_ENDPOINT_URL"] = self._endpoints.get(pathlib.Path(cwd).resolve(), CLOSED)
+        p = subprocess.run([self.binary, *args], cwd=cwd, env=env, capture_output=True,
                            text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise TerraformFailed(

@@ -5,12 +5,18 @@
 //! - `firehose`: Kinesis Data Firehose reading the stream, invoking `firehose-transform`,
 //!   buffering and writing GZIP objects;
 //! - `settings`: both read their settings from `template.yaml`;
-//! - `runner`: the I/O loop (Kinesis GetRecords, Lambda Invoke, S3 PutObject).
+//! - `lineage`: which shards may be read now, across splits and merges (pure);
+//! - `runner`: the I/O (Kinesis ListShards/GetRecords, function invocations, S3 PutObject),
+//!   one concurrent reader per shard (`concurrent`);
+//! - `invoke`: the `Invoker` boundary: the Lambda Invoke API, or a function in-process.
 //!
 //! Where they differ from AWS is written in the README ("The local pipeline").
 
+pub mod concurrent;
 pub mod esm;
 pub mod firehose;
+pub mod invoke;
+pub mod lineage;
 pub mod runner;
 pub mod settings;
 pub mod show;

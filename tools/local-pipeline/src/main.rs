@@ -103,6 +103,16 @@ async fn main() -> Result<()> {
             other => bail!("unknown path {other:?}: batch or firehose"),
         };
         let r = pipeline.drain(path).await?;
+        println!(
+            "{} shards read, {} of them to their end (closed by a reshard)",
+            r.shards_read, r.shards_ended
+        );
+        if !r.shards_blocked.is_empty() {
+            println!(
+                "  not read, a parent's end not seen: {}",
+                r.shards_blocked.join(", ")
+            );
+        }
         match path {
             Path::BatchToS3 => println!(
                 "batch-to-s3 path: {} records read, {} invocations, {} retries, {} bisections, {} records to on-failure",

@@ -1,19 +1,33 @@
-//! The I/O loop of the stand-ins: reads every shard with GetShardIterator/GetRecords, invokes
-//! the functions through the Lambda Invoke API of `cargo lambda watch`, and (for Firehose)
-//! writes the buffered objects to S3.
+//! The I/O of the stand-ins: lists the stream's shards (ListShards, every page), reads each
+//! shard with GetShardIterator/GetRecords, invokes the functions through an [`Invoker`] (the
+//! Lambda Invoke API of `cargo lambda watch`), and, for Firehose, writes the buffered objects
+//! to S3.
+//!
+//! As the event source mapping does with `ParallelizationFactor: 1`: every shard is read by
+//! its own reader, concurrently with the others, with one batch in flight per shard. A child
+//! shard (after SplitShard, MergeShards or UpdateShardCount) starts at TRIM_HORIZON only once
+//! each of its parents was read to its end and its last batch checkpointed (`lineage`). New
+//! shards are learned from GetRecords' `ChildShards` and by listing the shards again every
+//! `RELIST_INTERVAL`. Firehose reads shards in parallel too; its buffers are shared by the
+//! readers.
 
+use crate::concurrent::Concurrent;
 use crate::esm::{kinesis_event, verdict, StreamRecord, Verdict};
 use crate::firehose::{
     apply_response, error_line, object_name, resolve_prefix, transform_event, Outcome,
 };
+use crate::invoke::{InvokeError, Invoker};
+use crate::lineage::{Lineage, ShardNode};
 use crate::settings::Settings;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use aws_sdk_kinesis::types::ShardIteratorType;
 use chrono::Utc;
-use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Firehose invokes the transform with batches of about this size (its processor's
@@ -22,11 +36,18 @@ pub const TRANSFORM_BATCH_BYTES: usize = 1024 * 1024;
 pub const TRANSFORM_BATCH_RECORDS: usize = 500;
 /// Firehose retries a failing transform invocation this many times (its default).
 pub const TRANSFORM_RETRIES: u32 = 3;
-/// Pause between GetRecords rounds (AWS polls each shard about once a second).
+/// Pause between GetRecords calls on a shard with nothing new (AWS polls each shard about
+/// once a second).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the shards are listed again to find new ones (the event source mapping also
+/// learns a closed shard's children from GetRecords' `ChildShards`).
+pub const RELIST_INTERVAL: Duration = Duration::from_secs(1);
+/// ListShards' largest page (AWS: `MaxResults` 1 to 10,000).
+pub const LIST_SHARDS_MAX_RESULTS: i32 = 10_000;
+/// GetRecords' largest `Limit`.
+pub const GET_RECORDS_MAX_LIMIT: usize = 10_000;
 
 fn take_one(counter: &std::sync::atomic::AtomicUsize) -> bool {
-    use std::sync::atomic::Ordering;
     counter
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
@@ -39,11 +60,13 @@ pub enum Path {
     Firehose,
 }
 
-/// Where things are.
-pub struct Pipeline {
+/// Where things are. `L` invokes the functions: the Lambda SDK client (against `cargo lambda
+/// watch`) unless a test gives an in-process [`Invoker`].
+pub struct Pipeline<L = aws_sdk_lambda::Client> {
     pub kinesis: aws_sdk_kinesis::Client,
     pub s3: aws_sdk_s3::Client,
-    pub lambda: aws_sdk_lambda::Client,
+    /// Invokes `batch_function` and `transform_function`.
+    pub lambda: L,
     pub stream: String,
     pub bucket: String,
     pub delivery_stream: String,
@@ -74,14 +97,70 @@ pub struct Report {
     pub firehose_failed: usize,
     /// Objects written by the Firehose stand-in: key, bytes, records.
     pub firehose_objects: Vec<(String, usize, usize)>,
+    /// Shards read (each from TRIM_HORIZON).
+    pub shards_read: usize,
+    /// Of those, shards read to their end: closed by a reshard, their children then started.
+    pub shards_ended: usize,
+    /// Shards never read: when the run stopped, a parent's end had not been seen.
+    pub shards_blocked: Vec<String>,
 }
 
+impl Report {
+    /// Adds another report's counts (a shard reader's) to this one.
+    pub fn merge(&mut self, other: Report) {
+        // Destructured, so that a new field cannot be forgotten here.
+        let Report {
+            records_read,
+            batch_invocations,
+            batch_retries,
+            bisections,
+            on_failure_records,
+            transform_invocations,
+            firehose_delivered,
+            firehose_dropped,
+            firehose_failed,
+            firehose_objects,
+            shards_read,
+            shards_ended,
+            shards_blocked,
+        } = other;
+        self.records_read += records_read;
+        self.batch_invocations += batch_invocations;
+        self.batch_retries += batch_retries;
+        self.bisections += bisections;
+        self.on_failure_records += on_failure_records;
+        self.transform_invocations += transform_invocations;
+        self.firehose_delivered += firehose_delivered;
+        self.firehose_dropped += firehose_dropped;
+        self.firehose_failed += firehose_failed;
+        self.firehose_objects.extend(firehose_objects);
+        self.shards_read += shards_read;
+        self.shards_ended += shards_ended;
+        self.shards_blocked.extend(shards_blocked);
+    }
+}
+
+/// One shard's reader.
 struct ShardCursor {
     shard_id: String,
     iterator: Option<String>,
+    /// The last GetRecords page was empty and at the tip of the shard.
     caught_up: bool,
+    /// GetRecords answered without a NextShardIterator: the shard is closed and read to its
+    /// end.
+    ended: bool,
+    /// The closed shard's children, from that last answer's `ChildShards`.
+    children: Vec<ShardNode>,
     pending: VecDeque<StreamRecord>,
     first_pending_at: Option<Instant>,
+}
+
+/// How a shard's reader finished.
+enum ShardEnd {
+    /// Read to its end and everything delivered; these are its children.
+    Ended(Vec<ShardNode>),
+    /// The run is stopping and the shard is read up to its newest record.
+    CaughtUp,
 }
 
 #[derive(Default)]
@@ -91,7 +170,10 @@ struct FirehoseBuffer {
     opened: Option<Instant>,
 }
 
-impl Pipeline {
+/// Firehose's buffers, by prefix, shared by the shard readers.
+type Buffers = Mutex<BTreeMap<String, FirehoseBuffer>>;
+
+impl<L: Invoker> Pipeline<L> {
     async fn stream_arn(&self) -> Result<String> {
         let d = self
             .kinesis
@@ -104,47 +186,69 @@ impl Pipeline {
             .unwrap_or_default())
     }
 
-    async fn cursors(&self) -> Result<Vec<ShardCursor>> {
-        let shards = self
-            .kinesis
-            .list_shards()
-            .stream_name(&self.stream)
-            .send()
-            .await?;
+    /// Every shard of the stream, open and closed, with its parents: all pages of ListShards.
+    ///
+    /// AWS takes `NextToken` *instead of* `StreamName` on the later pages (both together are an
+    /// InvalidArgumentException), and that is what this sends. moto 5.2 does not accept it: it
+    /// answers `NextToken` alone with InvalidToken (it wants the first call's `StreamName`
+    /// again, which AWS refuses), and it ignores `ExclusiveStartShardId`, AWS's other way to
+    /// page, so paging by it would loop. Asking for the largest page AWS allows makes moto
+    /// answer in one page (it pages only past `MaxResults`), so the `NextToken` path runs only
+    /// against AWS, for a stream that lists more than 10,000 shards.
+    pub async fn list_shards(&self) -> Result<Vec<ShardNode>> {
         let mut out = Vec::new();
-        for s in shards.shards() {
-            let it = self
+        let mut token: Option<String> = None;
+        loop {
+            let request = self
                 .kinesis
-                .get_shard_iterator()
-                .stream_name(&self.stream)
-                .shard_id(s.shard_id())
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .list_shards()
+                .max_results(LIST_SHARDS_MAX_RESULTS);
+            let request = match &token {
+                None => request.stream_name(&self.stream),
+                Some(t) => request.next_token(t),
+            };
+            let page = request
                 .send()
-                .await?;
-            out.push(ShardCursor {
-                shard_id: s.shard_id().to_owned(),
-                iterator: it.shard_iterator().map(str::to_owned),
-                caught_up: false,
-                pending: VecDeque::new(),
-                first_pending_at: None,
-            });
+                .await
+                .with_context(|| format!("ListShards of {}", self.stream))?;
+            out.extend(page.shards().iter().map(|s| {
+                ShardNode::new(
+                    s.shard_id(),
+                    s.parent_shard_id()
+                        .into_iter()
+                        .chain(s.adjacent_parent_shard_id()),
+                )
+            }));
+            match page.next_token() {
+                Some(t) if !page.shards().is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(out),
+            }
         }
-        Ok(out)
     }
 
     async fn poll(&self, c: &mut ShardCursor, limit: usize, report: &mut Report) -> Result<()> {
         let Some(it) = c.iterator.clone() else {
-            c.caught_up = true;
+            c.ended = true;
             return Ok(());
         };
         let page = self
             .kinesis
             .get_records()
             .shard_iterator(it)
-            .limit(limit.clamp(1, 10_000) as i32)
+            .limit(limit.clamp(1, GET_RECORDS_MAX_LIMIT) as i32)
             .send()
-            .await?;
+            .await
+            .with_context(|| format!("GetRecords on {}", c.shard_id))?;
         c.iterator = page.next_shard_iterator().map(str::to_owned);
+        if c.iterator.is_none() {
+            // The end of a closed shard (its last records may be in this same answer).
+            c.ended = true;
+            c.children = page
+                .child_shards()
+                .iter()
+                .map(|s| ShardNode::new(s.shard_id(), s.parent_shards().iter().cloned()))
+                .collect();
+        }
         c.caught_up = page.records().is_empty() && page.millis_behind_latest().unwrap_or(0) == 0;
         for r in page.records() {
             if c.first_pending_at.is_none() {
@@ -165,34 +269,6 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn invoke(&self, function: &str, event: &Value) -> Result<Value> {
-        let out = self
-            .lambda
-            .invoke()
-            .function_name(function)
-            .payload(aws_sdk_lambda::primitives::Blob::new(serde_json::to_vec(
-                event,
-            )?))
-            .send()
-            .await
-            .with_context(|| format!("invoking {function}"))?;
-        let payload = out
-            .payload()
-            .map(|p| p.as_ref().to_vec())
-            .unwrap_or_default();
-        if let Some(kind) = out.function_error() {
-            return Err(anyhow!(
-                "{function} returned a function error ({kind}): {}",
-                String::from_utf8_lossy(&payload)
-            ));
-        }
-        if payload.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&payload)
-            .with_context(|| format!("{function} answered something that is not JSON"))
-    }
-
     fn send_to_on_failure(
         &self,
         records: &[StreamRecord],
@@ -203,13 +279,16 @@ impl Pipeline {
             .create(true)
             .append(true)
             .open(&self.on_failure_file)?;
+        // One write per shard's batch, so that concurrent shards do not interleave lines.
+        let mut lines = Vec::new();
         for r in records {
             writeln!(
-                f,
+                lines,
                 "{}",
                 serde_json::json!({"shardId": r.shard_id, "sequenceNumber": r.sequence_number, "reason": reason})
             )?;
         }
+        f.write_all(&lines)?;
         report.on_failure_records += records.len();
         Ok(())
     }
@@ -228,16 +307,18 @@ impl Pipeline {
             let batch: Vec<StreamRecord> = c.pending.iter().take(size).cloned().collect();
             report.batch_invocations += 1;
             let mut result = self
+                .lambda
                 .invoke(
                     &self.batch_function,
                     &kinesis_event(&batch, arn, &self.region),
                 )
                 .await;
             if result.is_ok() && take_one(&self.inject_batch_function_errors) {
-                result = Err(anyhow!(
-                    "injected function error (as if {} timed out after its work)",
-                    self.batch_function
-                ));
+                result = Err(InvokeError::Function {
+                    function: self.batch_function.clone(),
+                    kind: "Unhandled".into(),
+                    payload: "injected function error (as if it timed out after its work)".into(),
+                });
             }
             let failure = match result {
                 Ok(answer) => match verdict(&batch, &answer) {
@@ -285,7 +366,7 @@ impl Pipeline {
         &self,
         c: &mut ShardCursor,
         arn: &str,
-        buffers: &mut BTreeMap<String, FirehoseBuffer>,
+        buffers: &Buffers,
         report: &mut Report,
     ) -> Result<()> {
         let mut bytes = 0;
@@ -310,7 +391,7 @@ impl Pipeline {
         let mut outcome = Err(String::new());
         for _ in 0..=TRANSFORM_RETRIES {
             report.transform_invocations += 1;
-            outcome = match self.invoke(&self.transform_function, &event).await {
+            outcome = match self.lambda.invoke(&self.transform_function, &event).await {
                 Ok(answer) => apply_response(&batch, &answer),
                 Err(e) => Err(e.to_string()),
             };
@@ -321,6 +402,7 @@ impl Pipeline {
         let outcomes =
             outcome.unwrap_or_else(|why| vec![Outcome::Failed { reason: why }; batch.len()]);
         let now = Utc::now();
+        let mut buffers = buffers.lock().unwrap_or_else(PoisonError::into_inner);
         for (r, o) in batch.iter().zip(outcomes) {
             match o {
                 Outcome::Deliver {
@@ -359,25 +441,25 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn flush(
-        &self,
-        buffers: &mut BTreeMap<String, FirehoseBuffer>,
-        all: bool,
-        report: &mut Report,
-    ) -> Result<()> {
-        let due: Vec<String> = buffers
-            .iter()
-            .filter(|(_, b)| {
-                all || b.data.len() >= self.settings.firehose_buffer_bytes
-                    || b.opened
-                        .is_some_and(|o| o.elapsed() >= self.settings.firehose_buffer_interval)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for prefix in due {
-            let Some(b) = buffers.remove(&prefix) else {
-                continue;
-            };
+    /// Writes the buffers that are due (all of them with `all`). They are taken out of the
+    /// shared map first, so no lock is held while S3 answers.
+    async fn flush(&self, buffers: &Buffers, all: bool, report: &mut Report) -> Result<()> {
+        let due: Vec<(String, FirehoseBuffer)> = {
+            let mut buffers = buffers.lock().unwrap_or_else(PoisonError::into_inner);
+            let keys: Vec<String> = buffers
+                .iter()
+                .filter(|(_, b)| {
+                    all || b.data.len() >= self.settings.firehose_buffer_bytes
+                        || b.opened
+                            .is_some_and(|o| o.elapsed() >= self.settings.firehose_buffer_interval)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| buffers.remove(&k).map(|b| (k, b)))
+                .collect()
+        };
+        for (prefix, b) in due {
             if b.records == 0 {
                 continue;
             }
@@ -398,49 +480,140 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Runs one path until every shard is read to its end and everything is delivered.
-    pub async fn drain(&self, path: Path) -> Result<Report> {
-        let arn = self.stream_arn().await?;
-        let mut cursors = self.cursors().await?;
+    /// Reads one shard from TRIM_HORIZON and delivers its records, one batch at a time, until
+    /// the shard's end, or, once `draining` is set, until it is read up to its newest record.
+    async fn read_shard(
+        &self,
+        shard_id: String,
+        path: Path,
+        arn: &str,
+        buffers: &Buffers,
+        draining: &AtomicBool,
+    ) -> Result<(String, ShardEnd, Report)> {
         let mut report = Report::default();
-        let mut buffers: BTreeMap<String, FirehoseBuffer> = BTreeMap::new();
+        let it = self
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(&self.stream)
+            .shard_id(&shard_id)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .with_context(|| format!("GetShardIterator on {shard_id}"))?;
+        let mut c = ShardCursor {
+            shard_id,
+            iterator: it.shard_iterator().map(str::to_owned),
+            caught_up: false,
+            ended: false,
+            children: Vec::new(),
+            pending: VecDeque::new(),
+            first_pending_at: None,
+        };
         loop {
-            for c in cursors.iter_mut() {
-                let room = self.settings.batch_size.saturating_sub(c.pending.len());
-                if room > 0 && !c.caught_up {
-                    self.poll(c, room, &mut report).await?;
-                }
-                let window_over = c
-                    .first_pending_at
-                    .is_some_and(|t| t.elapsed() >= self.settings.batching_window);
-                let full = c.pending.len() >= self.settings.batch_size;
-                // Draining: a shard read to its end is delivered at once (the window would
-                // only wait for records that are not coming).
-                while !c.pending.is_empty() && (full || window_over || c.caught_up) {
-                    match path {
-                        Path::BatchToS3 => self.deliver_batch(c, &arn, &mut report).await?,
-                        Path::Firehose => {
-                            self.transform_batch(c, &arn, &mut buffers, &mut report)
-                                .await?
-                        }
-                    }
-                    if !c.caught_up && c.pending.len() < self.settings.batch_size {
-                        break;
+            let room = self.settings.batch_size.saturating_sub(c.pending.len());
+            if room > 0 && !c.ended {
+                self.poll(&mut c, room, &mut report).await?;
+            }
+            let stopping = draining.load(Ordering::SeqCst);
+            // A shard read to its end, or caught up while the run stops, is delivered at once
+            // (the window would only wait for records that are not coming).
+            let flushing = c.ended || (c.caught_up && stopping);
+            let window_over = c
+                .first_pending_at
+                .is_some_and(|t| t.elapsed() >= self.settings.batching_window);
+            let full = c.pending.len() >= self.settings.batch_size;
+            while !c.pending.is_empty() && (full || window_over || flushing) {
+                match path {
+                    Path::BatchToS3 => self.deliver_batch(&mut c, arn, &mut report).await?,
+                    Path::Firehose => {
+                        self.transform_batch(&mut c, arn, buffers, &mut report)
+                            .await?
                     }
                 }
-                if c.pending.is_empty() {
-                    c.first_pending_at = None;
+                if !flushing && c.pending.len() < self.settings.batch_size {
+                    break;
                 }
             }
-            self.flush(&mut buffers, false, &mut report).await?;
-            if cursors.iter().all(|c| c.caught_up && c.pending.is_empty()) {
-                break;
+            if c.pending.is_empty() {
+                c.first_pending_at = None;
             }
-            if cursors.iter().any(|c| c.caught_up) {
+            if path == Path::Firehose {
+                self.flush(buffers, false, &mut report).await?;
+            }
+            if c.pending.is_empty() {
+                if c.ended {
+                    return Ok((c.shard_id, ShardEnd::Ended(c.children), report));
+                }
+                if c.caught_up && stopping {
+                    return Ok((c.shard_id, ShardEnd::CaughtUp, report));
+                }
+            }
+            if c.caught_up {
                 tokio::time::sleep(POLL_INTERVAL).await;
             }
         }
-        self.flush(&mut buffers, true, &mut report).await?;
+    }
+
+    /// Runs one path until every shard is read to its end (or up to its newest record) and
+    /// everything is delivered.
+    pub async fn drain(&self, path: Path) -> Result<Report> {
+        self.run_until(path, std::future::ready(())).await
+    }
+
+    /// Runs one path as the managed service would, polling every shard and following
+    /// resharding, until `stop` finishes; then reads every shard up to its newest record,
+    /// delivers what is pending (Firehose: writes every buffer) and returns.
+    ///
+    /// A shard closed by a reshard is read to its end, its last batch checkpointed, and then
+    /// its children start (a merged child once both parents are done). The run ends when no
+    /// shard is being read and a fresh listing shows none that may start. A child whose
+    /// parent's end was never seen is not read (`Report::shards_blocked`).
+    pub async fn run_until(&self, path: Path, stop: impl Future<Output = ()>) -> Result<Report> {
+        let arn = self.stream_arn().await?;
+        let buffers: Buffers = Mutex::new(BTreeMap::new());
+        let draining = AtomicBool::new(false);
+        let mut lineage = Lineage::default();
+        let mut report = Report::default();
+        let mut listed_at: Option<Instant> = None;
+        let mut stop = std::pin::pin!(stop);
+        let mut readers = Concurrent::default();
+        loop {
+            let stopping = draining.load(Ordering::SeqCst);
+            if listed_at.is_none_or(|t| t.elapsed() >= RELIST_INTERVAL)
+                || (stopping && readers.is_empty())
+            {
+                lineage.learn(self.list_shards().await?);
+                listed_at = Some(Instant::now());
+            }
+            for id in lineage.ready() {
+                lineage.started(&id);
+                report.shards_read += 1;
+                readers.push(self.read_shard(id, path, &arn, &buffers, &draining));
+            }
+            if stopping && readers.is_empty() {
+                break;
+            }
+            tokio::select! {
+                finished = readers.next(), if !readers.is_empty() => {
+                    let (id, end, shard_report) = finished?;
+                    report.merge(shard_report);
+                    match end {
+                        ShardEnd::Ended(children) => {
+                            report.shards_ended += 1;
+                            lineage.drained(&id);
+                            lineage.learn(children);
+                        }
+                        ShardEnd::CaughtUp => lineage.caught_up(&id),
+                    }
+                }
+                () = stop.as_mut(), if !stopping => draining.store(true, Ordering::SeqCst),
+                () = tokio::time::sleep(RELIST_INTERVAL) => {}
+            }
+        }
+        if path == Path::Firehose {
+            self.flush(&buffers, true, &mut report).await?;
+        }
+        report.shards_blocked = lineage.blocked();
         Ok(report)
     }
 }
