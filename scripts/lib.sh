@@ -54,9 +54,9 @@ ensure_stack() {
   fi
 }
 
-# create_stream_and_bucket NAME: one shard, as in the tutorial.
+# create_stream_and_bucket NAME [SHARDS]: one shard by default, as in the tutorial.
 create_stream_and_bucket() {
-  aws kinesis create-stream --stream-name "$1" --shard-count 1
+  aws kinesis create-stream --stream-name "$1" --shard-count "${2:-1}"
   aws kinesis wait stream-exists --stream-name "$1"
   aws s3api create-bucket --bucket "$1" > /dev/null
 }

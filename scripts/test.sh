@@ -19,9 +19,10 @@ bash scripts/check-template.sh
 say "Building (debug; the first build compiles the AWS SDK and takes several minutes)"
 cargo build --quiet --workspace --bins --tests
 
-# The end-to-end test's own stream and bucket, and the functions under cargo lambda watch.
+# The end-to-end test's own stream (4 shards, read in parallel by the local pipeline) and
+# bucket, and the functions under cargo lambda watch.
 e2e="trickle-e2e-$(date +%s)"
-create_stream_and_bucket "$e2e"
+create_stream_and_bucket "$e2e" 4
 make_env_file "$e2e" "$e2e" "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
 start_watch "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
 export TRICKLE_E2E_STREAM="$e2e" TRICKLE_E2E_BUCKET="$e2e" LAMBDA_PORT

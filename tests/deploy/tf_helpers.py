@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import zipfile
 
-import yaml
+import cfn
+
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULE = ROOT / "deploy" / "terraform"
@@ -178,28 +179,8 @@ def placeholder_zip(path):
 
 # ---------------------------------------------------------------- template.yaml
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    name = suffix if suffix in ("Ref", "Condition") else "Fn::" + suffix
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
-def load_template(path=TEMPLATE):
-    return yaml.load(pathlib.Path(path).read_text(), Loader=_CfnLoader)
+# One reader of the template's short-form tags for both proofs (cfn.py).
+load_template = cfn.load_template
 
 
 _WORD = re.compile(r"MiB|[A-Z][a-z]+[0-9]*|[A-Z]+[0-9]*(?![a-z])|[0-9]+")

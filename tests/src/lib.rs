@@ -184,7 +184,13 @@ pub async fn create_stream(client: &aws_sdk_kinesis::Client, name: &str, shards:
         .send()
         .await
         .expect("CreateStream on the local stack");
-    for _ in 0..100 {
+    wait_active(client, name, Duration::from_secs(5)).await;
+}
+
+/// Waits until a stream is ACTIVE (after creating or resharding it), at most `limit`.
+pub async fn wait_active(client: &aws_sdk_kinesis::Client, name: &str, limit: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
         let d = client
             .describe_stream_summary()
             .stream_name(name)
@@ -197,9 +203,46 @@ pub async fn create_stream(client: &aws_sdk_kinesis::Client, name: &str, shards:
         {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("stream {name} did not become ACTIVE");
+}
+
+/// Every key under a prefix (all pages).
+pub async fn object_keys(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.expect("ListObjectsV2");
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    keys
+}
+
+/// One object's body.
+pub async fn object_body(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetObject {key}: {e}"))
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes()
+        .to_vec()
 }
 
 /// Every record in every shard of a stream, read from TRIM_HORIZON, in shard order.

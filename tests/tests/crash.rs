@@ -20,7 +20,7 @@ use std::io::Read;
 use std::time::Duration;
 use trickle_tests::fault_proxy::{Fault, FaultProxy, Match, Rule, Schedule};
 use trickle_tests::runtime_api::{binary, Answer, FunctionProcess};
-use trickle_tests::{create_bucket, kinesis_event_json};
+use trickle_tests::{create_bucket, kinesis_event_json, object_body, object_keys};
 
 /// Records 0..N: three customers, so a batch makes interleaved partition objects (several
 /// data PUTs between the intent and the mark).
@@ -68,31 +68,9 @@ async fn deliver(bucket: &str, endpoint: &str, range: std::ops::Range<usize>) {
 
 /// Every record in the data objects, sorted by n.
 async fn stored(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<usize> {
-    let keys: Vec<String> = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix("raw/")
-        .send()
-        .await
-        .expect("ListObjectsV2")
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
     let mut out = Vec::new();
-    for key in keys {
-        let body = client
-            .get_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .expect("GetObject")
-            .body
-            .collect()
-            .await
-            .expect("body")
-            .into_bytes();
+    for key in object_keys(client, bucket, "raw/").await {
+        let body = object_body(client, bucket, &key).await;
         let mut text = String::new();
         flate2::read::MultiGzDecoder::new(&body[..])
             .read_to_string(&mut text)

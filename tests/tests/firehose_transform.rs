@@ -16,8 +16,8 @@ use firehose_transform::FirehoseTransform;
 use std::collections::BTreeSet;
 use trickle_shared::reingest::reingested_partition_key;
 use trickle_tests::{
-    batch_to_s3_config, create_bucket, create_stream, kinesis, read_all, sdk_config, stream_arn,
-    unique_name,
+    batch_to_s3_config, create_bucket, create_stream, kinesis, object_body, object_keys, read_all,
+    sdk_config, stream_arn, unique_name,
 };
 
 fn fixture(name: &str) -> FirehoseEvent {
@@ -270,27 +270,9 @@ async fn both_readers_of_the_stream_store_each_record_once_through_re_ingestion(
     let out = f.process(event, None).await.expect("event");
     assert_eq!(out.retry_from, None);
     assert_eq!(out.summary.records_reingested_skipped, dropped);
-    let listed = s3
-        .list_objects_v2()
-        .bucket(&bucket)
-        .prefix("raw/")
-        .send()
-        .await
-        .expect("ListObjectsV2");
     let mut stored = Vec::new();
-    for o in listed.contents() {
-        let body = s3
-            .get_object()
-            .bucket(&bucket)
-            .key(o.key().unwrap_or_default())
-            .send()
-            .await
-            .expect("GetObject")
-            .body
-            .collect()
-            .await
-            .expect("body")
-            .into_bytes();
+    for key in object_keys(&s3, &bucket, "raw/").await {
+        let body = object_body(&s3, &bucket, &key).await;
         stored.extend(
             body.split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())

@@ -8,7 +8,9 @@ use base64::prelude::*;
 use batch_to_s3::store::s3::S3Store;
 use batch_to_s3::BatchToS3;
 use serde_json::{json, Value};
-use trickle_tests::{batch_to_s3_config, create_bucket, kinesis_event_json};
+use trickle_tests::{
+    batch_to_s3_config, create_bucket, kinesis_event_json, object_body, object_keys,
+};
 
 const SCHEMA: &str = "ts timestamp, user string, latency_ms bigint, price double, ok boolean, \
     tags array<string>, geo struct<lat:double,lon:double>, attrs map<string,string>, \
@@ -44,36 +46,6 @@ fn pyarrow_read(paths: &[std::path::PathBuf]) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON from parquet_dump.py")
 }
 
-async fn list(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
-    client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .expect("ListObjectsV2")
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
-}
-
-async fn body(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
-    client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("GetObject")
-        .body
-        .collect()
-        .await
-        .expect("body")
-        .into_bytes()
-        .to_vec()
-}
-
 #[tokio::test]
 async fn parquet_objects_read_back_with_pyarrow_typed_exactly() {
     let (client, bucket) = create_bucket("parquet").await;
@@ -96,7 +68,7 @@ async fn parquet_objects_read_back_with_pyarrow_typed_exactly() {
     assert_eq!(out.retry_from, None);
     assert_eq!(out.summary.records_to_errors, 2);
 
-    let data = list(&client, &bucket, "raw/").await;
+    let data = object_keys(&client, &bucket, "raw/").await;
     assert_eq!(data.len(), 1, "{data:?}");
     assert!(data[0].ends_with(".parquet"), "{}", data[0]);
     let head = client
@@ -117,7 +89,7 @@ async fn parquet_objects_read_back_with_pyarrow_typed_exactly() {
     let dir = std::env::temp_dir().join(format!("trickle-parquet-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("object.parquet");
-    std::fs::write(&path, body(&client, &bucket, &data[0]).await).expect("write");
+    std::fs::write(&path, object_body(&client, &bucket, &data[0]).await).expect("write");
     let read = pyarrow_read(&[path]);
     let file = &read[0];
     assert_eq!(
@@ -157,11 +129,11 @@ async fn parquet_objects_read_back_with_pyarrow_typed_exactly() {
     assert_eq!(file["format_version"], "1.0");
 
     // The record that does not fit, alone, as a Firehose-style line naming the field.
-    let mismatch = list(&client, &bucket, "errors/schema-mismatch/").await;
+    let mismatch = object_keys(&client, &bucket, "errors/schema-mismatch/").await;
     assert_eq!(mismatch.len(), 1, "{mismatch:?}");
     let mut text = String::new();
     use std::io::Read;
-    flate2::read::MultiGzDecoder::new(&body(&client, &bucket, &mismatch[0]).await[..])
+    flate2::read::MultiGzDecoder::new(&object_body(&client, &bucket, &mismatch[0]).await[..])
         .read_to_string(&mut text)
         .expect("gzip");
     let line: Value = serde_json::from_str(text.trim_end()).expect("one JSON line");
@@ -176,7 +148,7 @@ async fn parquet_objects_read_back_with_pyarrow_typed_exactly() {
             .unwrap(),
         recs[2].as_bytes()
     );
-    let not_json = list(&client, &bucket, "errors/not-json/").await;
+    let not_json = object_keys(&client, &bucket, "errors/not-json/").await;
     assert_eq!(not_json.len(), 1, "{not_json:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -200,8 +172,8 @@ async fn the_same_records_give_the_same_parquet_bytes() {
     };
     let f = BatchToS3::new(config, S3Store::new(client.clone(), &bucket));
     f.process(event(), None).await.expect("event");
-    let key = list(&client, &bucket, "raw/").await.remove(0);
-    let first = body(&client, &bucket, &key).await;
+    let key = object_keys(&client, &bucket, "raw/").await.remove(0);
+    let first = object_body(&client, &bucket, &key).await;
     // Without its mark (a lost mark update), the same batch lands on the same key: 412.
     let again = BatchToS3::new(
         batch_to_s3_config(
@@ -218,5 +190,5 @@ async fn the_same_records_give_the_same_parquet_bytes() {
     let out = again.process(event(), None).await.expect("event");
     assert_eq!(out.summary.objects_already_stored, 3);
     assert_eq!(out.summary.objects_written, 0);
-    assert_eq!(body(&client, &bucket, &key).await, first);
+    assert_eq!(object_body(&client, &bucket, &key).await, first);
 }

@@ -303,22 +303,7 @@ async fn update_shard_count(kinesis: &aws_sdk_kinesis::Client, stream: &str, tar
         .await
         .expect("UpdateShardCount");
     // AWS is UPDATING for a while (writes still go to the old shards); moto is ACTIVE at once.
-    for _ in 0..600 {
-        let d = kinesis
-            .describe_stream_summary()
-            .stream_name(stream)
-            .send()
-            .await
-            .expect("DescribeStreamSummary");
-        if d.stream_description_summary()
-            .map(|s| s.stream_status().as_str())
-            == Some("ACTIVE")
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{stream} did not become ACTIVE after UpdateShardCount");
+    trickle_tests::wait_active(kinesis, stream, Duration::from_secs(60)).await;
 }
 
 /// Writes the three phases while resharding 2 -> 4 -> 2.
