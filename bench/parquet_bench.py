@@ -135,13 +135,7 @@ def run_rust(binary, event_bytes, env):
     Measured.done.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Measured)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    full_env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
-                "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_FORMAT": "JSON",
-                "AWS_LAMBDA_LOG_LEVEL": "WARN", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}", "AWS_MAX_ATTEMPTS": "1"}
-    full_env.update(env)
+    full_env = runtime_bench.function_env(server.server_port, env, memory_mb=256)
     start = time.perf_counter()
     import tempfile
     err = tempfile.TemporaryFile()

@@ -161,20 +161,26 @@ class Runtime(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
 
+def function_env(port, env, memory_mb=128):
+    """The environment Lambda gives a function, pointed at the stand-in on `port` (which
+    answers S3 and Kinesis calls too: nothing leaves the machine), plus `env`."""
+    full_env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+                "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_FORMAT": "JSON",
+                "AWS_LAMBDA_LOG_LEVEL": "WARN", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_MAX_ATTEMPTS": "1"}
+    full_env.update(env)
+    return full_env
+
+
 def run_once(binary, event, env):
     Runtime.event = json.dumps(event).encode()
     Runtime.first_next = Runtime.handed = Runtime.responded = None
     Runtime.done.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    full_env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
-                "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_FORMAT": "JSON",
-                "AWS_LAMBDA_LOG_LEVEL": "WARN", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true",
-                # The stand-in answers S3 calls too; nothing leaves the machine.
-                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}", "AWS_MAX_ATTEMPTS": "1"}
-    full_env.update(env)
+    full_env = function_env(server.server_port, env)
     start = time.perf_counter()
     proc = subprocess.Popen([binary], env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
