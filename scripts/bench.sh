@@ -20,3 +20,7 @@ say "firehose-transform in process"
 cargo run --quiet --release -p firehose-transform --example bench | grep -v '"_aws"'
 say "Whole processes: cold start and peak RSS under a Runtime API stand-in"
 python3 bench/runtime_bench.py --runs 5
+say "batch-to-s3 FORMAT=parquet against a pyarrow handler, side by side (CPU, RSS, size, cold start)"
+"$VENV/bin/python" bench/parquet_bench.py --rounds 9
+say "gzip: zlib-rs (COMPRESSION=gzip) against libdeflate at each level, on event records and log lines"
+cargo run --quiet --release -p batch-to-s3 --example bench -- --deflate
