@@ -1133,94 +1133,70 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
     }
     let produced_at = started.elapsed();
 
-    // Consumer side: every shard from TRIM_HORIZON, in batches, into batch-to-s3, as the
-    // event source mapping does it: a function error redelivers the batch bisected, a
-    // checkpoint resumes from the reported record. 5% of invocations answer a function
-    // error after their work (as a timeout after the PUTs), 5% are killed at a random PUT
-    // (the invocation's future dropped while that PUT hangs: `crash.rs` does it to real
-    // processes); partitioned by /n % 4, so batches make several interleaved objects.
-    let store = CrashingStore {
-        inner: S3Store::new(s3_via(s3_faults.url(), settings(2)).await, &bucket),
-        hang_at: std::sync::Mutex::new(None),
-        hung: tokio::sync::Notify::new(),
+    // Consumer side: the local pipeline's event source mapping (every shard in parallel,
+    // one batch in flight per shard, retries and bisection as the template sets them)
+    // invoking batch-to-s3 in process, partitioned by /p, so batches make several
+    // interleaved objects. 5% of invocations answer a function error after their work (as a
+    // timeout after the PUTs) and 5% are killed at a random PUT (the invocation's future
+    // dropped while that PUT hangs: `crash.rs` does it to real processes).
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+            .expect("template.yaml");
+    let mut esm_settings =
+        local_pipeline::settings::Settings::from_template(&template).expect("settings");
+    esm_settings.batch_size = 250;
+    esm_settings.batching_window = Duration::ZERO;
+    let on_failure = std::env::temp_dir().join(format!("{stream}-on-failure.jsonl"));
+    let pipeline = local_pipeline::runner::Pipeline {
+        kinesis: direct_kinesis.clone(),
+        s3: direct_s3.clone(),
+        lambda: FaultyBatchToS3 {
+            function: BatchToS3::new(
+                batch_to_s3_config(
+                    &bucket,
+                    &[
+                        ("PREFIX", "raw/"),
+                        ("PARTITION_POINTER", "/p"),
+                        ("PARTITION_NAME", "p"),
+                    ],
+                ),
+                CrashingStore {
+                    inner: S3Store::new(s3_via(s3_faults.url(), settings(2)).await, &bucket),
+                    hang_at: std::sync::Mutex::new(None),
+                    hung: tokio::sync::Notify::new(),
+                },
+            ),
+            rng: std::sync::Mutex::new(fastrand::Rng::with_seed(41)),
+            kill_lock: tokio::sync::Mutex::new(()),
+            function_errors: 0.into(),
+            kills: 0.into(),
+        },
+        stream: stream.clone(),
+        bucket: bucket.clone(),
+        delivery_stream: format!("{stream}-delivery"),
+        region: "us-east-1".into(),
+        settings: esm_settings,
+        batch_function: "batch-to-s3".into(),
+        transform_function: "firehose-transform".into(),
+        on_failure_file: on_failure.clone(),
+        inject_batch_function_errors: 0.into(),
     };
-    let f = BatchToS3::new(
-        batch_to_s3_config(
-            &bucket,
-            &[
-                ("PREFIX", "raw/"),
-                ("PARTITION_POINTER", "/p"),
-                ("PARTITION_NAME", "p"),
-            ],
-        ),
-        store,
-    );
-    let batch_size = 250;
-    let mut rng = fastrand::Rng::with_seed(41);
-    let (mut invocations, mut checkpoints) = (0usize, 0usize);
-    let (mut function_errors, mut kills) = (0usize, 0usize);
-    let shards = direct_kinesis
-        .list_shards()
-        .stream_name(&stream)
-        .send()
+    let report = pipeline
+        .drain(local_pipeline::runner::Path::BatchToS3)
         .await
-        .expect("ListShards");
-    for shard in shards.shards() {
-        let records: Vec<local_pipeline::esm::StreamRecord> =
-            read_shard(&direct_kinesis, &stream, shard.shard_id()).await;
-        let mut from = 0;
-        let mut size = batch_size;
-        while from < records.len() {
-            invocations += 1;
-            assert!(invocations < 100_000, "no progress");
-            let end = (from + size).min(records.len());
-            let event = local_pipeline::esm::kinesis_event(
-                &records[from..end],
-                "arn:aws:kinesis:us-east-1:123456789012:stream/soak",
-                "us-east-1",
-            );
-            let event: KinesisEvent = serde_json::from_value(event).expect("a Kinesis event");
-            let roll = rng.u32(0..100);
-            if roll < 5 {
-                // Killed while its k-th PUT hangs.
-                *f.store().hang_at.lock().expect("lock") = Some(rng.usize(0..6));
-                let run = f.process(event, None);
-                let finished = tokio::select! {
-                    _ = f.store().hung.notified() => false,
-                    r = run => { r.expect("a valid event"); true }
-                };
-                *f.store().hang_at.lock().expect("lock") = None;
-                if !finished {
-                    kills += 1;
-                    size = (size / 2).max(1);
-                    continue;
-                }
-                // It wrote fewer PUTs than the one chosen: treat its answer as lost.
-                function_errors += 1;
-                size = (size / 2).max(1);
-                continue;
-            }
-            let outcome = f.process(event, None).await.expect("a valid event");
-            if roll < 10 {
-                // A function error after the work (the answer never reached Lambda).
-                function_errors += 1;
-                size = (size / 2).max(1);
-                continue;
-            }
-            size = batch_size;
-            match outcome.retry_from {
-                None => from = end,
-                Some(seq) => {
-                    checkpoints += 1;
-                    let at = records[from..end]
-                        .iter()
-                        .position(|r| r.sequence_number == seq)
-                        .expect("the checkpoint is a record of the batch");
-                    from += at;
-                }
-            }
-        }
-    }
+        .expect("the local pipeline drains the stream");
+    std::fs::remove_file(&on_failure).ok();
+    assert_eq!(report.on_failure_records, 0, "{report:?}");
+    let invocations = report.batch_invocations;
+    let checkpoints = report.batch_retries;
+    let function_errors = pipeline
+        .lambda
+        .function_errors
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let kills = pipeline
+        .lambda
+        .kills
+        .load(std::sync::atomic::Ordering::SeqCst);
     let consumed_at = started.elapsed() - produced_at;
 
     // Verdict.
@@ -1238,7 +1214,7 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
     eprintln!(
         "soak: {total} records on {shard_count} shards, {posts} POSTs ({status_counts:?}), acknowledged {acknowledged}, \
          stored {} distinct in S3, duplicated {duplicated}, lost {lost}, unexpected {extra}; \
-         {invocations} batch-to-s3 invocations, {checkpoints} checkpoints, {function_errors} function errors, \
+         {invocations} batch-to-s3 invocations, {checkpoints} retries, {function_errors} function errors, \
          {kills} killed mid-write; produce {:.1}s, consume {:.1}s, total {:.1}s",
         stored.len(),
         produced_at.as_secs_f64(),
@@ -1272,50 +1248,6 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
     );
     assert_eq!((duplicated, lost, extra), (0, 0, 0));
     assert!(kstats.faults() > 0 && sstats.faults() > 0);
-}
-
-async fn read_shard(
-    client: &aws_sdk_kinesis::Client,
-    stream: &str,
-    shard_id: &str,
-) -> Vec<local_pipeline::esm::StreamRecord> {
-    let mut iterator = client
-        .get_shard_iterator()
-        .stream_name(stream)
-        .shard_id(shard_id)
-        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .expect("GetShardIterator")
-        .shard_iterator
-        .expect("an iterator");
-    let mut out = Vec::new();
-    loop {
-        let page = client
-            .get_records()
-            .shard_iterator(&iterator)
-            .limit(10_000)
-            .send()
-            .await
-            .expect("GetRecords");
-        let n = page.records().len();
-        out.extend(page.records().iter().map(|r| {
-            local_pipeline::esm::StreamRecord {
-                shard_id: shard_id.to_owned(),
-                sequence_number: r.sequence_number().to_owned(),
-                partition_key: r.partition_key().unwrap_or_default().to_owned(),
-                data: r.data().as_ref().to_vec(),
-                arrival_ms: r
-                    .approximate_arrival_timestamp()
-                    .and_then(|t| t.to_millis().ok())
-                    .unwrap_or(0),
-            }
-        }));
-        match page.next_shard_iterator() {
-            Some(next) if n > 0 => iterator = next.to_owned(),
-            _ => return out,
-        }
-    }
 }
 
 /// The real S3 store, whose chosen PUT (counting from 0 in an invocation) never answers
@@ -1361,5 +1293,68 @@ impl batch_to_s3::store::ObjectStore for CrashingStore {
     }
     async fn head_object(&self, key: &str) -> Result<bool, batch_to_s3::store::StoreError> {
         self.inner.head_object(key).await
+    }
+}
+
+/// batch-to-s3 in process for the local pipeline, with faults: a share of invocations answer
+/// a function error after their work, a share are killed at a random PUT.
+struct FaultyBatchToS3 {
+    function: BatchToS3<CrashingStore>,
+    rng: std::sync::Mutex<fastrand::Rng>,
+    /// One kill at a time (the store's hang is shared by the shards' invocations).
+    kill_lock: tokio::sync::Mutex<()>,
+    function_errors: std::sync::atomic::AtomicUsize,
+    kills: std::sync::atomic::AtomicUsize,
+}
+
+impl local_pipeline::invoke::Invoker for FaultyBatchToS3 {
+    async fn invoke(
+        &self,
+        function: &str,
+        event: &Value,
+    ) -> Result<Value, local_pipeline::invoke::InvokeError> {
+        use std::sync::atomic::Ordering;
+        let failed = |kind: &str, payload: String| local_pipeline::invoke::InvokeError::Function {
+            function: function.to_owned(),
+            kind: kind.to_owned(),
+            payload,
+        };
+        let event: KinesisEvent = serde_json::from_value(event.clone())
+            .map_err(|e| failed("Unhandled", e.to_string()))?;
+        let (roll, hang_at) = {
+            let mut rng = self.rng.lock().expect("lock");
+            (rng.u32(0..100), rng.usize(0..6))
+        };
+        if roll < 5 {
+            let _one = self.kill_lock.lock().await;
+            let store = self.function.store();
+            *store.hang_at.lock().expect("lock") = Some(hang_at);
+            let killed = tokio::select! {
+                _ = store.hung.notified() => true,
+                r = self.function.process(event, None) => { r.expect("a valid event"); false }
+            };
+            *store.hang_at.lock().expect("lock") = None;
+            if killed {
+                self.kills.fetch_add(1, Ordering::SeqCst);
+                return Err(failed("Sandbox.Killed", "killed mid-write".into()));
+            }
+            // It made fewer PUTs than the one chosen: its answer is lost all the same.
+            self.function_errors.fetch_add(1, Ordering::SeqCst);
+            return Err(failed("Sandbox.Timedout", "answer lost".into()));
+        }
+        let outcome = self
+            .function
+            .process(event, None)
+            .await
+            .map_err(|e| failed("Unhandled", e.to_string()))?;
+        if roll < 10 {
+            self.function_errors.fetch_add(1, Ordering::SeqCst);
+            return Err(failed(
+                "Sandbox.Timedout",
+                "timed out after its work".into(),
+            ));
+        }
+        serde_json::to_value(batch_to_s3::event::response(outcome.retry_from.as_deref()))
+            .map_err(|e| failed("Unhandled", e.to_string()))
     }
 }
