@@ -89,11 +89,19 @@ def task_cpu_ns(pid):
 
 
 class Measured(runtime_bench.Runtime):
-    """The stand-in, also reading the function's CPU at hand-over and answer, and keeping
-    the size of the largest object PUT."""
+    """The stand-in serving `events` invocations of the same event to one process (the first
+    cold, the rest warm, as Lambda reuses a container), reading the function's CPU when each
+    event is handed over and when its answer is posted, and keeping the size of the largest
+    object PUT."""
     pid = None
-    cpu_handed = None
-    cpu_responded = None
+    events = 1
+    served = 0
+    cpu_handed = []
+    cpu_responded = []
+    answers = []
+    started = None
+    cold_ms = None
+    all_done = threading.Event()
     largest_put = 0
 
     def _s3_body(self):
@@ -112,37 +120,60 @@ class Measured(runtime_bench.Runtime):
 
     def do_GET(self):
         cls = type(self)
-        if self.path.startswith("/2018-06-01/") and cls.first_next is None and cls.pid:
-            cls.cpu_handed = task_cpu_ns(cls.pid)
-        super().do_GET()
+        if not self.path.startswith("/2018-06-01/"):
+            return super().do_GET()
+        if cls.served >= cls.events:
+            cls.all_done.set()
+            time.sleep(30)
+            self.send_response(500)
+            self.end_headers()
+            return
+        if cls.served == 0:
+            cls.cold_ms = (time.perf_counter() - cls.started) * 1000
+        cls.served += 1
+        cls.cpu_handed.append(task_cpu_ns(cls.pid))
+        self.send_response(200)
+        self.send_header("Lambda-Runtime-Aws-Request-Id", f"bench-{cls.served}")
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 900000))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(cls.event)))
+        self.end_headers()
+        self.wfile.write(cls.event)
 
     def do_POST(self):
         cls = type(self)
-        if self.path.startswith("/2018-06-01/") and cls.pid:
-            cls.cpu_responded = task_cpu_ns(cls.pid)
-        super().do_POST()
+        if not self.path.startswith("/2018-06-01/"):
+            return super().do_POST()
+        cls.cpu_responded.append(task_cpu_ns(cls.pid))
+        cls.answers.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
 
-def run_rust(binary, event_bytes, env):
-    """One cold process, one invocation: (cold ms, wall ms, cpu ms, peak RSS MB, object bytes)."""
+def run_rust(binary, event_bytes, env, events):
+    """One process, `events` invocations of the event: (cold start ms, CPU ms of the first
+    (cold) invocation, CPU ms of each later (warm) one, peak RSS MB, object bytes)."""
     import http.server
     import subprocess
+    import tempfile
 
     Measured.event = event_bytes
-    Measured.first_next = Measured.handed = Measured.responded = None
-    Measured.cpu_handed = Measured.cpu_responded = None
+    Measured.events = events
+    Measured.served = 0
+    Measured.cpu_handed, Measured.cpu_responded, Measured.answers = [], [], []
     Measured.largest_put = 0
-    Measured.done.clear()
+    Measured.all_done.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Measured)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     full_env = runtime_bench.function_env(server.server_port, env, memory_mb=256)
-    start = time.perf_counter()
-    import tempfile
     err = tempfile.TemporaryFile()
+    Measured.started = time.perf_counter()
     proc = subprocess.Popen([binary], env=full_env, stdout=subprocess.DEVNULL, stderr=err)
     Measured.pid = proc.pid
     deadline = time.time() + 120
-    while Measured.responded is None and time.time() < deadline and proc.poll() is None:
+    while len(Measured.answers) < events and time.time() < deadline and proc.poll() is None:
         time.sleep(0.001)
     hwm_kb = 0
     if proc.poll() is None:
@@ -150,18 +181,18 @@ def run_rust(binary, event_bytes, env):
             for line in f:
                 if line.startswith("VmHWM:"):
                     hwm_kb = int(line.split()[1])
-    Measured.done.set()
     proc.kill()
     proc.wait()
     server.shutdown()
-    if Measured.responded is None or Measured.cpu_handed is None or Measured.cpu_responded is None:
+    if len(Measured.answers) < events:
         err.seek(0)
-        raise SystemExit(f"{binary}: no answer (exit {proc.returncode}): {err.read()[-2000:].decode(errors='replace')}")
-    answer = json.loads(Measured.response)
-    if answer.get("batchItemFailures"):
-        raise SystemExit(f"{binary} failed the batch: {answer}")
-    return ((Measured.first_next - start) * 1000, (Measured.responded - Measured.handed) * 1000,
-            (Measured.cpu_responded - Measured.cpu_handed) / 1e6, hwm_kb / 1024, Measured.largest_put)
+        raise SystemExit(f"{binary}: {len(Measured.answers)} of {events} answers (exit {proc.returncode}): "
+                         f"{err.read()[-2000:].decode(errors='replace')}")
+    for a in Measured.answers:
+        if json.loads(a).get("batchItemFailures"):
+            raise SystemExit(f"{binary} failed the batch: {a[:300]}")
+    cpu = [(r - h) / 1e6 for h, r in zip(Measured.cpu_handed, Measured.cpu_responded)]
+    return Measured.cold_ms, cpu[0], cpu[1:], hwm_kb / 1024, Measured.largest_put
 
 
 def python_handler_factory(endpoint):
@@ -196,11 +227,13 @@ def python_handler_factory(endpoint):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--events", type=int, default=6, help="invocations per process (the first is cold)")
     ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", os.path.join(runtime_bench.ROOT, "target")))
     args = ap.parse_args()
     binary = os.path.join(args.target_dir, "release", "batch-to-s3")
     if not os.path.exists(binary):
         sys.exit(f"{binary} is missing: cargo build --release --bin batch-to-s3")
+    med = statistics.median
     event = kinesis_event()
     event_bytes = json.dumps(event).encode()
     rows = len(event["Records"])
@@ -233,25 +266,24 @@ def main():
         py.append(((time.process_time() - t0) * 1000, (time.perf_counter() - w0) * 1000, py_bytes))
         assert n == rows, (n, rows)
         for name, env in envs.items():
-            res[name].append(run_rust(binary, event_bytes, env))
-        ratios.append(py[-1][0] / res["parquet zstd"][-1][2])
+            res[name].append(run_rust(binary, event_bytes, env, args.events))
+        ratios.append(py[-1][0] / med(res["parquet zstd"][-1][2]))
 
-    med = statistics.median
     print(f"## batch-to-s3 FORMAT=parquet vs a pyarrow handler: one {len(event_bytes) / 1e6:.2f} MB Kinesis event, "
-          f"{rows:,} records ({payload / 1e6:.2f} MB of JSON), {args.rounds} rounds, medians; "
-          f"{os.cpu_count()} cores")
+          f"{rows:,} records ({payload / 1e6:.2f} MB of JSON); {args.rounds} rounds, each a fresh process "
+          f"handling the event {args.events} times (the first cold, the rest warm); medians; {os.cpu_count()} cores")
     print()
-    print("| path | CPU ms | wall ms | MB/s (record JSON, by CPU) | rows/s (by CPU) | object bytes | cold start ms | peak RSS MB |")
+    print("| path | warm CPU ms | first (cold) invocation CPU ms | MB/s (record JSON, warm CPU) | rows/s (warm CPU) | object bytes | cold start ms | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, rs in res.items():
-        cpu = med(r[2] for r in rs)
-        print(f"| rust {name} | {cpu:.1f} | {med(r[1] for r in rs):.1f} | {payload / 1e6 / (cpu / 1000):.0f} | "
-              f"{rows / (cpu / 1000):,.0f} | {rs[0][4]:,} | {med(r[0] for r in rs):.1f} | {max(r[3] for r in rs):.1f} |")
+        warm = med([c for r in rs for c in r[2]])
+        print(f"| rust {name} | {warm:.1f} | {med(r[1] for r in rs):.1f} | {payload / 1e6 / (warm / 1000):.0f} | "
+              f"{rows / (warm / 1000):,.0f} | {rs[0][4]:,} | {med(r[0] for r in rs):.1f} | {max(r[3] for r in rs):.1f} |")
     pcpu = med(p[0] for p in py)
-    print(f"| python pyarrow zstd | {pcpu:.1f} | {med(p[1] for p in py):.1f} | {payload / 1e6 / (pcpu / 1000):.0f} | "
-          f"{rows / (pcpu / 1000):,.0f} | {py[0][2]:,} | (warm) | (in the driver) |")
+    print(f"| python pyarrow zstd (warm) | {pcpu:.1f} | | {payload / 1e6 / (pcpu / 1000):.0f} | "
+          f"{rows / (pcpu / 1000):,.0f} | {py[0][2]:,} | | |")
     print()
-    print(f"CPU ratio python / rust parquet, per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+    print(f"warm CPU ratio python / rust parquet, per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
           f"median {med(ratios):.2f}")
     print(f"object size rust / pyarrow: {res['parquet zstd'][0][4] / py[0][2]:.3f}")
     s3_server.shutdown()
