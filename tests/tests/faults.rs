@@ -878,8 +878,8 @@ fn firehose_config() -> firehose_transform::Config {
 
 /// Runs the transform through the proxy; checks the contract and that no record is lost:
 /// Ok records are answered (and not re-ingested), Dropped ones are in the stream exactly
-/// once (same bytes, same partition key), ProcessingFailed ones are not in it (Firehose
-/// writes them to the error output).
+/// once (same bytes, as a marked copy of their partition key), ProcessingFailed ones are not
+/// in it (Firehose writes them to the error output).
 async fn transform_and_check(
     proxy: &FaultProxy,
     direct: &aws_sdk_kinesis::Client,
@@ -911,13 +911,15 @@ async fn transform_and_check(
     for (record, answer) in event.records.iter().zip(&response.records) {
         assert_eq!(record.record_id, answer.record_id);
         let key = (
-            record
-                .kinesis_record_metadata
-                .as_ref()
-                .unwrap()
-                .partition_key
-                .clone()
-                .unwrap(),
+            trickle_shared::reingest::reingested_partition_key(
+                record
+                    .kinesis_record_metadata
+                    .as_ref()
+                    .unwrap()
+                    .partition_key
+                    .as_deref()
+                    .unwrap(),
+            ),
             B64.decode(record.data.as_deref().unwrap()).unwrap(),
         );
         if answer.result == TransformResult::Dropped {
