@@ -1138,15 +1138,15 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
     // Consumer side: the local pipeline's event source mapping (every shard in parallel,
     // one batch in flight per shard, retries and bisection as the template sets them)
     // invoking batch-to-s3 in process, partitioned by /p, so batches make several
-    // interleaved objects. 5% of invocations answer a function error after their work (as a
-    // timeout after the PUTs) and 5% are killed at a random PUT (the invocation's future
+    // interleaved objects. 8% of invocations answer a function error after their work (as a
+    // timeout after the PUTs) and 8% are killed at a random PUT (the invocation's future
     // dropped while that PUT hangs: `crash.rs` does it to real processes).
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
             .expect("template.yaml");
     let mut esm_settings =
         local_pipeline::settings::Settings::from_template(&template).expect("settings");
-    esm_settings.batch_size = 250;
+    esm_settings.batch_size = 100;
     esm_settings.batching_window = Duration::ZERO;
     let on_failure = std::env::temp_dir().join(format!("{stream}-on-failure.jsonl"));
     let pipeline = local_pipeline::runner::Pipeline {
@@ -1250,13 +1250,18 @@ async fn soak_ingest_to_s3_with_ten_percent_faults() {
     );
     assert_eq!((duplicated, lost, extra), (0, 0, 0));
     assert!(kstats.faults() > 0 && sstats.faults() > 0);
+    assert!(
+        function_errors > 0 && kills > 0,
+        "the soak must exercise function errors and kills"
+    );
 }
 
-/// The real S3 store, whose chosen PUT (counting from 0 in an invocation) never answers
-/// while `hang_at` is set: the invocation's future is then dropped, as a process is killed.
+/// The real S3 store, whose chosen PUT never answers while `hang_at` is set: the `n`-th PUT
+/// (from 0) of a key naming the shard, so only that shard's invocation (one in flight per
+/// shard) hangs, and its future is then dropped, as a process is killed.
 struct CrashingStore {
     inner: S3Store,
-    hang_at: std::sync::Mutex<Option<usize>>,
+    hang_at: std::sync::Mutex<Option<(String, usize)>>,
     /// Told when a PUT starts hanging.
     hung: tokio::sync::Notify,
 }
@@ -1269,12 +1274,12 @@ impl batch_to_s3::store::ObjectStore for CrashingStore {
         let hang = {
             let mut at = self.hang_at.lock().expect("lock");
             match at.as_mut() {
-                Some(0) => true,
-                Some(n) => {
+                Some((shard, 0)) if object.key.contains(shard.as_str()) => true,
+                Some((shard, n)) if object.key.contains(shard.as_str()) => {
                     *n -= 1;
                     false
                 }
-                None => false,
+                _ => false,
             }
         };
         if hang {
@@ -1327,10 +1332,17 @@ impl local_pipeline::invoke::Invoker for FaultyBatchToS3 {
             let mut rng = self.rng.lock().expect("lock");
             (rng.u32(0..100), rng.usize(0..6))
         };
-        if roll < 5 {
+        let shard = event
+            .records
+            .first()
+            .and_then(|r| r.event_id.as_deref())
+            .and_then(|id| id.split_once(':'))
+            .map(|(shard, _)| shard.to_owned())
+            .unwrap_or_default();
+        if roll < 8 && !shard.is_empty() {
             let _one = self.kill_lock.lock().await;
             let store = self.function.store();
-            *store.hang_at.lock().expect("lock") = Some(hang_at);
+            *store.hang_at.lock().expect("lock") = Some((shard, hang_at));
             let killed = tokio::select! {
                 _ = store.hung.notified() => true,
                 r = self.function.process(event, None) => { r.expect("a valid event"); false }
@@ -1349,7 +1361,7 @@ impl local_pipeline::invoke::Invoker for FaultyBatchToS3 {
             .process(event, None)
             .await
             .map_err(|e| failed("Unhandled", e.to_string()))?;
-        if roll < 10 {
+        if roll < 16 {
             self.function_errors.fetch_add(1, Ordering::SeqCst);
             return Err(failed(
                 "Sandbox.Timedout",
