@@ -75,6 +75,27 @@ def translate(parameters):
     )
 
 
+def truth(node, value, condition):
+    """A condition (or Rule assertion) evaluated: `value` resolves a value node (Ref to a
+    parameter, Join), `condition` a named condition."""
+    (fn, arg), = node.items()
+    if fn == "Fn::Equals":
+        a, b = (value(x) for x in arg)
+        return str(a) == str(b)
+    if fn == "Fn::Not":
+        return not truth(arg[0], value, condition)
+    if fn == "Fn::And":
+        return all(truth(x, value, condition) for x in arg)
+    if fn == "Fn::Or":
+        return any(truth(x, value, condition) for x in arg)
+    if fn == "Condition":
+        return condition(arg)
+    if fn == "Fn::Contains":
+        items, v = arg
+        return str(value(v)) in [str(x) for x in value(items)]
+    raise ValueError(f"unknown condition function {fn}")
+
+
 class RuleFailed(Exception):
     pass
 
@@ -129,22 +150,7 @@ class Resolved:
         return node
 
     def truth(self, node):
-        (fn, arg), = node.items()
-        if fn == "Fn::Equals":
-            a, b = (self.value(x) for x in arg)
-            return str(a) == str(b)
-        if fn == "Fn::Not":
-            return not self.truth(arg[0])
-        if fn == "Fn::And":
-            return all(self.truth(x) for x in arg)
-        if fn == "Fn::Or":
-            return any(self.truth(x) for x in arg)
-        if fn == "Condition":
-            return self.condition(arg)
-        if fn == "Fn::Contains":
-            items, v = arg
-            return str(self.value(v)) in [str(x) for x in self.value(items)]
-        raise ValueError(f"unknown condition function {fn}")
+        return truth(node, self.value, self.condition)
 
     def check_rules(self):
         """Raises RuleFailed with the AssertDescription of the first failed assertion."""

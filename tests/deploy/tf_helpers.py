@@ -229,22 +229,7 @@ class Sam:
         return self._conditions[name]
 
     def truth(self, node):
-        (fn, arg), = node.items()
-        if fn == "Fn::Equals":
-            a, b = (self.resolve(x) for x in arg)
-            return str(a) == str(b)
-        if fn == "Fn::Not":
-            return not self.truth(arg[0])
-        if fn == "Fn::And":
-            return all(self.truth(x) for x in arg)
-        if fn == "Fn::Or":
-            return any(self.truth(x) for x in arg)
-        if fn == "Condition":
-            return self.condition(arg)
-        if fn == "Fn::Contains":
-            items, v = arg
-            return str(self.resolve(v)) in [str(x) for x in self.resolve(items)]
-        raise ValueError(f"unknown condition function {fn}")
+        return cfn.truth(node, self.resolve, self.condition)
 
     def present(self, logical_id):
         r = self.t["Resources"][logical_id]
