@@ -1,9 +1,9 @@
 //! `batch-to-s3`: the Kinesis-triggered function that writes records to S3 in batches,
 //! exactly once; the Firehose alternative.
 //!
-//! - `event`: the adapter from Lambda's `KinesisEvent` to one shard's batch, and the
+//! - `event` (from `trickle-kinesis-batch`): the adapter from Lambda's `KinesisEvent` to one shard's batch, and the
 //!   `KinesisEventResponse` (`batchItemFailures`) back.
-//! - `decode`: KPL de-aggregation into user records.
+//! - `decode` (from `trickle-kinesis-batch`): KPL de-aggregation into user records.
 //! - `partition`: dynamic partitioning by a JSON pointer, bounded.
 //! - `key`: every S3 key (data, error, state), derived only from the data.
 //! - `encode`: NDJSON framing and compression.
@@ -20,10 +20,8 @@
 
 pub mod catalog;
 pub mod config;
-pub mod decode;
 pub mod encode;
 pub mod error;
-pub mod event;
 pub mod glue;
 pub mod handler;
 pub mod intent;
@@ -34,6 +32,10 @@ pub mod plan;
 pub mod store;
 pub mod watermark;
 pub mod write;
+
+/// The event adapter and de-aggregation live in `trickle-kinesis-batch` (batch-to-iceberg
+/// reads the same batches); re-exported under their old paths.
+pub use trickle_kinesis_batch::{decode, event};
 
 pub use config::Config;
 pub use handler::BatchToS3;

@@ -12,14 +12,13 @@
 //!   order they are written in (see `write.rs` for why that matters).
 
 use crate::config::{Config, Format};
-use crate::decode::{user_records, ErrorReason};
+use crate::decode::{error_line, user_records, ErrorReason};
 use crate::encode::{frame, CONTENT_TYPE_NDJSON};
 use crate::error::WriteError;
 use crate::event::SourceRecord;
 use crate::key::{date_path, safe_segment, ObjectName, MAX_REASON_BYTES};
 use crate::partition::{partition_value, PartitionBound, Slot};
 use crate::store::{Condition, PutObject};
-use base64::prelude::*;
 use std::collections::BTreeMap;
 use trickle_columnar::{write_parquet, RecordEncoder, RecordError, CONTENT_TYPE_PARQUET};
 use trickle_shared::limits::S3_MAX_USER_METADATA_BYTES;
@@ -191,7 +190,15 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
                 let segment = format!("{}/", safe_segment(reason.code(), MAX_REASON_BYTES));
                 let lines: Vec<Vec<u8>> = members
                     .iter()
-                    .map(|m| error_line(reason, m, &records[m.record]))
+                    .map(|m| {
+                        error_line(
+                            reason,
+                            m.error.as_deref().unwrap_or_default(),
+                            &records[m.record],
+                            m.sub,
+                            &m.data,
+                        )
+                    })
                     .collect();
                 let body = frame(lines.iter().map(Vec::as_slice));
                 (
@@ -288,20 +295,6 @@ fn ndjson(config: &Config, body: Vec<u8>) -> Result<Encoded, WriteError> {
     })
 }
 
-/// One JSON line of an error object.
-fn error_line(reason: ErrorReason, m: &Member<'_>, r: &SourceRecord) -> Vec<u8> {
-    let line = serde_json::json!({
-        "errorCode": reason.code(),
-        "errorMessage": m.error.as_deref().unwrap_or_default(),
-        "sequenceNumber": r.sequence_text,
-        "subSequenceNumber": m.sub,
-        "partitionKey": r.partition_key,
-        "approximateArrivalTimestamp": r.arrival.timestamp_millis(),
-        "rawData": BASE64_STANDARD.encode(&m.data),
-    });
-    serde_json::to_vec(&line).unwrap_or_default()
-}
-
 /// S3 user metadata travels in HTTP headers: keep printable ASCII, cut to `max` bytes.
 fn metadata_value(text: &str, max: usize) -> String {
     text.chars()
@@ -322,6 +315,7 @@ mod tests {
     use crate::config::Partitioning;
     use crate::encode::Compression;
     use crate::key::KeyLayout;
+    use base64::prelude::*;
     use chrono::{TimeZone, Utc};
     use proptest::prelude::*;
 

@@ -79,6 +79,30 @@ pub fn user_records(records: &[SourceRecord]) -> Vec<UserRecord<'_>> {
     out
 }
 
+/// One line of an error object, in the shape of Firehose's processing-failed output:
+/// `{"errorCode", "errorMessage", "sequenceNumber", "subSequenceNumber", "partitionKey",
+/// "approximateArrivalTimestamp", "rawData"}`, `rawData` being the user record in base64.
+pub fn error_line(
+    reason: ErrorReason,
+    message: &str,
+    record: &SourceRecord,
+    sub: Option<usize>,
+    data: &[u8],
+) -> Vec<u8> {
+    use base64::Engine;
+    let line = serde_json::json!({
+        "errorCode": reason.code(),
+        "errorMessage": message,
+        "sequenceNumber": record.sequence_text,
+        "subSequenceNumber": sub,
+        "partitionKey": record.partition_key,
+        "approximateArrivalTimestamp": record.arrival.timestamp_millis(),
+        "rawData": base64::engine::general_purpose::STANDARD.encode(data),
+    });
+    // A `Value` of strings and numbers always serializes.
+    serde_json::to_vec(&line).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use trickle_shared::SequenceNumber;
 
-/// Lambda's Kinesis event: the fields batch-to-s3 reads.
+/// Lambda's Kinesis event: the fields the Kinesis-triggered writers read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct StreamEvent {
     #[serde(rename = "Records", default)]

@@ -1,0 +1,291 @@
+//! An Iceberg `Catalog` over one `TablePointer`: what iceberg-rust's `Transaction` commits
+//! through. It serves exactly one table and does only what an append needs:
+//!
+//! - `load_table` reads the pointer (Glue `GetTable`, with its `VersionId`) and the metadata
+//!   file it names (cached while the pointer stays put: a commit costs one metadata read
+//!   only when someone else moved the table);
+//! - `update_table` applies the commit to the table as last loaded, writes the new
+//!   metadata file, and swaps the pointer with that load's `VersionId`;
+//! - `create_table` writes the first metadata file and creates the Glue table.
+//!
+//! Every failure comes back *not retryable* to iceberg-rust, whose own retry would re-apply
+//! the same append (with the same checkpoint) on a newer table: the handler retries itself,
+//! after reading the checkpoint again (`commit.rs`). The swap's own outcome is kept for the
+//! handler (`take_swap_error`): a conflict and an unknown outcome are handled differently
+//! from a failure.
+
+use crate::pointer::{Pointer, PointerError, TablePointer};
+use async_trait::async_trait;
+use iceberg::io::FileIO;
+use iceberg::spec::{TableMetadata, TableMetadataBuilder};
+use iceberg::table::Table;
+use iceberg::{
+    Catalog, Error, ErrorKind, MetadataLocation, Namespace, NamespaceIdent, Result, Runtime,
+    TableCommit, TableCreation, TableIdent,
+};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+/// The catalog of one table.
+pub struct PointerCatalog<P> {
+    pointer: P,
+    file_io: FileIO,
+    ident: TableIdent,
+    runtime: Runtime,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The pointer as last read, with the metadata it names.
+    loaded: Option<(Pointer, Arc<TableMetadata>)>,
+    /// Why the last swap failed.
+    swap_error: Option<PointerError>,
+    /// Metadata files read from storage (the cache's misses).
+    metadata_reads: usize,
+}
+
+impl<P> std::fmt::Debug for PointerCatalog<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PointerCatalog")
+            .field("table", &self.ident)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: TablePointer> PointerCatalog<P> {
+    /// Must be called inside the tokio runtime (iceberg's `Runtime::current`).
+    pub fn new(pointer: P, file_io: FileIO, database: &str, table: &str) -> Result<Self> {
+        Ok(Self {
+            pointer,
+            file_io,
+            ident: TableIdent::new(NamespaceIdent::new(database.to_owned()), table.to_owned()),
+            runtime: Runtime::try_current()?,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    pub fn ident(&self) -> &TableIdent {
+        &self.ident
+    }
+
+    pub fn file_io(&self) -> &FileIO {
+        &self.file_io
+    }
+
+    pub fn pointer(&self) -> &P {
+        &self.pointer
+    }
+
+    /// Why the last `update_table` failed at the swap, if it did (taken once).
+    pub fn take_swap_error(&self) -> Option<PointerError> {
+        self.state.lock().ok()?.swap_error.take()
+    }
+
+    /// Metadata files read so far (for the benchmark's call count).
+    pub fn metadata_reads(&self) -> usize {
+        self.state
+            .lock()
+            .map(|s| s.metadata_reads)
+            .unwrap_or_default()
+    }
+
+    /// The table, or `None` when it does not exist.
+    pub async fn load(&self) -> Result<Option<Table>> {
+        let Some(pointer) = self.pointer.get().await.map_err(pointer_error)? else {
+            return Ok(None);
+        };
+        let cached = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| {
+                s.loaded
+                    .as_ref()
+                    .map(|(p, m)| (p.metadata_location.clone(), m.clone()))
+            })
+            .filter(|(location, _)| *location == pointer.metadata_location)
+            .map(|(_, m)| m);
+        let metadata = match cached {
+            Some(m) => m,
+            None => {
+                let m = Arc::new(
+                    TableMetadata::read_from(&self.file_io, &pointer.metadata_location).await?,
+                );
+                if let Ok(mut s) = self.state.lock() {
+                    s.metadata_reads += 1;
+                }
+                m
+            }
+        };
+        let table = self.table(metadata.clone(), &pointer.metadata_location)?;
+        if let Ok(mut s) = self.state.lock() {
+            s.loaded = Some((pointer, metadata));
+        }
+        Ok(Some(table))
+    }
+
+    fn table(&self, metadata: Arc<TableMetadata>, location: &str) -> Result<Table> {
+        Table::builder()
+            .file_io(self.file_io.clone())
+            .metadata(metadata)
+            .metadata_location(location)
+            .identifier(self.ident.clone())
+            .runtime(self.runtime.clone())
+            .build()
+    }
+
+    /// Creates the table, or loads it when another shard created it first.
+    pub async fn create(&self, creation: TableCreation) -> Result<Table> {
+        let table_location = creation
+            .location
+            .clone()
+            .ok_or_else(|| Error::new(ErrorKind::DataInvalid, "a new table needs a location"))?;
+        let metadata = TableMetadataBuilder::from_table_creation(creation)?
+            .build()?
+            .metadata;
+        let location = MetadataLocation::new_with_metadata(&table_location, &metadata);
+        metadata.write_to(&self.file_io, &location).await?;
+        match self
+            .pointer
+            .create(&location.to_string(), &table_location)
+            .await
+        {
+            Ok(()) | Err(PointerError::AlreadyExists) => {}
+            // Settled by loading: if the create was applied, the table is there.
+            Err(PointerError::Unknown(_)) => {}
+            Err(e) => return Err(pointer_error(e)),
+        }
+        self.load().await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::TableNotFound,
+                "the table was created but cannot be read",
+            )
+        })
+    }
+}
+
+fn pointer_error(e: PointerError) -> Error {
+    let kind = match e {
+        PointerError::Conflict(_) => ErrorKind::CatalogCommitConflicts,
+        PointerError::NotIceberg(_) => ErrorKind::DataInvalid,
+        _ => ErrorKind::Unexpected,
+    };
+    Error::new(kind, e.to_string())
+}
+
+fn unsupported(what: &str) -> Error {
+    Error::new(
+        ErrorKind::FeatureUnsupported,
+        format!("batch-to-iceberg's catalog serves one table's appends; {what} is not one"),
+    )
+}
+
+#[async_trait]
+impl<P: TablePointer> Catalog for PointerCatalog<P> {
+    async fn list_namespaces(
+        &self,
+        _parent: Option<&NamespaceIdent>,
+    ) -> Result<Vec<NamespaceIdent>> {
+        Err(unsupported("list_namespaces"))
+    }
+    async fn create_namespace(
+        &self,
+        _namespace: &NamespaceIdent,
+        _properties: HashMap<String, String>,
+    ) -> Result<Namespace> {
+        Err(unsupported("create_namespace"))
+    }
+    async fn get_namespace(&self, _namespace: &NamespaceIdent) -> Result<Namespace> {
+        Err(unsupported("get_namespace"))
+    }
+    async fn namespace_exists(&self, _namespace: &NamespaceIdent) -> Result<bool> {
+        Err(unsupported("namespace_exists"))
+    }
+    async fn update_namespace(
+        &self,
+        _namespace: &NamespaceIdent,
+        _properties: HashMap<String, String>,
+    ) -> Result<()> {
+        Err(unsupported("update_namespace"))
+    }
+    async fn drop_namespace(&self, _namespace: &NamespaceIdent) -> Result<()> {
+        Err(unsupported("drop_namespace"))
+    }
+    async fn list_tables(&self, _namespace: &NamespaceIdent) -> Result<Vec<TableIdent>> {
+        Err(unsupported("list_tables"))
+    }
+    async fn create_table(
+        &self,
+        _namespace: &NamespaceIdent,
+        creation: TableCreation,
+    ) -> Result<Table> {
+        self.create(creation).await
+    }
+    async fn load_table(&self, table: &TableIdent) -> Result<Table> {
+        if *table != self.ident {
+            return Err(unsupported("another table"));
+        }
+        self.load()
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::TableNotFound, format!("{table} does not exist")))
+    }
+    async fn drop_table(&self, _table: &TableIdent) -> Result<()> {
+        Err(unsupported("drop_table"))
+    }
+    async fn purge_table(&self, _table: &TableIdent) -> Result<()> {
+        Err(unsupported("purge_table"))
+    }
+    async fn table_exists(&self, _table: &TableIdent) -> Result<bool> {
+        Ok(self.pointer.get().await.map_err(pointer_error)?.is_some())
+    }
+    async fn rename_table(&self, _src: &TableIdent, _dest: &TableIdent) -> Result<()> {
+        Err(unsupported("rename_table"))
+    }
+    async fn register_table(
+        &self,
+        _table: &TableIdent,
+        _metadata_location: String,
+    ) -> Result<Table> {
+        Err(unsupported("register_table"))
+    }
+
+    async fn update_table(&self, commit: TableCommit) -> Result<Table> {
+        let (pointer, metadata) = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| s.loaded.clone())
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Unexpected, "commit before the table was loaded")
+            })?;
+        let base = self.table(metadata, &pointer.metadata_location)?;
+        let staged = commit.apply(base)?;
+        let location = staged.metadata_location_result()?.to_owned();
+        staged
+            .metadata()
+            .write_to(&self.file_io, &MetadataLocation::from_str(&location)?)
+            .await?;
+        if let Err(e) = self.pointer.swap(&pointer, &location).await {
+            let error = pointer_error(e.clone());
+            if let Ok(mut s) = self.state.lock() {
+                s.swap_error = Some(e);
+            }
+            return Err(error);
+        }
+        if let Ok(mut s) = self.state.lock() {
+            // The new pointer's VersionId is Glue's to tell: the next load reads it, and
+            // finds this metadata in the cache.
+            s.loaded = Some((
+                Pointer {
+                    metadata_location: location.clone(),
+                    version_id: None,
+                    parameters: pointer.parameters.clone(),
+                },
+                staged.metadata_ref(),
+            ));
+        }
+        Ok(staged)
+    }
+}

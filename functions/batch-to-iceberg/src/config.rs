@@ -1,0 +1,272 @@
+//! The function's configuration, read once at cold start (`Config::from_env`).
+
+use crate::partition::{PartitionField, PartitionSpecError};
+use trickle_columnar::TableSchema;
+use trickle_shared::config::{optional, parsed_or, required, ConfigError};
+
+/// `ERROR_PREFIX` when unset.
+pub const DEFAULT_ERROR_PREFIX: &str = "iceberg-errors/";
+/// Commit attempts per invocation before the batch is reported for a retry (each conflict
+/// re-reads the table and the checkpoint first; see `commit.rs`).
+pub const DEFAULT_COMMIT_ATTEMPTS: u32 = 8;
+/// The invocation stops retrying commits when less than this is left before its deadline,
+/// so it can still answer (with `batchItemFailures`) instead of timing out.
+pub const DEADLINE_MARGIN_MS: u64 = 5_000;
+
+/// `ICEBERG_WAREHOUSE`: where new tables go (`s3://bucket/prefix`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warehouse {
+    pub bucket: String,
+    /// No leading or trailing `/`; may be empty.
+    pub prefix: String,
+}
+
+impl Warehouse {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let rest = text
+            .trim()
+            .strip_prefix("s3://")
+            .ok_or("expected s3://bucket/prefix")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err("the bucket name is empty".into());
+        }
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        })
+    }
+
+    /// The location of a new table: `<warehouse>/<database>.db/<table>`, the layout of
+    /// Iceberg's Glue and Hive catalogs.
+    pub fn table_location(&self, database: &str, table: &str) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}/{database}.db/{table}", self.bucket)
+        } else {
+            format!("s3://{}/{}/{database}.db/{table}", self.bucket, self.prefix)
+        }
+    }
+}
+
+/// Everything the function reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `ICEBERG_DATABASE`: the Glue database of the table (it must exist).
+    pub database: String,
+    /// `ICEBERG_TABLE`: the table, created at the first batch if missing.
+    pub table: String,
+    /// `ICEBERG_WAREHOUSE`: where a new table is created.
+    pub warehouse: Warehouse,
+    /// `SCHEMA`: the columns of a new table (the Parquet work's syntax). An existing
+    /// table's own schema is always the truth.
+    pub schema: Option<TableSchema>,
+    /// `ICEBERG_PARTITION`: the partition spec of a new table, e.g. `hour(ts)`.
+    pub partition: Vec<PartitionField>,
+    /// `EXTRA_COLUMN`: a string column that keeps the fields the table does not have (as
+    /// one JSON object). Unset: they are dropped and counted (`FieldsDropped`).
+    pub extra_column: Option<String>,
+    /// `ERROR_BUCKET`: where records that do not fit the table go.
+    pub error_bucket: String,
+    /// `ERROR_PREFIX` (default `iceberg-errors/`).
+    pub error_prefix: String,
+    /// `COMMIT_ATTEMPTS` (default 8).
+    pub commit_attempts: u32,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(trickle_shared::config::env_lookup)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database = glue_name(&lookup, "ICEBERG_DATABASE")?;
+        let table = glue_name(&lookup, "ICEBERG_TABLE")?;
+        let warehouse_text = required(&lookup, "ICEBERG_WAREHOUSE")?;
+        let warehouse =
+            Warehouse::parse(&warehouse_text).map_err(|reason| ConfigError::Invalid {
+                name: "ICEBERG_WAREHOUSE",
+                value: warehouse_text.clone(),
+                reason,
+            })?;
+        let schema = match optional(&lookup, "SCHEMA") {
+            None => None,
+            Some(text) => Some(TableSchema::parse(&text).map_err(|e| ConfigError::Invalid {
+                name: "SCHEMA",
+                value: text.clone(),
+                reason: e.to_string(),
+            })?),
+        };
+        let partition = match optional(&lookup, "ICEBERG_PARTITION") {
+            None => Vec::new(),
+            Some(text) => {
+                let fields =
+                    crate::partition::parse(&text).map_err(|e| invalid_partition(&text, e))?;
+                if let Some(schema) = &schema {
+                    crate::partition::check_sources(&fields, schema)
+                        .map_err(|e| invalid_partition(&text, e))?;
+                }
+                fields
+            }
+        };
+        let extra_column = optional(&lookup, "EXTRA_COLUMN").map(|c| c.trim().to_owned());
+        let error_bucket = required(&lookup, "ERROR_BUCKET")?;
+        let mut error_prefix =
+            optional(&lookup, "ERROR_PREFIX").unwrap_or_else(|| DEFAULT_ERROR_PREFIX.to_owned());
+        if !error_prefix.ends_with('/') {
+            error_prefix.push('/');
+        }
+        let commit_attempts = parsed_or(&lookup, "COMMIT_ATTEMPTS", DEFAULT_COMMIT_ATTEMPTS)?;
+        if commit_attempts == 0 {
+            return Err(ConfigError::Invalid {
+                name: "COMMIT_ATTEMPTS",
+                value: "0".into(),
+                reason: "at least 1".into(),
+            });
+        }
+        Ok(Self {
+            database,
+            table,
+            warehouse,
+            schema,
+            partition,
+            extra_column,
+            error_bucket,
+            error_prefix,
+            commit_attempts,
+        })
+    }
+
+    /// Where a new table goes.
+    pub fn table_location(&self) -> String {
+        self.warehouse.table_location(&self.database, &self.table)
+    }
+}
+
+fn invalid_partition(text: &str, e: PartitionSpecError) -> ConfigError {
+    ConfigError::Invalid {
+        name: "ICEBERG_PARTITION",
+        value: text.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// Glue names: 1-255 characters, lower case letters, digits and `_` (Athena's rule, and
+/// what Glue stores: it lower-cases anything else).
+fn glue_name(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    let value = required(lookup, name)?.trim().to_owned();
+    let ok = value.len() <= 255
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            value,
+            reason: "lower-case letters, digits and _ only (at most 255)".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trickle_shared::config::map_lookup;
+
+    const BASE: [(&str, &str); 4] = [
+        ("ICEBERG_DATABASE", "analytics"),
+        ("ICEBERG_TABLE", "events"),
+        ("ICEBERG_WAREHOUSE", "s3://lake/warehouse/"),
+        ("ERROR_BUCKET", "lake"),
+    ];
+
+    fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut pairs = BASE.to_vec();
+        pairs.extend_from_slice(extra);
+        Config::from_lookup(map_lookup(&pairs))
+    }
+
+    #[test]
+    fn reads_the_minimal_configuration_with_defaults() {
+        let c = with(&[]).unwrap();
+        assert_eq!(
+            c.table_location(),
+            "s3://lake/warehouse/analytics.db/events"
+        );
+        assert_eq!(c.error_prefix, DEFAULT_ERROR_PREFIX);
+        assert_eq!(c.commit_attempts, DEFAULT_COMMIT_ATTEMPTS);
+        assert!(c.schema.is_none() && c.partition.is_empty() && c.extra_column.is_none());
+    }
+
+    #[test]
+    fn names_each_missing_variable() {
+        for missing in [
+            "ICEBERG_DATABASE",
+            "ICEBERG_TABLE",
+            "ICEBERG_WAREHOUSE",
+            "ERROR_BUCKET",
+        ] {
+            let pairs: Vec<_> = BASE
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            assert_eq!(
+                Config::from_lookup(map_lookup(&pairs)),
+                Err(ConfigError::Missing(missing))
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_warehouse_that_is_not_s3() {
+        let e = with(&[("ICEBERG_WAREHOUSE", "lake/warehouse")]).unwrap_err();
+        assert!(e.to_string().contains("ICEBERG_WAREHOUSE"), "{e}");
+        assert_eq!(
+            Warehouse::parse("s3://lake")
+                .unwrap()
+                .table_location("d", "t"),
+            "s3://lake/d.db/t"
+        );
+    }
+
+    #[test]
+    fn refuses_glue_names_glue_would_change() {
+        let e = with(&[("ICEBERG_TABLE", "Events")]).unwrap_err();
+        assert!(e.to_string().contains("ICEBERG_TABLE"), "{e}");
+    }
+
+    #[test]
+    fn refuses_a_partition_on_a_column_the_schema_lacks() {
+        let e = with(&[
+            ("SCHEMA", "ts timestamp, user string"),
+            ("ICEBERG_PARTITION", "hour(when)"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("when"), "{e}");
+        let c = with(&[
+            ("SCHEMA", "ts timestamp, user string"),
+            ("ICEBERG_PARTITION", "day(ts), bucket(16, user)"),
+        ])
+        .unwrap();
+        assert_eq!(c.partition.len(), 2);
+    }
+
+    #[test]
+    fn refuses_a_schema_that_does_not_parse() {
+        let e = with(&[("SCHEMA", "ts timestampz")]).unwrap_err();
+        assert!(e.to_string().contains("SCHEMA"), "{e}");
+    }
+
+    #[test]
+    fn the_error_prefix_ends_with_a_slash() {
+        assert_eq!(
+            with(&[("ERROR_PREFIX", "bad")]).unwrap().error_prefix,
+            "bad/"
+        );
+    }
+}

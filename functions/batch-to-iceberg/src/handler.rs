@@ -1,0 +1,674 @@
+//! One invocation, end to end: read the shard's checkpoint from the table, encode the
+//! records after it, store the error lines, write the data files, and commit them with the
+//! new checkpoint in one snapshot. Stream semantics (see `checkpoint.rs` for exactly once):
+//!
+//! - Lambda sends one shard's records in order; with `ReportBatchItemFailures` it resumes
+//!   from the lowest sequence number in `batchItemFailures`. A batch is committed whole or
+//!   not at all, so a failure reports the first record after the checkpoint.
+//! - Error lines are stored before the commit: once the checkpoint passes a record, its
+//!   error line is durable. (A crash between the two stores them again on the retry: error
+//!   lines are at least once, rows exactly once.)
+//! - A conflict (another shard, or another engine, committed first) and an unknown outcome
+//!   (timeout, 5xx, connection lost after sending) are both retried from the top: read the
+//!   table and the checkpoint again, then commit what is still after it. If the unknown
+//!   commit had been applied, the checkpoint says so and nothing is committed twice.
+//! - Data files written for an attempt are reused by the next while the checkpoint, the
+//!   schema and the partition spec stay the same; otherwise they are written again and the
+//!   old ones are orphans (never referenced by any snapshot).
+//! - A batch with no row to commit (all error lines, or re-ingested copies) makes no
+//!   snapshot; its records' error lines are stored and it reports success.
+
+use crate::catalog::PointerCatalog;
+use crate::checkpoint::{self, CorruptCheckpoint};
+use crate::config::{Config, DEADLINE_MARGIN_MS};
+use crate::metrics::Summary;
+use crate::pointer::{PointerError, TablePointer};
+use crate::rows::{self, Rejected};
+use crate::schema::{iceberg_schema, SchemaError, TableColumns};
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use iceberg::spec::{DataFile, UnboundPartitionSpec};
+use iceberg::table::Table;
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::TableCreation;
+use lambda_runtime::LambdaEvent;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use trickle_kinesis_batch::{response, EventError, ShardBatch, SourceRecord, StreamEvent};
+
+/// Table properties of a table this function creates.
+pub const NEW_TABLE_PROPERTIES: [(&str, &str); 2] = [
+    ("write.parquet.compression-codec", "zstd"),
+    // Athena and Glue's optimizers want v2 (format-version is set by TableCreation too).
+    ("write.metadata.delete-after-commit.enabled", "false"),
+];
+/// Summary property naming the writer of a snapshot.
+pub const WRITER_PROPERTY: &str = "trickle.writer";
+pub const WRITER: &str = "batch-to-iceberg";
+/// Backoff between commit attempts: doubling from this, at most `MAX_BACKOFF`, jittered.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_millis(2_000);
+
+/// Why a batch was not committed (reported through `batchItemFailures`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    #[error("the table does not exist and SCHEMA is not set to create it")]
+    NoTableNoSchema,
+    #[error("iceberg: {0}")]
+    Iceberg(String),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Checkpoint(#[from] CorruptCheckpoint),
+    #[error("the catalog: {0}")]
+    Catalog(PointerError),
+    #[error("storing the error lines failed: {0}")]
+    ErrorObject(String),
+    #[error("too little time left before the deadline to commit again")]
+    DeadlineNear,
+    #[error("{0} commit attempts, each lost to another writer or unanswered")]
+    AttemptsExhausted(u32),
+}
+
+impl From<iceberg::Error> for CommitError {
+    fn from(e: iceberg::Error) -> Self {
+        Self::Iceberg(e.to_string())
+    }
+}
+
+/// The function: its configuration and the table's catalog.
+pub struct BatchToIceberg<P> {
+    config: Config,
+    catalog: PointerCatalog<P>,
+}
+
+/// Files written for an attempt, reusable while these hold.
+struct Prepared {
+    start: usize,
+    schema_id: i32,
+    spec_id: i32,
+    files: Vec<DataFile>,
+    rows: usize,
+}
+
+impl<P: TablePointer> BatchToIceberg<P> {
+    pub fn new(config: Config, catalog: PointerCatalog<P>) -> Self {
+        Self { config, catalog }
+    }
+
+    pub fn catalog(&self) -> &PointerCatalog<P> {
+        &self.catalog
+    }
+
+    /// The Lambda entry point. Only a malformed event fails the invocation.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<StreamEvent>,
+    ) -> Result<KinesisEventResponse, lambda_runtime::Error> {
+        let deadline = deadline_of(event.context.deadline);
+        let Some(batch) = ShardBatch::from_event(event.payload).map_err(|e: EventError| {
+            tracing::error!(error = %e, "malformed event");
+            lambda_runtime::Error::from(e)
+        })?
+        else {
+            return Ok(response(None));
+        };
+        let summary = self.process(&batch, deadline).await;
+        summary.log();
+        trickle_shared::emf::emit(&summary.emf(chrono::Utc::now().timestamp_millis()));
+        Ok(response(summary.retry_from.as_deref()))
+    }
+
+    /// One shard's batch; the summary says what happened (`retry_from` on failure).
+    pub async fn process(&self, batch: &ShardBatch, deadline: Option<Instant>) -> Summary {
+        let started = Instant::now();
+        let mut summary = Summary {
+            stream: batch.stream_name.clone(),
+            shard_id: batch.shard_id.clone(),
+            records_in: batch.records.len(),
+            bytes_in: batch.records.iter().map(|r| r.data.len()).sum(),
+            oldest_record_age_ms: batch
+                .records
+                .first()
+                .map(|r| (chrono::Utc::now() - r.arrival).num_milliseconds().max(0))
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        if let Err((start, e)) = self.commit(batch, deadline, &mut summary).await {
+            summary.retry_from = batch.records.get(start).map(|r| r.sequence_text.clone());
+            summary.failure = Some(e.to_string());
+        }
+        summary.duration_ms = started.elapsed().as_millis() as u64;
+        summary
+    }
+
+    /// Commits the batch. On failure: the index of the first record not committed, and why.
+    async fn commit(
+        &self,
+        batch: &ShardBatch,
+        deadline: Option<Instant>,
+        summary: &mut Summary,
+    ) -> Result<(), (usize, CommitError)> {
+        let records = &batch.records;
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        let key = checkpoint::key(&batch.stream_name, &batch.shard_id);
+        let mut prepared: Option<Prepared> = None;
+        let mut start = 0;
+        for attempt in 0..self.config.commit_attempts {
+            if attempt > 0 {
+                let wait = backoff(attempt);
+                if deadline.is_some_and(|d| {
+                    d.saturating_duration_since(Instant::now())
+                        < wait + Duration::from_millis(DEADLINE_MARGIN_MS)
+                }) {
+                    return Err((start, CommitError::DeadlineNear));
+                }
+                tokio::time::sleep(wait).await;
+            }
+            let table = self.table(summary).await.map_err(|e| (start, e))?;
+            let cp = checkpoint::read(table.metadata(), &key).map_err(|e| (start, e.into()))?;
+            start = match &cp.sequence {
+                None => 0,
+                Some(seq) => records.partition_point(|r| r.sequence <= *seq),
+            };
+            summary.records_skipped = start;
+            summary.checkpoint = cp.sequence.as_ref().map(|s| s.as_str().to_owned());
+            if start == records.len() {
+                // Everything is in the table: a redelivery, or an unknown commit that was
+                // applied after all.
+                return Ok(());
+            }
+            let metadata = table.metadata();
+            let (schema_id, spec_id) = (
+                metadata.current_schema_id(),
+                metadata.default_partition_spec_id(),
+            );
+            let reusable = prepared.as_ref().is_some_and(|p| {
+                p.start == start && p.schema_id == schema_id && p.spec_id == spec_id
+            });
+            if !reusable {
+                prepared = Some(
+                    self.prepare(&table, batch, start, summary)
+                        .await
+                        .map_err(|e| (start, e))?,
+                );
+            }
+            let Some(p) = prepared.as_ref() else {
+                continue;
+            };
+            if p.files.is_empty() {
+                return Ok(());
+            }
+            summary.commit_attempts += 1;
+            let committing = Instant::now();
+            let outcome = self.append(&table, &p.files, &key, last).await;
+            summary.commit_ms += committing.elapsed().as_millis() as u64;
+            match outcome {
+                Ok(committed) => {
+                    summary.snapshot_id = committed.metadata().current_snapshot_id();
+                    summary.rows_committed = p.rows;
+                    summary.data_files = p.files.len();
+                    summary.checkpoint = Some(last.sequence_text.clone());
+                    return Ok(());
+                }
+                Err(e) => match self.catalog.take_swap_error() {
+                    Some(PointerError::Conflict(_)) => summary.commit_conflicts += 1,
+                    Some(PointerError::Unknown(reason)) => {
+                        summary.commit_unknown += 1;
+                        tracing::warn!(%reason, "commit outcome unknown: reading the table again");
+                    }
+                    Some(other) => return Err((start, CommitError::Catalog(other))),
+                    None => return Err((start, e.into())),
+                },
+            }
+        }
+        Err((
+            start,
+            CommitError::AttemptsExhausted(self.config.commit_attempts),
+        ))
+    }
+
+    /// Encodes the records after the checkpoint, stores their error lines, writes the data
+    /// files.
+    async fn prepare(
+        &self,
+        table: &Table,
+        batch: &ShardBatch,
+        start: usize,
+        summary: &mut Summary,
+    ) -> Result<Prepared, CommitError> {
+        let metadata = table.metadata();
+        let pending = &batch.records[start..];
+        let encoding = Instant::now();
+        let columns = TableColumns::new(
+            metadata.current_schema(),
+            self.config.extra_column.as_deref(),
+        )?;
+        for (name, reason) in &columns.unfillable {
+            tracing::debug!(column = %name, %reason, "column written as NULL");
+        }
+        let rows = rows::encode(pending, &columns)?;
+        summary.encode_ms += encoding.elapsed().as_millis() as u64;
+        summary.user_records = rows.user_records;
+        summary.fields_dropped = rows.fields_dropped;
+        summary.records_to_errors = rows.rejected.len();
+        let uploading = Instant::now();
+        if !rows.rejected.is_empty() {
+            self.store_errors(batch, pending, &rows.rejected).await?;
+        }
+        let (files, count) = match &rows.batch {
+            None => (Vec::new(), 0),
+            Some(b) => {
+                let prefix = format!(
+                    "trickle-{}-{}-{}",
+                    batch.shard_id,
+                    pending[0].sequence_text,
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                );
+                (
+                    crate::write::data_files(table, b, &prefix).await?,
+                    b.num_rows(),
+                )
+            }
+        };
+        summary.upload_ms += uploading.elapsed().as_millis() as u64;
+        Ok(Prepared {
+            start,
+            schema_id: metadata.current_schema_id(),
+            spec_id: metadata.default_partition_spec_id(),
+            files,
+            rows: count,
+        })
+    }
+
+    /// One fast append with the checkpoint in its summary.
+    async fn append(
+        &self,
+        table: &Table,
+        files: &[DataFile],
+        key: &str,
+        last: &SourceRecord,
+    ) -> iceberg::Result<Table> {
+        let properties = HashMap::from([
+            (key.to_owned(), last.sequence_text.clone()),
+            (WRITER_PROPERTY.to_owned(), WRITER.to_owned()),
+        ]);
+        let tx = Transaction::new(table);
+        let tx = tx
+            .fast_append()
+            .set_snapshot_properties(properties)
+            .add_data_files(files.iter().cloned())
+            .apply(tx)?;
+        tx.commit(&self.catalog).await
+    }
+
+    /// The table, created from `SCHEMA` and `ICEBERG_PARTITION` when missing.
+    async fn table(&self, summary: &mut Summary) -> Result<Table, CommitError> {
+        if let Some(t) = self.catalog.load().await? {
+            return Ok(t);
+        }
+        let schema = self
+            .config
+            .schema
+            .as_ref()
+            .ok_or(CommitError::NoTableNoSchema)?;
+        let iceberg = iceberg_schema(schema, self.config.extra_column.as_deref())?;
+        let mut spec = UnboundPartitionSpec::builder();
+        for field in &self.config.partition {
+            let source = iceberg.field_by_name(&field.source).ok_or_else(|| {
+                CommitError::Iceberg(format!("partition source {} is not a column", field.source))
+            })?;
+            spec = spec.add_partition_field(source.id, field.name(), field.transform)?;
+        }
+        let creation = TableCreation::builder()
+            .name(self.config.table.clone())
+            .location(self.config.table_location())
+            .schema(iceberg)
+            .partition_spec(spec.build())
+            .properties(
+                NEW_TABLE_PROPERTIES
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )
+            .build();
+        let table = self.catalog.create(creation).await?;
+        summary.table_created = true;
+        tracing::info!(location = %table.metadata().location(), "created the Iceberg table");
+        Ok(table)
+    }
+
+    /// One gzip NDJSON object of error lines, keyed by the batch's first and last pending
+    /// sequence numbers (a retry of the same records overwrites it).
+    async fn store_errors(
+        &self,
+        batch: &ShardBatch,
+        pending: &[SourceRecord],
+        rejected: &[Rejected],
+    ) -> Result<(), CommitError> {
+        let mut body = Vec::new();
+        for r in rejected {
+            body.extend_from_slice(&r.line(pending));
+            body.push(b'\n');
+        }
+        let gz = gzip(&body);
+        let day = pending[0].arrival.format("%Y/%m/%d");
+        let key = format!(
+            "{}{}/{}/{day}/{}-{}.ndjson.gz",
+            self.config.error_prefix,
+            batch.stream_name,
+            batch.shard_id,
+            pending[0].sequence_text,
+            pending[pending.len() - 1].sequence_text,
+        );
+        let location = format!("s3://{}/{key}", self.config.error_bucket);
+        self.catalog
+            .file_io()
+            .new_output(&location)
+            .map_err(|e| CommitError::ErrorObject(e.to_string()))?
+            .write(gz.into())
+            .await
+            .map_err(|e| CommitError::ErrorObject(e.to_string()))
+    }
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
+    let mut out = vec![0; c.gzip_compress_bound(body.len())];
+    let n = c.gzip_compress(body, &mut out).unwrap_or(0);
+    out.truncate(n);
+    out
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << attempt.min(8))
+        .min(MAX_BACKOFF);
+    // Full jitter halves: racing shards do not retry in step.
+    base / 2 + base.mul_f64(fastrand_f64() / 2.0)
+}
+
+fn fastrand_f64() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
+}
+
+/// Lambda's deadline (ms since the epoch; 0 when unknown) as an `Instant`.
+fn deadline_of(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pointer::{MemoryPointer, SwapFault};
+    use arrow_array::{Array, Int64Array};
+    use chrono::{TimeZone, Utc};
+    use futures::TryStreamExt;
+    use iceberg::io::FileIO;
+    use trickle_shared::config::map_lookup;
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut pairs = vec![
+            ("ICEBERG_DATABASE", "db"),
+            ("ICEBERG_TABLE", "events"),
+            ("ICEBERG_WAREHOUSE", "memory://lake/wh"),
+            ("ERROR_BUCKET", "lake"),
+            ("SCHEMA", "n bigint, user string, ts timestamp"),
+        ];
+        pairs.extend_from_slice(extra);
+        // The memory storage takes any scheme; Warehouse wants s3://.
+        let pairs: Vec<_> = pairs
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    if k == "ICEBERG_WAREHOUSE" {
+                        "s3://lake/wh"
+                    } else {
+                        v
+                    },
+                )
+            })
+            .collect();
+        Config::from_lookup(map_lookup(&pairs)).unwrap()
+    }
+
+    fn function(config: Config) -> BatchToIceberg<MemoryPointer> {
+        let catalog = PointerCatalog::new(
+            MemoryPointer::new(),
+            FileIO::new_with_memory(),
+            "db",
+            "events",
+        )
+        .unwrap();
+        BatchToIceberg::new(config, catalog)
+    }
+
+    fn batch(shard: &str, seqs: std::ops::RangeInclusive<u64>) -> ShardBatch {
+        ShardBatch {
+            stream_name: "s".into(),
+            shard_id: shard.into(),
+            records: seqs
+                .map(|n| SourceRecord {
+                    sequence: n.to_string().parse().unwrap(),
+                    sequence_text: n.to_string(),
+                    partition_key: "k".into(),
+                    arrival: Utc.timestamp_millis_opt(1_764_583_200_000).unwrap(),
+                    data: format!(
+                        r#"{{"n":{n},"user":"u{}","ts":"2026-12-01T{:02}:00:00Z"}}"#,
+                        n % 3,
+                        n % 24
+                    )
+                    .into_bytes(),
+                })
+                .collect(),
+        }
+    }
+
+    async fn ns(f: &BatchToIceberg<MemoryPointer>) -> Vec<i64> {
+        let table = f.catalog.load().await.unwrap().unwrap();
+        if table.metadata().current_snapshot_id().is_none() {
+            return Vec::new();
+        }
+        let batches: Vec<_> = table
+            .scan()
+            .select_all()
+            .build()
+            .unwrap()
+            .to_arrow()
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let mut out: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                let a = b
+                    .column_by_name("n")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .clone();
+                (0..a.len()).map(move |i| a.value(i))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn creates_the_table_and_commits_the_batch_with_its_checkpoint() {
+        let f = function(config(&[]));
+        let s = f.process(&batch("shardId-0", 1..=5), None).await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        assert!(s.table_created);
+        assert_eq!(
+            (s.rows_committed, s.commit_attempts, s.data_files),
+            (5, 1, 1)
+        );
+        assert_eq!(ns(&f).await, [1, 2, 3, 4, 5]);
+        let table = f.catalog.load().await.unwrap().unwrap();
+        let summary = &table
+            .metadata()
+            .current_snapshot()
+            .unwrap()
+            .summary()
+            .additional_properties;
+        assert_eq!(summary["trickle.s.shardId-0"], "5");
+        assert_eq!(summary[WRITER_PROPERTY], WRITER);
+        assert_eq!(s.snapshot_id, table.metadata().current_snapshot_id());
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_batch_is_not_committed_twice() {
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=5), None).await;
+        let again = f.process(&batch("shardId-0", 1..=5), None).await;
+        assert_eq!(
+            (
+                again.records_skipped,
+                again.commit_attempts,
+                again.retry_from
+            ),
+            (5, 0, None)
+        );
+        assert_eq!(ns(&f).await, [1, 2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_reformed_batch_commits_only_what_is_after_the_checkpoint() {
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=4), None).await;
+        let s = f.process(&batch("shardId-0", 3..=8), None).await;
+        assert_eq!((s.records_skipped, s.rows_committed), (2, 4));
+        assert_eq!(ns(&f).await, (1..=8).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn shards_keep_checkpoints_of_their_own() {
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=3), None).await;
+        f.process(&batch("shardId-1", 1..=3), None).await;
+        // shard 0's checkpoint is in an older snapshot now: still found.
+        let s = f.process(&batch("shardId-0", 1..=3), None).await;
+        assert_eq!(s.records_skipped, 3);
+        assert_eq!(ns(&f).await, [1, 1, 2, 2, 3, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_commit_applied_but_unanswered_is_settled_not_repeated() {
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=2), None).await;
+        f.catalog.pointer().inject(SwapFault::LoseAnswer);
+        let s = f.process(&batch("shardId-0", 3..=5), None).await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        assert_eq!((s.commit_unknown, s.commit_attempts), (1, 1));
+        assert_eq!(ns(&f).await, [1, 2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_commit_unanswered_and_not_applied_is_made_again() {
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=2), None).await;
+        f.catalog.pointer().inject(SwapFault::FailUnknown);
+        let s = f.process(&batch("shardId-0", 3..=5), None).await;
+        assert_eq!(
+            (s.commit_unknown, s.commit_attempts, s.retry_from),
+            (1, 2, None)
+        );
+        assert_eq!(ns(&f).await, [1, 2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_lost_race_is_retried_on_the_new_table() {
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=2), None).await;
+        f.catalog.pointer().inject(SwapFault::LoseRace);
+        f.catalog.pointer().inject(SwapFault::LoseRace);
+        let s = f.process(&batch("shardId-0", 3..=5), None).await;
+        assert_eq!(
+            (s.commit_conflicts, s.commit_attempts, s.retry_from),
+            (2, 3, None)
+        );
+        assert_eq!(ns(&f).await, [1, 2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn too_many_lost_races_report_the_first_uncommitted_record() {
+        let f = function(config(&[("COMMIT_ATTEMPTS", "2")]));
+        f.process(&batch("shardId-0", 1..=2), None).await;
+        f.catalog.pointer().inject(SwapFault::LoseRace);
+        f.catalog.pointer().inject(SwapFault::LoseRace);
+        let s = f.process(&batch("shardId-0", 1..=5), None).await;
+        assert_eq!(s.retry_from.as_deref(), Some("3"));
+        assert!(s.failure.unwrap().contains("2 commit attempts"));
+        assert_eq!(ns(&f).await, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn records_that_do_not_fit_go_to_the_error_prefix_and_the_rest_commit() {
+        let f = function(config(&[]));
+        let mut b = batch("shardId-0", 1..=3);
+        b.records[1].data = br#"{"n":"two"}"#.to_vec();
+        let s = f.process(&b, None).await;
+        assert_eq!(
+            (s.rows_committed, s.records_to_errors, s.retry_from),
+            (2, 1, None)
+        );
+        assert_eq!(ns(&f).await, [1, 3]);
+        let location = "s3://lake/iceberg-errors/s/shardId-0/2025/12/01/1-3.ndjson.gz";
+        let gz = f
+            .catalog
+            .file_io()
+            .new_input(location)
+            .unwrap()
+            .read()
+            .await
+            .unwrap();
+        let mut d = libdeflater::Decompressor::new();
+        let mut out = vec![0; 4096];
+        let n = d.gzip_decompress(&gz, &mut out).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out[..n]).unwrap();
+        assert_eq!(
+            (line["errorCode"].as_str(), line["sequenceNumber"].as_str()),
+            (Some("schema-mismatch"), Some("2"))
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_table_or_a_schema_the_batch_is_reported() {
+        let mut c = config(&[]);
+        c.schema = None;
+        let f = function(c);
+        let s = f.process(&batch("shardId-0", 7..=9), None).await;
+        assert_eq!(s.retry_from.as_deref(), Some("7"));
+        assert!(s.failure.unwrap().contains("SCHEMA"));
+    }
+
+    #[tokio::test]
+    async fn a_partitioned_table_gets_a_file_per_partition() {
+        let f = function(config(&[("ICEBERG_PARTITION", "hour(ts), identity(user)")]));
+        let s = f.process(&batch("shardId-0", 1..=6), None).await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        // n % 24 hours x n % 3 users: 6 distinct pairs.
+        assert_eq!(s.data_files, 6);
+        assert_eq!(ns(&f).await, (1..=6).collect::<Vec<_>>());
+        let table = f.catalog.load().await.unwrap().unwrap();
+        assert_eq!(table.metadata().default_partition_spec().fields().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_commit_reads_the_metadata_once_while_no_one_else_writes() {
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=2), None).await;
+        let before = f.catalog.metadata_reads();
+        f.process(&batch("shardId-0", 3..=4), None).await;
+        assert_eq!(f.catalog.metadata_reads(), before);
+    }
+}

@@ -1,0 +1,31 @@
+//! `batch-to-iceberg`: the Kinesis-triggered function that appends a stream to an Apache
+//! Iceberg table in the Glue Data Catalog, exactly once.
+//!
+//! - `config`: the environment, read once.
+//! - `partition`: `ICEBERG_PARTITION`, the spec of a table it creates.
+//! - `schema`: `SCHEMA` to a new table's schema; an existing table's schema to the columns
+//!   records are matched against, and the rows to a data file's Arrow batch.
+//! - `rows`: records to rows and error lines (pure).
+//! - `write`: rows to Parquet data files, split by the partition spec.
+//! - `checkpoint`: the per-shard sequence number in the snapshot summaries (exactly once).
+//! - `pointer`: the Glue boundary (`TablePointer`: GetTable / CreateTable / UpdateTable with
+//!   `VersionId`), with the SDK and in-memory implementations.
+//! - `catalog`: an Iceberg `Catalog` of one table over the pointer.
+//! - `storage`: Iceberg's `Storage` on the S3 SDK client.
+//! - `metrics`: the summary line and EMF metrics.
+//! - `handler`: one invocation, end to end.
+
+pub mod catalog;
+pub mod checkpoint;
+pub mod config;
+pub mod handler;
+pub mod metrics;
+pub mod partition;
+pub mod pointer;
+pub mod rows;
+pub mod schema;
+pub mod storage;
+pub mod write;
+
+pub use config::Config;
+pub use handler::BatchToIceberg;
