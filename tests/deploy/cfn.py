@@ -24,6 +24,7 @@ FUNCTIONS = {
     "IngestFunction": "ingest",
     "BatchToS3Function": "batch-to-s3",
     "FirehoseTransformFunction": "firehose-transform",
+    "IcebergFunction": "batch-to-iceberg",
 }
 
 
@@ -208,15 +209,32 @@ class Resolved:
     def deployable(self):
         """The translated template as moto's CloudFormation takes it: outputs on types moto
         does not create are left out (moto fails the stack on them); Rules are dropped
-        (checked here instead)."""
+        (checked here instead). A Kinesis stream consumer (enhanced fan-out), which moto's
+        CloudFormation cannot make, stands as its ARN (`Stream ARN/consumer/NAME:1`, AWS's
+        form) wherever its ConsumerARN is used, and an event source mapping that would read
+        through it is left out: moto's CreateEventSourceMapping takes only stream, queue and
+        table ARNs. `moto_left_out()` names those mappings; the translation tests assert them."""
         t = copy.deepcopy(self.cfn)
         t.pop("Rules", None)
+        consumers = {k: v for k, v in t["Resources"].items() if v["Type"] in MOTO_CANNOT}
+        for k in consumers:
+            del t["Resources"][k]
+        for k in self.moto_left_out():
+            del t["Resources"][k]
+        t["Resources"] = _stand_in(t["Resources"], consumers)
         skipped = {k for k, v in t["Resources"].items() if v["Type"] in MOTO_SKIPS}
         t["Outputs"] = {
             k: v for k, v in t.get("Outputs", {}).items()
-            if not (set(_refs(v)) & skipped)
+            if not (set(_refs(v)) & (skipped | set(consumers)))
         }
         return json.dumps(t)
+
+    def moto_left_out(self):
+        """The event source mappings moto cannot create for this parameter set: those that
+        read through a stream consumer."""
+        consumers = {k for k, v in self.resources.items() if v["Type"] in MOTO_CANNOT}
+        return {k for k, v in self.of_type("AWS::Lambda::EventSourceMapping").items()
+                if set(_refs(v["Properties"]["EventSourceArn"])) & consumers}
 
 
 # Types moto's CloudFormation skips with only a log line (../shared/LOCAL-AWS.md).
@@ -228,7 +246,24 @@ MOTO_SKIPS = {
     "AWS::Logs::LogStream",
     "AWS::SNS::Subscription",
     "AWS::Glue::Database",
+    "AWS::Glue::TableOptimizer",
 }
+# Types moto's CloudFormation does not know and that other resources use (deployable()).
+MOTO_CANNOT = {"AWS::Kinesis::StreamConsumer"}
+
+
+def _stand_in(node, consumers):
+    """GetAtt CONSUMER.ConsumerARN replaced by the ARN AWS would give the consumer."""
+    if isinstance(node, dict):
+        if list(node) == ["Fn::GetAtt"] and node["Fn::GetAtt"][0] in consumers:
+            assert node["Fn::GetAtt"][1] == "ConsumerARN", node
+            props = consumers[node["Fn::GetAtt"][0]]["Properties"]
+            return {"Fn::Join": ["", [props["StreamARN"], "/consumer/", props["ConsumerName"],
+                                      ":1"]]}
+        return {k: _stand_in(v, consumers) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_stand_in(x, consumers) for x in node]
+    return node
 
 
 def _refs(node):

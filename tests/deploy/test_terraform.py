@@ -17,7 +17,8 @@
 The apply runs in a background thread from the first test on, while the offline part runs.
 template.yaml is read at run time; the tables below only say which Terraform resource stands
 for which template resource (and which cases break which Rule), and the tests fail when the
-template has a resource, parameter, output, Rule or property they do not cover.
+template has a resource, parameter, output, Rule or property they do not cover. The one
+exception is template.yaml's Iceberg path (SAM_ONLY): the module does not have it yet.
 """
 
 import concurrent.futures
@@ -82,6 +83,32 @@ LEAN = {
 TF_ONLY_VARIABLES = {"stack_name", "account_id", "ingest_zip", "batch_to_s3_zip",
                      "firehose_transform_zip"}
 
+# template.yaml's Iceberg path (EnableIceberg: batch-to-iceberg with its role, log group,
+# on-failure queue, stream consumer, Glue database, table optimizers and alarms) is SAM-only
+# for now: the module does not have the Iceberg function yet. These names are left out of
+# every comparison below, and only these: test_sam_only_is_exactly_the_iceberg_path fails
+# when the template's Iceberg names and this list part. Off by default (EnableIceberg
+# false), so the cases here deploy nothing of it on either side.
+SAM_ONLY = {
+    "Parameters": {
+        "EnableIceberg", "IcebergDatabaseName", "IcebergTableName", "IcebergWarehousePrefix",
+        "IcebergPartition", "IcebergEnhancedFanOut", "IcebergOptimizers",
+        "IcebergSnapshotRetentionDays", "IcebergOrphanFileRetentionDays",
+        "IcebergReservedConcurrency",
+    },
+    "Resources": {
+        "IcebergLogGroup", "IcebergFailureQueue", "IcebergStreamConsumer", "IcebergRole",
+        "IcebergFunction", "IcebergGlueDatabase", "IcebergOptimizerRole", "IcebergCompaction",
+        "IcebergSnapshotRetention", "IcebergOrphanFileDeletion", "IcebergIteratorAgeAlarm",
+        "IcebergFailureQueueAlarm",
+    },
+    "Outputs": {
+        "IcebergFunctionName", "IcebergDatabase", "IcebergTable", "IcebergWarehouse",
+        "IcebergFailureQueueUrl",
+    },
+    "Rules": {"IcebergHasADatabaseOfItsOwn"},
+}
+
 # template.yaml resource -> the Terraform resources that make it (None: no counterpart,
 # see test_the_provider_still_cannot_make_the_invoke_function_permission).
 RESOURCES = {
@@ -123,9 +150,9 @@ FUNCTIONS = {  # SAM function -> (binary, its log group, its role)
     "FirehoseTransformFunction": ("firehose-transform", "FirehoseTransformLogGroup",
                                   "FirehoseTransformRole"),
 }
-# Every role of template.yaml (read when the tests are collected).
+# Every role of template.yaml (read when the tests are collected), but the Iceberg path's.
 ROLES = sorted(rid for rid, r in h.load_template()["Resources"].items()
-               if r["Type"] == "AWS::IAM::Role")
+               if r["Type"] == "AWS::IAM::Role" and rid not in SAM_ONLY["Resources"])
 # Firehose's defaults for a Lambda processor's parameters: the provider keeps no parameter
 # equal to its default in the state (its docs, processors.parameters), so the module leaves
 # them out and the template's values must equal these.
@@ -362,10 +389,24 @@ def planned(offline, name):
 
 # ================================================================ 1. offline agreement
 
+def test_sam_only_is_exactly_the_iceberg_path(template):
+    for section, names in SAM_ONLY.items():
+        iceberg = {k for k in template.get(section, {}) if "Iceberg" in k}
+        assert names == iceberg, (
+            f"{section}: only in SAM_ONLY {sorted(names - iceberg)}, "
+            f"Iceberg names not in SAM_ONLY {sorted(iceberg - names)}")
+    # Off by default: the module's deploy and template.yaml's defaults agree without it.
+    assert template["Parameters"]["EnableIceberg"]["Default"] == "false"
+    for name in SAM_ONLY["Resources"]:
+        assert template["Resources"][name].get("Condition", "").startswith("Iceberg"), name
+
+
 def test_every_parameter_is_a_variable_and_every_output_an_output(template, offline):
     variables = h.module_variables(offline["plan"], "full")
     bad = Mismatches()
     for name, p in template["Parameters"].items():
+        if name in SAM_ONLY["Parameters"]:
+            continue
         var = h.snake(name)
         if var not in variables:
             bad.append(f"parameter {name} has no variable {var}")
@@ -380,7 +421,7 @@ def test_every_parameter_is_a_variable_and_every_output_an_output(template, offl
     extra = set(variables) - {h.snake(p) for p in template["Parameters"]} - TF_ONLY_VARIABLES
     bad.check(not extra, f"variables with no template parameter: {sorted(extra)}")
     outputs = offline["plan"]["configuration"]["root_module"]["module_calls"]["full"]["module"]["outputs"]
-    for name in template.get("Outputs", {}):
+    for name in set(template.get("Outputs", {})) - SAM_ONLY["Outputs"]:
         bad.check(h.snake(name) in outputs, f"output {name} has no Terraform output {h.snake(name)}")
     bad.assert_none("template.yaml parameters and Terraform variables differ")
 
@@ -403,6 +444,8 @@ def _invalid_values(template, low):
     the maximum when not `low`, outside AllowedValues, not matching AllowedPattern)."""
     out = {}
     for name, p in template["Parameters"].items():
+        if name in SAM_ONLY["Parameters"]:
+            continue  # no variable in the module yet
         if isinstance(sam_default(p), bool):
             continue  # a Terraform bool: its type is the limit
         v = None
@@ -498,7 +541,7 @@ def test_parameter_limits_are_variable_validations(refusals, bound):
 
 
 def test_every_rule_is_a_plan_failure(template, refusals):
-    untested = set(template.get("Rules", {})) - set(RULE_CASES)
+    untested = set(template.get("Rules", {})) - set(RULE_CASES) - SAM_ONLY["Rules"]
     assert not untested, (f"template.yaml Rules with no Terraform counterpart tested here: "
                           f"{sorted(untested)}")
     pool = [_text(d) for d in refusals["unattributed"]]
@@ -525,7 +568,7 @@ def test_resources_exist_exactly_when_their_condition_holds(template, offline, n
     sam = sam_for(template, name)
     plan = planned(offline, name)
     bad = Mismatches()
-    unmapped = set(template["Resources"]) - set(RESOURCES)
+    unmapped = set(template["Resources"]) - set(RESOURCES) - SAM_ONLY["Resources"]
     bad.check(not unmapped, f"template resources with no Terraform counterpart: {sorted(unmapped)}")
     known = set()
     for rid, addrs in RESOURCES.items():

@@ -17,6 +17,12 @@
 //! - a slow answer, past the client's attempt timeout: either moto processed the request and
 //!   the answer comes late, or the request is held and never processed.
 //!
+//! - Glue's optimistic lock, which moto lacks ([`FaultProxy::enforce_glue_version_id`]):
+//!   an `UpdateTable` whose `VersionId` is not the table's current one is answered
+//!   `400 ConcurrentModificationException`, as Glue does; moto ignores `VersionId`, so two
+//!   racing commits would both "succeed" there and one snapshot would be lost. Updates are
+//!   checked and applied one at a time, so the check and the update are atomic.
+//!
 //! [`FaultProxy::stats`] counts what was injected. The SDK signs requests (SigV4) but moto
 //! does not check signatures, so rewriting a PutRecords body is fine locally; the proxy
 //! always sends a correct `Content-Length`.
@@ -55,6 +61,9 @@ pub enum Match {
         method: &'static str,
         path_contains: String,
     },
+    /// A Glue operation, by the `X-Amz-Target` header (`"UpdateTable"` matches
+    /// `AWSGlue.UpdateTable`).
+    Glue(&'static str),
     /// Every request.
     Any,
 }
@@ -74,7 +83,10 @@ impl Match {
             Self::Kinesis(op) => req
                 .header("x-amz-target")
                 .and_then(|t| t.rsplit_once('.'))
-                .is_some_and(|(_, o)| o == *op),
+                .is_some_and(|(service, o)| o == *op && service.starts_with("Kinesis")),
+            Self::Glue(op) => req
+                .header("x-amz-target")
+                .is_some_and(|t| t.strip_prefix("AWSGlue.") == Some(*op)),
             Self::S3Object {
                 method,
                 path_contains,
@@ -187,6 +199,9 @@ pub struct Stats {
     pub slow_answers: u64,
     /// Moto could not be reached or answered something unreadable (answered 502).
     pub upstream_errors: u64,
+    /// Glue UpdateTable calls refused for a stale `VersionId` (not a fault: Glue's
+    /// behaviour, with `enforce_glue_version_id`).
+    pub glue_conflicts: u64,
 }
 
 impl Stats {
@@ -213,6 +228,8 @@ struct State {
     stats: Stats,
     /// Entries seen by `FirstSightPercent` picks: (base64 data, partition key).
     seen_entries: HashSet<(String, String)>,
+    /// Glue's `VersionId` check in front of moto's UpdateTable.
+    glue_version_check: bool,
 }
 
 /// The running proxy; stops accepting connections when dropped.
@@ -246,10 +263,12 @@ impl FaultProxy {
             .expect("binding the fault proxy on 127.0.0.1");
         let addr = listener.local_addr().expect("the proxy's address");
         let state = Arc::new(Mutex::new(State::default()));
+        // Serializes checked Glue updates (check, then update, atomically).
+        let glue = Arc::new(tokio::sync::Mutex::new(()));
         let proxy = Self {
             url: format!("http://{addr}"),
             state: state.clone(),
-            accept: tokio::spawn(accept_loop(listener, state, Arc::new(upstream))),
+            accept: tokio::spawn(accept_loop(listener, state, Arc::new(upstream), glue)),
         };
         proxy.set_rules(rules);
         proxy
@@ -272,34 +291,49 @@ impl FaultProxy {
             .collect();
     }
 
+    /// From now on, answers a Glue `UpdateTable` with a stale `VersionId` as Glue does.
+    pub fn enforce_glue_version_id(&self) {
+        lock(&self.state).glue_version_check = true;
+    }
+
     /// What was injected so far.
     pub fn stats(&self) -> Stats {
         lock(&self.state).stats.clone()
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<Mutex<State>>, upstream: Arc<String>) {
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<Mutex<State>>,
+    upstream: Arc<String>,
+    glue: Arc<tokio::sync::Mutex<()>>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (state, upstream) = (state.clone(), upstream.clone());
+        let (state, upstream, glue) = (state.clone(), upstream.clone(), glue.clone());
         tokio::spawn(async move {
-            let _ = serve(Conn::new(stream), &state, &upstream).await;
+            let _ = serve(Conn::new(stream), &state, &upstream, &glue).await;
         });
     }
 }
 
 /// One client connection: requests in turn (keep-alive) until the client closes or a
 /// fault closes it.
-async fn serve(mut client: Conn, state: &Mutex<State>, upstream: &str) -> io::Result<()> {
+async fn serve(
+    mut client: Conn,
+    state: &Mutex<State>,
+    upstream: &str,
+    glue: &tokio::sync::Mutex<()>,
+) -> io::Result<()> {
     loop {
         let Some(mut req) = client.read_request().await? else {
             return Ok(());
         };
         let fault = decide(state, &req);
         let response = match fault {
-            None => forward(state, upstream, &req).await,
+            None => forward_checked(state, upstream, &req, glue).await,
             Some((_, Fault::S3InternalError)) => {
                 lock(state).stats.s3_internal_errors += 1;
                 s3_error(
@@ -327,7 +361,7 @@ async fn serve(mut client: Conn, state: &Mutex<State>, upstream: &str) -> io::Re
             }
             Some((_, Fault::Reset { processed })) => {
                 if processed {
-                    let _ = forward(state, upstream, &req).await;
+                    let _ = forward_checked(state, upstream, &req, glue).await;
                 }
                 lock(state).stats.resets += 1;
                 client.stream.set_zero_linger()?;
@@ -339,7 +373,7 @@ async fn serve(mut client: Conn, state: &Mutex<State>, upstream: &str) -> io::Re
                     tokio::time::sleep(delay).await;
                     return Ok(());
                 }
-                let response = forward(state, upstream, &req).await;
+                let response = forward_checked(state, upstream, &req, glue).await;
                 tokio::time::sleep(delay).await;
                 response
             }
@@ -572,6 +606,76 @@ async fn forward(state: &Mutex<State>, upstream: &str, req: &Request) -> Respons
             bad_gateway(&format!("forwarding to {upstream}: {e}"))
         }
     }
+}
+
+/// `forward`, with Glue's `VersionId` check in front of UpdateTable when enabled.
+async fn forward_checked(
+    state: &Mutex<State>,
+    upstream: &str,
+    req: &Request,
+    glue: &tokio::sync::Mutex<()>,
+) -> Response {
+    let is_update = req.header("x-amz-target") == Some("AWSGlue.UpdateTable");
+    if !is_update || !lock(state).glue_version_check {
+        return forward(state, upstream, req).await;
+    }
+    let _one_at_a_time = glue.lock().await;
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let Some(sent) = body["VersionId"].as_str() else {
+        // Without a VersionId Glue does not check: the last writer wins.
+        return forward(state, upstream, req).await;
+    };
+    let mut get_body = json!({
+        "DatabaseName": body["DatabaseName"],
+        "Name": body["TableInput"]["Name"],
+    });
+    if let Some(catalog) = body["CatalogId"].as_str() {
+        get_body["CatalogId"] = json!(catalog);
+    }
+    let get = Request {
+        method: "POST".into(),
+        target: req.target.clone(),
+        headers: req
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                if name.eq_ignore_ascii_case("x-amz-target") {
+                    (name.clone(), b"AWSGlue.GetTable".to_vec())
+                } else {
+                    (name.clone(), value.clone())
+                }
+            })
+            .collect(),
+        body: serde_json::to_vec(&get_body).unwrap_or_default(),
+        close: true,
+    };
+    let current = match exchange(upstream, &get).await {
+        Ok(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body)
+            .ok()
+            .and_then(|v| v["Table"]["VersionId"].as_str().map(str::to_owned)),
+        // A missing table or an unreadable answer: moto's own UpdateTable answers it.
+        _ => return forward(state, upstream, req).await,
+    };
+    if current.as_deref() != Some(sent) {
+        lock(state).stats.glue_conflicts += 1;
+        let mut r = kinesis_response(
+            400,
+            "Bad Request",
+            &json!({
+                "__type": "ConcurrentModificationException",
+                "Message": format!(
+                    "Update table failed due to concurrent modifications: VersionId {sent} is not the current {}",
+                    current.unwrap_or_default()
+                ),
+            }),
+        );
+        r.headers.push((
+            "x-amzn-ErrorType".into(),
+            b"ConcurrentModificationException".to_vec(),
+        ));
+        return r;
+    }
+    forward(state, upstream, req).await
 }
 
 async fn exchange(upstream: &str, req: &Request) -> io::Result<Response> {

@@ -90,6 +90,25 @@ struct Prepared {
     rows: usize,
 }
 
+impl BatchToIceberg<crate::pointer::GluePointer> {
+    /// The function on the AWS SDK: the table's files through `s3`, its pointer through
+    /// `glue`. Inside the tokio runtime.
+    pub fn from_clients(
+        config: Config,
+        s3: aws_sdk_s3::Client,
+        glue: aws_sdk_glue::Client,
+    ) -> iceberg::Result<Self> {
+        let file_io = iceberg::io::FileIOBuilder::new(std::sync::Arc::new(
+            crate::storage::S3StorageFactory::new(s3),
+        ))
+        .build();
+        let pointer =
+            crate::pointer::GluePointer::new(glue, config.database.clone(), config.table.clone());
+        let catalog = PointerCatalog::new(pointer, file_io, &config.database, &config.table)?;
+        Ok(Self::new(config, catalog))
+    }
+}
+
 impl<P: TablePointer> BatchToIceberg<P> {
     pub fn new(config: Config, catalog: PointerCatalog<P>) -> Self {
         Self { config, catalog }
