@@ -4,7 +4,9 @@
 # function URL, reads the stream back with `aws kinesis get-records`, runs both paths to S3
 # (batch-to-s3, and Firehose with firehose-transform, driven by tools/local-pipeline) until the
 # stream is drained, prints what landed in S3; then the same stream through batch-to-s3 with
-# FORMAT=parquet, queried with DuckDB; and stops everything it started.
+# FORMAT=parquet, queried with DuckDB; then the same stream through batch-to-iceberg into an
+# Iceberg table in (moto's) Glue, queried with pyiceberg and DuckDB; and stops everything it
+# started.
 # Ports: MOTO_PORT (default 4566), LAMBDA_PORT (default 9000).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -24,7 +26,7 @@ say "Creating Kinesis stream $stream (1 shard, as in the tutorial) and S3 bucket
 create_stream_and_bucket "$stream"
 
 say "Building the functions and the local pipeline (debug; the first build compiles the AWS SDK: several minutes)"
-cargo build --quiet --bin ingest --bin batch-to-s3 --bin firehose-transform --bin local-pipeline
+cargo build --quiet --bin ingest --bin batch-to-s3 --bin firehose-transform --bin batch-to-iceberg --bin local-pipeline
 pipeline="${CARGO_TARGET_DIR:-$TRICKLE_ROOT/target}/debug/local-pipeline"
 
 # The functions get exactly the environment template.yaml gives them, resolved locally.
@@ -83,4 +85,25 @@ start_watch "$parquet_env"
 
 say "A query of what landed, by DuckDB over the objects fetched from the local S3"
 "$VENV/bin/python" "$TRICKLE_ROOT/scripts/demo_query.py" "$bucket" "$LOCAL_DIR/demo-objects"
+# The Iceberg path: batch-to-iceberg as a third reader of the stream, appending to an Iceberg
+# table it creates from SCHEMA in the Glue database (moto's Glue is the catalog, moto's S3 the
+# warehouse), one snapshot per batch with the shard's checkpoint in its summary.
+say "The Iceberg path: the same stream through batch-to-iceberg into an Iceberg table in the Glue catalog"
+stop_watch
+database="trickle_demo_$(date +%s)"
+aws glue create-database --database-input "Name=$database" >/dev/null
+iceberg_env="$LOCAL_DIR/lambda-$LAMBDA_PORT-iceberg.env"
+make_env_file "$stream" "$bucket" "$iceberg_env.template" batch-to-iceberg
+grep -vE '^(ICEBERG_DATABASE|ICEBERG_TABLE|ICEBERG_PARTITION|SCHEMA)=' "$iceberg_env.template" > "$iceberg_env"
+cat >> "$iceberg_env" <<ENV
+ICEBERG_DATABASE=$database
+ICEBERG_TABLE=events
+ICEBERG_PARTITION="identity(event)"
+SCHEMA="event string, user string, n bigint"
+ENV
+start_watch "$iceberg_env"
+"$pipeline" --stream "$stream" --bucket "$bucket" --paths batch --batch-function batch-to-iceberg \
+  --on-failure-file "$LOCAL_DIR/on-failure-iceberg.jsonl"
+say "A query of the Iceberg table, by pyiceberg (the Glue catalog on moto) and DuckDB"
+"$VENV/bin/python" "$TRICKLE_ROOT/scripts/demo_iceberg_query.py" --database "$database" --table events --group-by event
 say "Done. Everything started by the demo is being stopped."

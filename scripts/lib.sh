@@ -1,11 +1,13 @@
 # Sourced by demo.sh and test.sh: the steps both take. Expects env.sh to be sourced.
 
-# make_env_file STREAM BUCKET FILE: the functions' environment from template.yaml, resolved
-# for the local stack, plus the local AWS settings.
+# make_env_file STREAM BUCKET FILE [FUNCTIONS]: the functions' environment from template.yaml,
+# resolved for the local stack, plus the local AWS settings. FUNCTIONS (comma-separated
+# binaries) defaults to the three that share one `cargo lambda watch`; batch-to-iceberg's
+# ERROR_PREFIX differs from batch-to-s3's, so it gets a file of its own.
 make_env_file() {
-  local stream="$1" bucket="$2" file="$3"
+  local stream="$1" bucket="$2" file="$3" functions="${4:-ingest,batch-to-s3,firehose-transform}"
   {
-    "${CARGO_TARGET_DIR:-$TRICKLE_ROOT/target}/debug/local-pipeline" env --stream "$stream" --bucket "$bucket"
+    "${CARGO_TARGET_DIR:-$TRICKLE_ROOT/target}/debug/local-pipeline" env --stream "$stream" --bucket "$bucket" --functions "$functions"
     echo "AWS_REGION=$AWS_REGION"
     echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
     echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"

@@ -5,9 +5,10 @@ use anyhow::{bail, Context, Result};
 use local_pipeline::runner::{Path, Pipeline};
 use local_pipeline::settings::Settings;
 
-const USAGE: &str = "usage: local-pipeline show --bucket NAME | local-pipeline env --stream NAME --bucket NAME | local-pipeline --stream NAME --bucket NAME [--paths batch,firehose] \
+const USAGE: &str = "usage: local-pipeline show --bucket NAME | local-pipeline env --stream NAME --bucket NAME [--functions a,b] | local-pipeline --stream NAME --bucket NAME [--paths batch,firehose] \
 [--template template.yaml] [--lambda-endpoint http://127.0.0.1:9000] [--delivery-stream NAME] \
-[--on-failure-file .local/on-failure.jsonl] [--inject-function-errors N]";
+[--on-failure-file .local/on-failure.jsonl] [--inject-function-errors N] \
+[--batch-function batch-to-s3|batch-to-iceberg]";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -39,6 +40,7 @@ async fn main() -> Result<()> {
             &get("template").unwrap_or_else(|| "template.yaml".into()),
             get("stream").context(USAGE)?,
             get("bucket").context(USAGE)?,
+            get("functions"),
         );
     }
     let stream = get("stream").context(USAGE)?;
@@ -81,7 +83,9 @@ async fn main() -> Result<()> {
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".into()),
         settings,
-        batch_function: "batch-to-s3".into(),
+        // The Kinesis-triggered function the event source mapping invokes: batch-to-s3, or
+        // batch-to-iceberg (the same event and batchItemFailures contract).
+        batch_function: get("batch-function").unwrap_or_else(|| "batch-to-s3".into()),
         transform_function: "firehose-transform".into(),
         on_failure_file: get("on-failure-file")
             .unwrap_or_else(|| ".local/on-failure.jsonl".into())
@@ -115,8 +119,8 @@ async fn main() -> Result<()> {
         }
         match path {
             Path::BatchToS3 => println!(
-                "batch-to-s3 path: {} records read, {} invocations, {} retries, {} bisections, {} records to on-failure",
-                r.records_read, r.batch_invocations, r.batch_retries, r.bisections, r.on_failure_records
+                "{} path: {} records read, {} invocations, {} retries, {} bisections, {} records to on-failure",
+                pipeline.batch_function, r.records_read, r.batch_invocations, r.batch_retries, r.bisections, r.on_failure_records
             ),
             Path::Firehose => {
                 println!(
@@ -169,9 +173,16 @@ async fn show_bucket(bucket: &str) -> Result<()> {
 }
 
 /// `local-pipeline env`: the functions' environment from template.yaml, as an env file for
-/// `cargo lambda watch --env-file` (one file serves every function; a variable two functions
-/// set differently is an error).
-fn print_env(template: &str, stream: String, bucket: String) -> Result<()> {
+/// `cargo lambda watch --env-file` (one file serves every function it lists; a variable two
+/// of them set differently is an error: give each its own file with `--functions`).
+fn print_env(
+    template: &str,
+    stream: String,
+    bucket: String,
+    functions: Option<String>,
+) -> Result<()> {
+    let wanted: Option<Vec<String>> =
+        functions.map(|f| f.split(',').map(|s| s.trim().to_owned()).collect());
     let text = std::fs::read_to_string(template).with_context(|| template.to_owned())?;
     let local = local_pipeline::settings::LocalResources {
         stream,
@@ -181,9 +192,12 @@ fn print_env(template: &str, stream: String, bucket: String) -> Result<()> {
     };
     let mut merged = std::collections::BTreeMap::<String, String>::new();
     for (binary, env) in local_pipeline::settings::function_environments(&text, &local)? {
+        if wanted.as_ref().is_some_and(|w| !w.contains(&binary)) {
+            continue;
+        }
         for (k, v) in env {
             if let Some(old) = merged.get(&k).filter(|old| **old != v) {
-                bail!("{k} is {old:?} for one function and {v:?} for {binary}: one env file cannot serve both");
+                bail!("{k} is {old:?} for one function and {v:?} for {binary}: one env file cannot serve both (choose with --functions)");
             }
             merged.insert(k, v);
         }

@@ -243,6 +243,34 @@ fn resolve(t: &Value, v: &Value, local: &LocalResources) -> Option<String> {
                     Value::Number(n) => Some(n.to_string()),
                     _ => None,
                 },
+                // `!Sub "s3://${Bucket}/${Prefix}"`: each `${Name}` as `!Ref Name` would be
+                // (plus the pseudo parameters); anything else is not resolvable locally.
+                ("!Sub", text) => {
+                    let mut out = String::new();
+                    let mut rest = text;
+                    while let Some(start) = rest.find("${") {
+                        out.push_str(&rest[..start]);
+                        let end = rest[start..].find('}')? + start;
+                        let name = &rest[start + 2..end];
+                        let value = match name {
+                            "AWS::Region" => local.region.clone(),
+                            "AWS::AccountId" => local.account.clone(),
+                            "AWS::Partition" => "aws".to_owned(),
+                            _ => resolve(
+                                t,
+                                &Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
+                                    tag: serde_yaml::value::Tag::new("Ref"),
+                                    value: Value::String(name.to_owned()),
+                                })),
+                                local,
+                            )?,
+                        };
+                        out.push_str(&value);
+                        rest = &rest[end + 1..];
+                    }
+                    out.push_str(rest);
+                    Some(out)
+                }
                 _ => None,
             }
         }
