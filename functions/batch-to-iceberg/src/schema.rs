@@ -151,7 +151,7 @@ impl TableColumns {
                 extra = Some(field.name.clone());
                 continue;
             }
-            match from_type(&field.field_type, &field.name) {
+            match from_type(&field.field_type) {
                 Ok(ty) => {
                     if field.required {
                         required.push(field.name.clone());
@@ -201,7 +201,7 @@ impl TableColumns {
     }
 }
 
-fn from_type(ty: &Type, name: &str) -> Result<ColumnType, String> {
+fn from_type(ty: &Type) -> Result<ColumnType, String> {
     Ok(match ty {
         Type::Primitive(p) => match p {
             PrimitiveType::Boolean => ColumnType::Boolean,
@@ -225,14 +225,12 @@ fn from_type(ty: &Type, name: &str) -> Result<ColumnType, String> {
                 return Err(format!("type {p} has no JSON mapping here"))
             }
         },
-        Type::List(list) => {
-            ColumnType::Array(Box::new(from_type(&list.element_field.field_type, name)?))
-        }
+        Type::List(list) => ColumnType::Array(Box::new(from_type(&list.element_field.field_type)?)),
         Type::Map(map) => {
             if *map.key_field.field_type != Type::Primitive(PrimitiveType::String) {
                 return Err("maps need string keys to come from a JSON object".into());
             }
-            ColumnType::Map(Box::new(from_type(&map.value_field.field_type, name)?))
+            ColumnType::Map(Box::new(from_type(&map.value_field.field_type)?))
         }
         Type::Struct(s) => ColumnType::Struct(
             s.fields()
@@ -240,7 +238,7 @@ fn from_type(ty: &Type, name: &str) -> Result<ColumnType, String> {
                 .map(|f| {
                     Ok(Column {
                         name: f.name.clone(),
-                        ty: from_type(&f.field_type, &f.name)?,
+                        ty: from_type(&f.field_type)?,
                     })
                 })
                 .collect::<Result<_, String>>()?,
