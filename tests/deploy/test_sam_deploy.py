@@ -374,12 +374,15 @@ def test_parameter_ranges_are_awss():
         assert p.get("MinValue") == lo, (name, p.get("MinValue"))
         assert p.get("MaxValue") == hi, (name, p.get("MaxValue"))
     assert set(params["LogRetentionDays"]["AllowedValues"]) == LOG_RETENTION_DAYS
-    # batch-to-iceberg finds a shard's checkpoint in the snapshot history: snapshots (and the
-    # files a retry may still commit) must outlive the longest redelivery the event source
-    # mapping allows, MaximumRecordAgeInSeconds' maximum.
+    # batch-to-iceberg finds a shard's checkpoint in the snapshot history: snapshots must
+    # outlive the longest redelivery the event source mapping allows,
+    # MaximumRecordAgeInSeconds' maximum.
     longest = params["MaximumRecordAgeInSeconds"]["MaxValue"]
-    for name in ("IcebergSnapshotRetentionDays", "IcebergOrphanFileRetentionDays"):
-        assert params[name]["MinValue"] * 86400 >= longest, name
+    assert params["IcebergSnapshotRetentionDays"]["MinValue"] * 86400 >= longest
+    # An orphan is a file of a failed commit; a commit writes its files within its
+    # invocation, so a day is far more than any file waits for its commit.
+    assert params["IcebergOrphanFileRetentionDays"]["MinValue"] * 86400 > int(
+        cfn.load_template()["Resources"]["IcebergFunction"]["Properties"]["Timeout"])
 
 
 @pytest.mark.parametrize("params,message", [
@@ -413,7 +416,7 @@ def test_parameter_ranges_are_awss():
     ({"IcebergPartition": "void(ts)"}, "AllowedPattern"),
     ({"IcebergPartition": "identity(geo.lat)"}, "AllowedPattern"),
     ({"IcebergSnapshotRetentionDays": "6"}, "MinValue"),
-    ({"IcebergOrphanFileRetentionDays": "1"}, "MinValue"),
+    ({"IcebergOrphanFileRetentionDays": "0"}, "MinValue"),
     ({"IcebergEnhancedFanOut": "yes"}, "AllowedValues"),
 ])
 def test_values_aws_rejects_are_refused_before_deploy(params, message):
@@ -663,7 +666,7 @@ def test_iceberg_optimizers_only_when_asked_with_a_role_only_glue_assumes(case):
     orphans = by_type["orphan_file_deletion"]["TableOptimizerConfiguration"][
         "OrphanFileDeletionConfiguration"]["IcebergConfiguration"]
     assert int(orphans["OrphanFileRetentionPeriodInDays"]) == int(
-        r.params["IcebergOrphanFileRetentionDays"]) >= 7
+        r.params["IcebergOrphanFileRetentionDays"]) >= 1
     assert "Location" not in orphans  # the table's own location
 
     role = r.props("IcebergOptimizerRole")

@@ -230,6 +230,9 @@ struct State {
     seen_entries: HashSet<(String, String)>,
     /// Glue's `VersionId` check in front of moto's UpdateTable.
     glue_version_check: bool,
+    /// Every request read, as `Kinesis_20131202.PutRecords`, `AWSGlue.GetTable` or
+    /// `PUT /bucket/key` (without the query).
+    log: Vec<String>,
 }
 
 /// The running proxy; stops accepting connections when dropped.
@@ -294,6 +297,11 @@ impl FaultProxy {
     /// From now on, answers a Glue `UpdateTable` with a stale `VersionId` as Glue does.
     pub fn enforce_glue_version_id(&self) {
         lock(&self.state).glue_version_check = true;
+    }
+
+    /// Every request read so far, in order (see `State::log`).
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.state).log.clone()
     }
 
     /// What was injected so far.
@@ -389,6 +397,15 @@ async fn serve(
 fn decide(state: &Mutex<State>, req: &Request) -> Option<(usize, Fault)> {
     let mut s = lock(state);
     s.stats.requests += 1;
+    let entry = match req.header("x-amz-target") {
+        Some(target) => target.to_owned(),
+        None => format!(
+            "{} {}",
+            req.method,
+            req.target.split('?').next().unwrap_or("")
+        ),
+    };
+    s.log.push(entry);
     let mut hit = None;
     for (i, r) in s.rules.iter_mut().enumerate() {
         if !r.rule.matches.matches(req) {

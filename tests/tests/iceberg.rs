@@ -731,3 +731,82 @@ where
     }
     out
 }
+
+/// The calls one commit makes, counted at the proxy: the README's cost figures. A change
+/// that adds a call (a metadata re-read, a listing) fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_commit_costs_in_glue_and_s3_calls() {
+    let lake = lake().await;
+    let proxy = FaultProxy::start(vec![]).await;
+    proxy.enforce_glue_version_id();
+    let f = lake
+        .function(
+            &[("SCHEMA", SCHEMA)],
+            proxy.url(),
+            ClientSettings::default(),
+        )
+        .await;
+    let classify = |calls: &[String]| -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for c in calls {
+            let kind = match c.split_once(' ') {
+                None => c.trim_start_matches("AWSGlue.").to_owned(),
+                Some((method, path)) => {
+                    let file = path.rsplit('/').next().unwrap_or("");
+                    let what = if file.ends_with(".parquet") {
+                        "data file"
+                    } else if file.ends_with(".metadata.json") {
+                        "metadata"
+                    } else if file.starts_with("snap-") {
+                        "manifest list"
+                    } else if file.ends_with(".avro") {
+                        "manifest"
+                    } else {
+                        "other"
+                    };
+                    format!("S3 {method} {what}")
+                }
+            };
+            *out.entry(kind).or_default() += 1;
+        }
+        out
+    };
+    let counted = |start: usize| classify(&proxy.requests()[start..]);
+
+    let s = f.process(&batch(SHARD0, 0..10), None).await;
+    assert!(s.table_created && s.retry_from.is_none(), "{s:?}");
+    let created = counted(0);
+
+    let start = proxy.requests().len();
+    let s = f.process(&batch(SHARD0, 10..20), None).await;
+    assert_eq!((s.commit_attempts, s.data_files), (1, 1), "{s:?}");
+    let append = counted(start);
+
+    // Another writer moves the table: the next commit reads its metadata once.
+    lake.tool("append", &["--rows", r#"[{"shard": "other", "n": -1}]"#]);
+    let start = proxy.requests().len();
+    f.process(&batch(SHARD0, 20..30), None).await;
+    let after_other = counted(start);
+
+    eprintln!("first batch (creates the table): {created:?}");
+    eprintln!("an append: {append:?}");
+    eprintln!("an append after another writer's commit: {after_other:?}");
+    let want = |pairs: &[(&str, usize)]| -> BTreeMap<String, usize> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    };
+    assert_eq!(
+        append,
+        want(&[
+            ("GetTable", 2),
+            ("UpdateTable", 1),
+            ("S3 PUT data file", 1),
+            ("S3 PUT manifest", 1),
+            ("S3 PUT manifest list", 1),
+            ("S3 PUT metadata", 1),
+            ("S3 GET manifest list", 1),
+        ])
+    );
+    let mut moved = append.clone();
+    moved.insert("S3 GET metadata".into(), 1);
+    assert_eq!(after_other, moved);
+}

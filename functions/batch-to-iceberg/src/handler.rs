@@ -228,6 +228,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
                     summary.snapshot_id = committed.metadata().current_snapshot_id();
                     summary.rows_committed = p.rows;
                     summary.data_files = p.files.len();
+                    summary.bytes_written = p.files.iter().map(|f| f.file_size_in_bytes()).sum();
                     summary.checkpoint = Some(last.sequence_text.clone());
                     return Ok(());
                 }
@@ -316,6 +317,10 @@ impl<P: TablePointer> BatchToIceberg<P> {
         let tx = Transaction::new(table);
         let tx = tx
             .fast_append()
+            // The duplicate check reads every manifest of the table on every commit (it
+            // grows with the table); these files' names are new (uuid), and what makes a
+            // batch exactly once is the checkpoint, not file names.
+            .with_check_duplicate(false)
             .set_snapshot_properties(properties)
             .add_data_files(files.iter().cloned())
             .apply(tx)?;

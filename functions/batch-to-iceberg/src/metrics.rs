@@ -26,6 +26,8 @@ pub struct Summary {
     /// Fields the table has no column for, dropped (no `EXTRA_COLUMN` in the table).
     pub fields_dropped: usize,
     pub data_files: usize,
+    /// Bytes of the data files committed (Parquet).
+    pub bytes_written: u64,
     /// Commit attempts (1 when nothing raced).
     pub commit_attempts: usize,
     /// Attempts that lost the race to another writer (ConcurrentModificationException).
@@ -64,6 +66,7 @@ impl Summary {
                     records_to_errors = self.records_to_errors,
                     fields_dropped = self.fields_dropped,
                     data_files = self.data_files,
+                    bytes_written = self.bytes_written,
                     commit_attempts = self.commit_attempts,
                     commit_conflicts = self.commit_conflicts,
                     commit_unknown = self.commit_unknown,
@@ -90,7 +93,7 @@ impl Summary {
 
     /// The EMF document, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 12] = [
+        let metrics: [(&str, &str, i64); 13] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             (
@@ -102,6 +105,7 @@ impl Summary {
             ("RecordsToErrors", "Count", self.records_to_errors as i64),
             ("FieldsDropped", "Count", self.fields_dropped as i64),
             ("DataFiles", "Count", self.data_files as i64),
+            ("BytesWritten", "Bytes", self.bytes_written as i64),
             ("CommitAttempts", "Count", self.commit_attempts as i64),
             ("CommitConflicts", "Count", self.commit_conflicts as i64),
             ("CommitsSettled", "Count", self.commit_unknown as i64),
@@ -144,7 +148,7 @@ mod tests {
         let declared = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap();
-        assert_eq!(declared.len(), 12);
+        assert_eq!(declared.len(), 13);
         for m in declared {
             assert!(doc.get(m["Name"].as_str().unwrap()).is_some(), "{m}");
         }
