@@ -167,7 +167,10 @@ impl ShardBatch {
                 .event_source_arn
                 .as_deref()
                 .and_then(|arn| arn.split_once(":stream/"))
-                .map(|(_, name)| name)
+                // A stream name has no `/`; an enhanced fan-out consumer's ARN continues
+                // `/consumer/<name>:<time>`. Either way the stream is the same, and so are
+                // the names derived from it (checkpoints, keys) when fan-out is turned on.
+                .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
                 .filter(|n| !n.is_empty())
                 .ok_or(EventError::MissingStream { index })?;
             let shard_id = r
@@ -236,6 +239,21 @@ pub fn response(retry_from: Option<&str>) -> KinesisEventResponse {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_consumer_arn_names_its_stream() {
+        let event: StreamEvent = serde_json::from_value(json!({"Records": [record(
+            "shardId-000000000001",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/events/consumer/iceberg:1764583200",
+            "7",
+        )]}))
+        .unwrap();
+        let batch = ShardBatch::from_event(event).unwrap().unwrap();
+        assert_eq!(
+            (batch.stream_name.as_str(), batch.shard_id.as_str()),
+            ("events", "shardId-000000000001")
+        );
+    }
 
     fn record(event_id: &str, arn: &str, seq: &str) -> serde_json::Value {
         json!({
