@@ -54,7 +54,12 @@ fn every_function_gets_the_variables_its_config_reads() {
     let binaries: BTreeSet<&str> = envs.keys().map(String::as_str).collect();
     assert_eq!(
         binaries,
-        BTreeSet::from(["batch-to-s3", "firehose-transform", "ingest"])
+        BTreeSet::from([
+            "batch-to-iceberg",
+            "batch-to-s3",
+            "firehose-transform",
+            "ingest"
+        ])
     );
 
     let env = &envs["ingest"];
@@ -73,6 +78,12 @@ fn every_function_gets_the_variables_its_config_reads() {
     check(
         "firehose-transform",
         names_read(env, |l| firehose_transform::Config::from_lookup(l)),
+        env,
+    );
+    let env = &envs["batch-to-iceberg"];
+    check(
+        "batch-to-iceberg",
+        names_read(env, |l| batch_to_iceberg::Config::from_lookup(l)),
         env,
     );
 }
@@ -98,32 +109,37 @@ fn binary_names_match_the_crates() {
 }
 
 #[test]
-fn the_kinesis_event_source_matches_what_batch_to_s3_answers() {
+fn the_kinesis_event_sources_match_what_the_functions_answer() {
     let t: Value = serde_yaml::from_str(&template_text()).unwrap();
-    let f = &t["Resources"]["BatchToS3Function"];
-    assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], "batch-to-s3");
-    let source = &f["Properties"]["Events"]["Stream"]["Properties"];
-    let types: Vec<&str> = source["FunctionResponseTypes"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert_eq!(
-        types,
-        ["ReportBatchItemFailures"],
-        "batch-to-s3 returns batchItemFailures"
-    );
-    assert_eq!(
-        source["ParallelizationFactor"].as_i64(),
-        Some(1),
-        "the high-water mark assumes one invocation per shard"
-    );
-    assert_eq!(source["BisectBatchOnFunctionError"].as_bool(), Some(true));
-    assert!(
-        !source["DestinationConfig"]["OnFailure"]["Destination"].is_null(),
-        "records that exhaust their retries need an on-failure destination"
-    );
+    for (resource, binary) in [
+        ("BatchToS3Function", "batch-to-s3"),
+        ("IcebergFunction", "batch-to-iceberg"),
+    ] {
+        let f = &t["Resources"][resource];
+        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], binary);
+        let source = &f["Properties"]["Events"]["Stream"]["Properties"];
+        let types: Vec<&str> = source["FunctionResponseTypes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            types,
+            ["ReportBatchItemFailures"],
+            "{binary} returns batchItemFailures"
+        );
+        assert_eq!(
+            source["ParallelizationFactor"].as_i64(),
+            Some(1),
+            "{binary}: the high-water mark and the Iceberg checkpoint assume one invocation per shard"
+        );
+        assert_eq!(source["BisectBatchOnFunctionError"].as_bool(), Some(true));
+        assert!(
+            !source["DestinationConfig"]["OnFailure"]["Destination"].is_null(),
+            "{binary}: records that exhaust their retries need an on-failure destination"
+        );
+    }
     for (name, r) in t["Resources"].as_mapping().unwrap() {
         if r["Type"] == "AWS::Serverless::Function" {
             assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{name:?}");
@@ -166,13 +182,26 @@ fn every_sample_event_parses() {
     assert!(seen >= 15, "only {seen} sample events");
 }
 
-/// Collects a policy document's statements (a map, or a list of maps).
+/// Collects a policy document's statements (a map, or a list of maps), with both branches
+/// of a conditional statement (`!If [cond, statement, !Ref AWS::NoValue]`).
 fn statements(doc: &Value) -> Vec<&Value> {
-    match &doc["Statement"] {
+    let mut out = Vec::new();
+    let items: Vec<&Value> = match &doc["Statement"] {
         Value::Sequence(s) => s.iter().collect(),
         v @ Value::Mapping(_) => vec![v],
         _ => vec![],
+    };
+    for item in items {
+        match item {
+            Value::Tagged(tag) if tag.tag == "If" => {
+                if let Some(branches) = tag.value.as_sequence() {
+                    out.extend(branches.iter().skip(1).filter(|b| b.is_mapping()));
+                }
+            }
+            v => out.push(v),
+        }
     }
+    out
 }
 
 fn as_list(v: &Value) -> Vec<&Value> {
@@ -223,5 +252,8 @@ fn roles_grant_no_wildcard_action_or_resource() {
             }
         }
     }
-    assert_eq!(roles, 4, "one role per function and one for Firehose");
+    assert_eq!(
+        roles, 6,
+        "one role per function, one for Firehose and one for Glue's table optimizers"
+    );
 }
