@@ -550,6 +550,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sample_event_commits_through_the_lambda_entry_point() {
+        let mut c = config(&[]);
+        c.schema = Some(
+            trickle_columnar::TableSchema::parse("customer string, event string, n bigint")
+                .unwrap(),
+        );
+        c.partition = crate::partition::parse("identity(customer)").unwrap();
+        let f = function(c);
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/kinesis-batch.json"
+        ))
+        .unwrap();
+        let event: StreamEvent = serde_json::from_str(&text).unwrap();
+        let n = event.records.len();
+        let response = f
+            .handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        let table = f.catalog.load().await.unwrap().unwrap();
+        let summary = &table
+            .metadata()
+            .current_snapshot()
+            .unwrap()
+            .summary()
+            .additional_properties;
+        assert_eq!(summary["added-records"].parse::<usize>().unwrap(), n);
+        assert!(
+            summary.contains_key("trickle.trickle.shardId-000000000000"),
+            "{summary:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_redelivered_batch_is_not_committed_twice() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=5), None).await;

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""batch-to-iceberg as a whole process, release build, against the local stack (moto's Glue
+and S3): cold start, the handling of one 6 MiB Kinesis event split into encode / write /
+commit (from the function's own summary line), process CPU, peak RSS and binary size; and,
+side by side in the same run, a Python handler doing the same job with pyiceberg
+(base64 -> pyarrow.json -> table.append), the way AWS's Python samples would.
+
+Usage: python3 bench/iceberg_bench.py [--runs N] [--target-dir target]
+Needs the stack (scripts/stack.sh start; scripts/bench.sh starts it) and
+`cargo build --release --bin batch-to-iceberg`. Nothing leaves 127.0.0.1.
+"""
+
+import argparse
+import base64
+import http.server
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runtime_bench as rb  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA = "id bigint, user string, event string, ts bigint, pad string"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def glue_and_s3():
+    import boto3
+    kw = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    return boto3.client("glue", **kw), boto3.client("s3", **kw)
+
+
+def event_for(shard, event):
+    text = json.dumps(event).replace("shardId-000000000000", shard)
+    return text.encode()
+
+
+def cpu_ms(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK
+    except (FileNotFoundError, IndexError):
+        return 0.0
+
+
+def run_once(binary, event_bytes, env):
+    rb.Runtime.event = event_bytes
+    rb.Runtime.first_next = rb.Runtime.handed = rb.Runtime.responded = None
+    rb.Runtime.done.clear()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), rb.Runtime)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    full_env = rb.function_env(server.server_port, env, memory_mb=512)
+    full_env["AWS_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
+    full_env["AWS_LAMBDA_LOG_LEVEL"] = "INFO"
+    full_env.pop("AWS_MAX_ATTEMPTS", None)
+    start = time.perf_counter()
+    proc = subprocess.Popen([binary], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while rb.Runtime.responded is None and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.001)
+    hwm_kb = 0
+    try:
+        with open(f"/proc/{proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm_kb = int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    cpu = cpu_ms(proc.pid)
+    rb.Runtime.done.set()
+    proc.kill()
+    out = proc.communicate()[0].decode(errors="replace")
+    server.shutdown()
+    if rb.Runtime.responded is None:
+        raise SystemExit(f"{binary}: no response\n{out[-2000:]}")
+    summary = None
+    for line in out.splitlines():
+        if "batch-to-iceberg summary" in line:
+            summary = json.loads(line)
+            summary = summary.get("fields", summary)
+    if summary is None:
+        raise SystemExit(f"no summary line in the output:\n{out[-2000:]}")
+    if summary.get("retry_from"):
+        raise SystemExit(f"the batch was not committed: {summary}")
+    return {"cold_ms": (rb.Runtime.first_next - start) * 1000,
+            "handle_ms": (rb.Runtime.responded - rb.Runtime.handed) * 1000,
+            "rss_mb": hwm_kb / 1024, "cpu_ms": cpu, "summary": summary}
+
+
+def python_handler(catalog_props, database, table, event):
+    """The peer: a Python Lambda handler with pyiceberg, timed in this process."""
+    import pyarrow.json as pj
+    from pyiceberg.catalog import load_catalog
+    t0, c0 = time.perf_counter(), time.process_time()
+    catalog = load_catalog("bench", **catalog_props)
+    tbl = catalog.load_table(f"{database}.{table}")
+    raw = b"\n".join(base64.b64decode(r["kinesis"]["data"]) for r in event["Records"])
+    arrow = pj.read_json(io.BytesIO(raw)).cast(tbl.schema().as_arrow())
+    last = event["Records"][-1]["kinesis"]["sequenceNumber"]
+    tbl.append(arrow, snapshot_properties={"trickle.bench.py": last})
+    return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")))
+    args = ap.parse_args()
+    binary = os.path.join(args.target_dir, "release", "batch-to-iceberg")
+    if not os.path.exists(binary):
+        sys.exit(f"{binary} is missing: cargo build --release --bin batch-to-iceberg")
+    glue, s3 = glue_and_s3()
+    bucket = f"iceberg-bench-{uuid.uuid4().hex[:10]}"
+    database = f"bench_{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    glue.create_database(DatabaseInput={"Name": database})
+    env = {"ICEBERG_DATABASE": database, "ICEBERG_TABLE": "events",
+           "ICEBERG_WAREHOUSE": f"s3://{bucket}/warehouse", "ERROR_BUCKET": bucket, "SCHEMA": SCHEMA}
+    event = rb.kinesis_event()
+    results = []
+    for i in range(args.runs + 1):
+        # One shard per run: each run commits, on a table that grows by a snapshot a run.
+        results.append(run_once(binary, event_for(f"shardId-{i:012d}", event), env))
+    first, rest = results[0], results[1:]
+    records = len(event["Records"])
+    size = len(json.dumps(event))
+
+    def med(key, rows=rest):
+        return statistics.median(r[key] for r in rows)
+
+    def med_s(key):
+        return statistics.median(float(r["summary"][key]) for r in rest)
+
+    print(f"batch-to-iceberg, release, one {size:,}-byte event of {records:,} records per run, "
+          f"against moto's Glue and S3 ({args.runs} runs after the one that creates the table):")
+    print("| figure | median |")
+    print("|---|---|")
+    print(f"| cold start (spawn -> first /next) | {med('cold_ms'):.1f} ms |")
+    print(f"| encode (JSON -> Arrow) | {med_s('encode_ms'):.0f} ms |")
+    print(f"| write (Parquet -> S3 PUTs) | {med_s('upload_ms'):.0f} ms |")
+    print(f"| commit (GetTable, manifest list GET, 3 PUTs, UpdateTable) | {med_s('commit_ms'):.0f} ms |")
+    print(f"| whole invocation, wall | {med('handle_ms'):.0f} ms |")
+    print(f"| process CPU (init + invocation) | {med('cpu_ms'):.0f} ms |")
+    print(f"| peak RSS | {max(r['rss_mb'] for r in results):.1f} MB |")
+    print(f"| binary size | {os.path.getsize(binary) / 1e6:.1f} MB |")
+    print(f"| Parquet written | {int(med_s('bytes_written')):,} bytes in {int(med_s('data_files'))} file(s) |")
+    print(f"first run (creates the table): {first['handle_ms']:.0f} ms")
+
+    props = {"type": "glue", "glue.endpoint": os.environ["AWS_ENDPOINT_URL"], "glue.region": "us-east-1",
+             "s3.endpoint": os.environ["AWS_ENDPOINT_URL"], "s3.path-style-access": "true",
+             "s3.region": "us-east-1", "s3.access-key-id": "test", "s3.secret-access-key": "test",
+             "glue.access-key-id": "test", "glue.secret-access-key": "test"}
+    py = [python_handler(props, database, "events", event) for _ in range(args.runs)]
+    py_wall = statistics.median(p[0] for p in py)
+    py_cpu = statistics.median(p[1] for p in py)
+    rust_wall, rust_cpu = med("handle_ms"), med("cpu_ms")
+    print()
+    print("Side by side, same event, same table, same moto, this run:")
+    print("| handler | wall ms | CPU ms |")
+    print("|---|---|---|")
+    print(f"| batch-to-iceberg (Rust, whole process incl. init) | {rust_wall:.0f} | {rust_cpu:.0f} |")
+    print(f"| Python + pyiceberg 0.11 (load_table + read_json + append) | {py_wall:.0f} | {py_cpu:.0f} |")
+    print(f"| ratio Python / Rust | {py_wall / rust_wall:.1f}x | {py_cpu / rust_cpu:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
