@@ -63,6 +63,19 @@ def catalog():
 
 
 def load(args):
+    location = getattr(args, "metadata_location", None)
+    if location:
+        # A table whose pointer is not in Glue (S3 Tables): read from its metadata file.
+        from pyiceberg.table import StaticTable
+
+        url = endpoint()
+        return StaticTable.from_metadata(location, properties={
+            "s3.endpoint": url,
+            "s3.region": REGION,
+            "s3.path-style-access": "true",
+            "s3.access-key-id": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+            "s3.secret-access-key": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+        })
     return catalog().load_table((args.database, args.table))
 
 
@@ -411,6 +424,7 @@ def main():
     c = table_cmd("dump", cmd_dump, "the table's rows, schema, partition spec, snapshots and current files")
     c.add_argument("--columns", help="comma-separated columns to read (default: all)")
     c.add_argument("--sort-by", help="comma-separated columns to sort the rows by (default: scan order)")
+    c.add_argument("--metadata-location", help="read this metadata file instead of the Glue table's (S3 Tables)")
     c = table_cmd("create", cmd_create, "create a table (and the Glue database if missing)")
     c.add_argument("--location", required=True, help="s3://bucket/prefix")
     c.add_argument("--schema", required=True, help='JSON (or @file, -): [{"name":"ts","type":"timestamptz"},...]')

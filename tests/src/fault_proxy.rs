@@ -23,6 +23,10 @@
 //!   racing commits would both "succeed" there and one snapshot would be lost. Updates are
 //!   checked and applied one at a time, so the check and the update are atomic.
 //!
+//! - S3 Tables' `UpdateTableMetadataLocation` answer as AWS shapes it: moto returns its
+//!   `namespace` as a string where the API (and so the SDK) has a list of strings, and the
+//!   SDK cannot read moto's answer to a commit that succeeded. Always on.
+//!
 //! [`FaultProxy::stats`] counts what was injected. The SDK signs requests (SigV4) but moto
 //! does not check signatures, so rewriting a PutRecords body is fine locally; the proxy
 //! always sends a correct `Content-Length`.
@@ -617,7 +621,7 @@ fn bad_gateway(why: &str) -> Response {
 async fn forward(state: &Mutex<State>, upstream: &str, req: &Request) -> Response {
     lock(state).stats.forwarded += 1;
     match exchange(upstream, req).await {
-        Ok(r) => r,
+        Ok(r) => as_aws_answers(req, r),
         Err(e) => {
             lock(state).stats.upstream_errors += 1;
             bad_gateway(&format!("forwarding to {upstream}: {e}"))
@@ -693,6 +697,20 @@ async fn forward_checked(
         return r;
     }
     forward(state, upstream, req).await
+}
+
+/// moto's answers where they differ from AWS's shape (see the module's list).
+fn as_aws_answers(req: &Request, mut r: Response) -> Response {
+    let path = req.target.split('?').next().unwrap_or("");
+    if req.method == "PUT" && path.ends_with("/metadata-location") && r.status == 200 {
+        if let Ok(mut body) = serde_json::from_slice::<Value>(&r.body) {
+            if let Some(ns) = body["namespace"].as_str().map(str::to_owned) {
+                body["namespace"] = json!([ns]);
+                r.body = serde_json::to_vec(&body).unwrap_or(r.body);
+            }
+        }
+    }
+    r
 }
 
 async fn exchange(upstream: &str, req: &Request) -> io::Result<Response> {

@@ -13,7 +13,7 @@
 //! (`FaultProxy::enforce_glue_version_id`), and the concurrency test asserts that conflicts
 //! did happen and were all Glue's answers.
 
-use batch_to_iceberg::pointer::GluePointer;
+use batch_to_iceberg::pointer::AnyPointer;
 use batch_to_iceberg::{BatchToIceberg, Config};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
@@ -105,11 +105,12 @@ impl Lake {
         extra: &[(&str, &str)],
         url: &str,
         settings: ClientSettings,
-    ) -> BatchToIceberg<GluePointer> {
+    ) -> BatchToIceberg<AnyPointer> {
         BatchToIceberg::from_clients(
             self.config(extra),
             s3_via(url, settings).await,
             glue_via(url, settings).await,
+            aws_sdk_s3tables::Client::new(&sdk_config_via(url, settings).await),
         )
         .expect("the function")
     }
@@ -180,7 +181,7 @@ fn record_json(shard: &str, n: usize) -> String {
 
 /// Records `range` of a shard, as Lambda would send them.
 fn batch(shard: &str, range: std::ops::Range<usize>) -> ShardBatch {
-    batch_of(shard, range, |shard, n| record_json(shard, n))
+    batch_of(shard, range, record_json)
 }
 
 fn batch_of(
@@ -809,4 +810,146 @@ async fn what_a_commit_costs_in_glue_and_s3_calls() {
     let mut moved = append.clone();
     moved.insert("S3 GET metadata".into(), 1);
     assert_eq!(after_other, moved);
+}
+
+/// `ICEBERG_CATALOG=s3tables`: the table's pointer in S3 Tables (moto checks its
+/// `versionToken` itself), the same commit path: creation in a location S3 Tables chooses,
+/// a plain retry, a commit whose answer was lost, two shards racing; pyiceberg reads the
+/// table from its metadata file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_tables_holds_the_pointer_with_the_same_exactly_once() {
+    let url = endpoint();
+    let tables =
+        aws_sdk_s3tables::Client::new(&sdk_config_via(&url, ClientSettings::default()).await);
+    let name = format!("tb-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let arn = tables
+        .create_table_bucket()
+        .name(&name)
+        .send()
+        .await
+        .expect("CreateTableBucket on the local stack")
+        .arn;
+    tables
+        .create_namespace()
+        .table_bucket_arn(&arn)
+        .namespace("lake")
+        .send()
+        .await
+        .expect("CreateNamespace");
+    let (_, error_bucket) = create_bucket("s3tables-errors").await;
+    let env: BTreeMap<&str, &str> = BTreeMap::from([
+        ("ICEBERG_CATALOG", "s3tables"),
+        ("ICEBERG_TABLE_BUCKET_ARN", arn.as_str()),
+        ("ICEBERG_DATABASE", "lake"),
+        ("ICEBERG_TABLE", "events"),
+        ("ERROR_BUCKET", error_bucket.as_str()),
+        ("SCHEMA", SCHEMA),
+        ("ICEBERG_PARTITION", "identity(shard)"),
+    ]);
+    let config = || Config::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).expect("config");
+    let proxy = FaultProxy::start(vec![]).await;
+    let function = |settings: ClientSettings| {
+        let url = proxy.url().to_owned();
+        let config = config();
+        async move {
+            let sdk = sdk_config_via(&url, settings).await;
+            std::sync::Arc::new(
+                BatchToIceberg::from_clients(
+                    config,
+                    s3_via(&url, settings).await,
+                    glue_via(&url, settings).await,
+                    aws_sdk_s3tables::Client::new(&sdk),
+                )
+                .expect("the function"),
+            )
+        }
+    };
+    let once = ClientSettings {
+        max_attempts: 1,
+        attempt_timeout: None,
+    };
+    let f = function(once).await;
+    let s = f.process(&batch(SHARD0, 0..10), None).await;
+    assert_eq!(s.retry_from, None, "{:?}", s.failure);
+    assert!(s.table_created);
+    assert_eq!(
+        f.process(&batch(SHARD0, 0..10), None).await.records_skipped,
+        10
+    );
+
+    // The pointer moved, the answer never came.
+    proxy.set_rules(vec![Rule::new(
+        Match::S3Object {
+            method: "PUT",
+            path_contains: "metadata-location".into(),
+        },
+        Schedule::FirstN(1),
+        Fault::Reset { processed: true },
+    )]);
+    let s = f.process(&batch(SHARD0, 5..15), None).await;
+    assert_eq!(s.retry_from, None, "{:?}", s.failure);
+    assert_eq!(proxy.stats().resets, 1);
+    assert_eq!((s.commit_unknown, s.commit_attempts), (1, 1), "{s:?}");
+    proxy.set_rules(vec![]);
+
+    // Two shards at once, each its own instance.
+    let shard1 = "shardId-000000000001";
+    let (a, b) = (
+        function(ClientSettings::default()).await,
+        function(ClientSettings::default()).await,
+    );
+    let mut conflicts = 0;
+    for round in 0..3 {
+        let (b0, b1) = (
+            batch(SHARD0, 15 + round * 5..20 + round * 5),
+            batch(shard1, round * 5..round * 5 + 5),
+        );
+        let (a2, b2) = (a.clone(), b.clone());
+        let runs = vec![
+            tokio::spawn(async move { a2.process(&b0, None).await }),
+            tokio::spawn(async move { b2.process(&b1, None).await }),
+        ];
+        for r in runs {
+            let s = r.await.unwrap();
+            assert_eq!(s.retry_from, None, "{:?}", s.failure);
+            conflicts += s.commit_conflicts;
+        }
+    }
+    eprintln!("s3 tables: {conflicts} conflicts (versionToken) in 3 rounds of 2 shards");
+
+    let location = tables
+        .get_table_metadata_location()
+        .table_bucket_arn(&arn)
+        .namespace("lake")
+        .name("events")
+        .send()
+        .await
+        .expect("GetTableMetadataLocation")
+        .metadata_location
+        .expect("a metadata location");
+    let dump = pyiceberg(&[
+        "dump",
+        "--database",
+        "lake",
+        "--table",
+        "events",
+        "--metadata-location",
+        &location,
+    ]);
+    let mut rows: Vec<(String, i64)> = dump["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["shard"].as_str().unwrap().to_owned(),
+                r["n"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let mut want = expected(SHARD0, 0..30);
+    want.extend(expected(shard1, 0..15));
+    want.sort();
+    assert_eq!(rows, want);
 }

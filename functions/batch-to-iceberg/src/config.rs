@@ -48,6 +48,17 @@ impl Warehouse {
     }
 }
 
+/// `ICEBERG_CATALOG`: which catalog holds the table's pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogKind {
+    /// The Glue Data Catalog (default): the table in `ICEBERG_DATABASE`, a new one under
+    /// `ICEBERG_WAREHOUSE`.
+    Glue { warehouse: Warehouse },
+    /// Amazon S3 Tables: the table in namespace `ICEBERG_DATABASE` of the table bucket
+    /// `ICEBERG_TABLE_BUCKET_ARN`, which chooses its location.
+    S3Tables { table_bucket_arn: String },
+}
+
 /// Everything the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -55,8 +66,8 @@ pub struct Config {
     pub database: String,
     /// `ICEBERG_TABLE`: the table, created at the first batch if missing.
     pub table: String,
-    /// `ICEBERG_WAREHOUSE`: where a new table is created.
-    pub warehouse: Warehouse,
+    /// `ICEBERG_CATALOG` (`glue`, the default, or `s3tables`) and where a new table goes.
+    pub catalog: CatalogKind,
     /// `SCHEMA`: the columns of a new table (the Parquet work's syntax). An existing
     /// table's own schema is always the truth.
     pub schema: Option<TableSchema>,
@@ -81,13 +92,45 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let database = glue_name(&lookup, "ICEBERG_DATABASE")?;
         let table = glue_name(&lookup, "ICEBERG_TABLE")?;
-        let warehouse_text = required(&lookup, "ICEBERG_WAREHOUSE")?;
-        let warehouse =
-            Warehouse::parse(&warehouse_text).map_err(|reason| ConfigError::Invalid {
-                name: "ICEBERG_WAREHOUSE",
-                value: warehouse_text.clone(),
-                reason,
-            })?;
+        let catalog = match optional(&lookup, "ICEBERG_CATALOG")
+            .map(|c| c.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("glue") => {
+                let text = required(&lookup, "ICEBERG_WAREHOUSE")?;
+                let warehouse = Warehouse::parse(&text).map_err(|reason| ConfigError::Invalid {
+                    name: "ICEBERG_WAREHOUSE",
+                    value: text.clone(),
+                    reason,
+                })?;
+                CatalogKind::Glue { warehouse }
+            }
+            Some("s3tables") => {
+                let arn = required(&lookup, "ICEBERG_TABLE_BUCKET_ARN")?
+                    .trim()
+                    .to_owned();
+                let looks_right = arn.starts_with("arn:")
+                    && arn.contains(":s3tables:")
+                    && arn.contains(":bucket/");
+                if !looks_right {
+                    return Err(ConfigError::Invalid {
+                        name: "ICEBERG_TABLE_BUCKET_ARN",
+                        value: arn,
+                        reason: "expected arn:aws:s3tables:<region>:<account>:bucket/<name>".into(),
+                    });
+                }
+                CatalogKind::S3Tables {
+                    table_bucket_arn: arn,
+                }
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "ICEBERG_CATALOG",
+                    value: other.to_owned(),
+                    reason: "glue or s3tables".into(),
+                })
+            }
+        };
         let schema = match optional(&lookup, "SCHEMA") {
             None => None,
             Some(text) => Some(TableSchema::parse(&text).map_err(|e| ConfigError::Invalid {
@@ -126,7 +169,7 @@ impl Config {
         Ok(Self {
             database,
             table,
-            warehouse,
+            catalog,
             schema,
             partition,
             extra_column,
@@ -136,9 +179,14 @@ impl Config {
         })
     }
 
-    /// Where a new table goes.
+    /// Where a new table goes in the warehouse layout (S3 Tables chooses its own: empty).
     pub fn table_location(&self) -> String {
-        self.warehouse.table_location(&self.database, &self.table)
+        match &self.catalog {
+            CatalogKind::Glue { warehouse } => {
+                warehouse.table_location(&self.database, &self.table)
+            }
+            CatalogKind::S3Tables { .. } => String::new(),
+        }
     }
 }
 
@@ -232,6 +280,31 @@ mod tests {
                 .table_location("d", "t"),
             "s3://lake/d.db/t"
         );
+    }
+
+    #[test]
+    fn s3_tables_needs_a_table_bucket_arn_and_no_warehouse() {
+        let pairs = [
+            ("ICEBERG_CATALOG", "s3tables"),
+            ("ICEBERG_DATABASE", "analytics"),
+            ("ICEBERG_TABLE", "events"),
+            ("ERROR_BUCKET", "lake"),
+        ];
+        assert_eq!(
+            Config::from_lookup(map_lookup(&pairs)),
+            Err(ConfigError::Missing("ICEBERG_TABLE_BUCKET_ARN"))
+        );
+        let mut with_arn = pairs.to_vec();
+        with_arn.push((
+            "ICEBERG_TABLE_BUCKET_ARN",
+            "arn:aws:s3tables:us-east-1:123456789012:bucket/lake",
+        ));
+        let c = Config::from_lookup(map_lookup(&with_arn)).unwrap();
+        assert!(matches!(c.catalog, CatalogKind::S3Tables { .. }));
+        let mut bad = pairs.to_vec();
+        bad.push(("ICEBERG_TABLE_BUCKET_ARN", "lake"));
+        assert!(Config::from_lookup(map_lookup(&bad)).is_err());
+        assert!(with(&[("ICEBERG_CATALOG", "hive")]).is_err());
     }
 
     #[test]

@@ -90,20 +90,36 @@ struct Prepared {
     rows: usize,
 }
 
-impl BatchToIceberg<crate::pointer::GluePointer> {
+impl BatchToIceberg<crate::pointer::AnyPointer> {
     /// The function on the AWS SDK: the table's files through `s3`, its pointer through
-    /// `glue`. Inside the tokio runtime.
+    /// `glue` or `s3tables` (as `ICEBERG_CATALOG` says). Inside the tokio runtime.
     pub fn from_clients(
         config: Config,
         s3: aws_sdk_s3::Client,
         glue: aws_sdk_glue::Client,
+        s3tables: aws_sdk_s3tables::Client,
     ) -> iceberg::Result<Self> {
         let file_io = iceberg::io::FileIOBuilder::new(std::sync::Arc::new(
             crate::storage::S3StorageFactory::new(s3),
         ))
         .build();
-        let pointer =
-            crate::pointer::GluePointer::new(glue, config.database.clone(), config.table.clone());
+        let pointer = match &config.catalog {
+            crate::config::CatalogKind::Glue { .. } => {
+                crate::pointer::AnyPointer::Glue(crate::pointer::GluePointer::new(
+                    glue,
+                    config.database.clone(),
+                    config.table.clone(),
+                ))
+            }
+            crate::config::CatalogKind::S3Tables { table_bucket_arn } => {
+                crate::pointer::AnyPointer::S3Tables(crate::s3tables::S3TablesPointer::new(
+                    s3tables,
+                    table_bucket_arn.clone(),
+                    config.database.clone(),
+                    config.table.clone(),
+                ))
+            }
+        };
         let catalog = PointerCatalog::new(pointer, file_io, &config.database, &config.table)?;
         Ok(Self::new(config, catalog))
     }
@@ -345,9 +361,15 @@ impl<P: TablePointer> BatchToIceberg<P> {
             })?;
             spec = spec.add_partition_field(source.id, field.name(), field.transform)?;
         }
+        let location = self
+            .catalog
+            .pointer()
+            .table_location(&self.config.table_location())
+            .await
+            .map_err(CommitError::Catalog)?;
         let creation = TableCreation::builder()
             .name(self.config.table.clone())
-            .location(self.config.table_location())
+            .location(location)
             .schema(iceberg)
             .partition_spec(spec.build())
             .properties(

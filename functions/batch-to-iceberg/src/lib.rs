@@ -10,6 +10,7 @@
 //! - `checkpoint`: the per-shard sequence number in the snapshot summaries (exactly once).
 //! - `pointer`: the Glue boundary (`TablePointer`: GetTable / CreateTable / UpdateTable with
 //!   `VersionId`), with the SDK and in-memory implementations.
+//! - `s3tables`: the S3 Tables boundary, the same `TablePointer` (`ICEBERG_CATALOG=s3tables`).
 //! - `catalog`: an Iceberg `Catalog` of one table over the pointer.
 //! - `storage`: Iceberg's `Storage` on the S3 SDK client.
 //! - `metrics`: the summary line and EMF metrics.
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod partition;
 pub mod pointer;
 pub mod rows;
+pub mod s3tables;
 pub mod schema;
 pub mod storage;
 pub mod write;

@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
         config,
         aws_sdk_s3::Client::from_conf(s3),
         aws_sdk_glue::Client::new(&aws),
+        aws_sdk_s3tables::Client::new(&aws),
     )?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| {
         function.handle(event)

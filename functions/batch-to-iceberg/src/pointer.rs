@@ -56,6 +56,11 @@ pub enum PointerError {
 pub trait TablePointer: Send + Sync {
     /// The table's pointer, or `None` when the table does not exist.
     async fn get(&self) -> Result<Option<Pointer>, PointerError>;
+    /// Where a new table goes: `proposed` (the warehouse layout), unless the catalog
+    /// chooses (S3 Tables does, and makes the table to learn where).
+    async fn table_location(&self, proposed: &str) -> Result<String, PointerError> {
+        Ok(proposed.to_owned())
+    }
     /// Creates the table pointing at its first metadata file.
     async fn create(
         &self,
@@ -114,9 +119,11 @@ where
         SdkError::ServiceError(s) => {
             let code = s.err().code().unwrap_or_default();
             let status = format!("{:?}", s.raw());
+            // A 2xx whose body the SDK could not read was applied, most likely.
             let server_side = code.contains("InternalService")
                 || code.contains("Throttling")
-                || status.contains("StatusCode(5");
+                || status.contains("StatusCode(5")
+                || status.contains("StatusCode(2");
             if server_side {
                 PointerError::Unknown(text)
             } else {
@@ -353,6 +360,45 @@ impl TablePointer for MemoryPointer {
                 Err(PointerError::Unknown("injected: answer lost".into()))
             }
             _ => Ok(()),
+        }
+    }
+}
+
+/// The catalog `ICEBERG_CATALOG` names: one type for the binary to run.
+#[derive(Debug, Clone)]
+pub enum AnyPointer {
+    Glue(GluePointer),
+    S3Tables(crate::s3tables::S3TablesPointer),
+}
+
+#[async_trait]
+impl TablePointer for AnyPointer {
+    async fn get(&self) -> Result<Option<Pointer>, PointerError> {
+        match self {
+            Self::Glue(p) => p.get().await,
+            Self::S3Tables(p) => p.get().await,
+        }
+    }
+    async fn table_location(&self, proposed: &str) -> Result<String, PointerError> {
+        match self {
+            Self::Glue(p) => p.table_location(proposed).await,
+            Self::S3Tables(p) => p.table_location(proposed).await,
+        }
+    }
+    async fn create(
+        &self,
+        metadata_location: &str,
+        table_location: &str,
+    ) -> Result<(), PointerError> {
+        match self {
+            Self::Glue(p) => p.create(metadata_location, table_location).await,
+            Self::S3Tables(p) => p.create(metadata_location, table_location).await,
+        }
+    }
+    async fn swap(&self, current: &Pointer, metadata_location: &str) -> Result<(), PointerError> {
+        match self {
+            Self::Glue(p) => p.swap(current, metadata_location).await,
+            Self::S3Tables(p) => p.swap(current, metadata_location).await,
         }
     }
 }

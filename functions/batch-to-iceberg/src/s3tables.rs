@@ -1,0 +1,175 @@
+//! Amazon S3 Tables as the catalog (`ICEBERG_CATALOG=s3tables`): the same pointer swap as
+//! Glue's, with S3 Tables' own API. `GetTableMetadataLocation` returns the table's current
+//! metadata file and a `versionToken`; `UpdateTableMetadataLocation` moves the pointer only
+//! if the token is still current (`ConflictException` otherwise): Glue's `VersionId`, by
+//! another name. So the whole commit path (checkpoint, settling, conflict retry) is the
+//! same code; only creation differs: S3 Tables chooses the table's location (its warehouse
+//! bucket), so the table is created first (`CreateTable`, format ICEBERG) and its first
+//! metadata file written there, then pointed at.
+//!
+//! The namespace (`ICEBERG_DATABASE`) must exist in the table bucket, as the Glue database
+//! must. A table created by `CreateTable` but never pointed at (a crash in between) reads as
+//! missing, and the next invocation finishes creating it.
+
+use crate::pointer::{Pointer, PointerError, TablePointer};
+use async_trait::async_trait;
+use aws_sdk_s3tables::error::SdkError;
+use aws_sdk_s3tables::types::OpenTableFormat;
+use std::collections::HashMap;
+
+/// The S3 Tables implementation.
+#[derive(Debug, Clone)]
+pub struct S3TablesPointer {
+    client: aws_sdk_s3tables::Client,
+    table_bucket_arn: String,
+    namespace: String,
+    table: String,
+}
+
+impl S3TablesPointer {
+    pub fn new(
+        client: aws_sdk_s3tables::Client,
+        table_bucket_arn: String,
+        namespace: String,
+        table: String,
+    ) -> Self {
+        Self {
+            client,
+            table_bucket_arn,
+            namespace,
+            table,
+        }
+    }
+
+    /// The table's metadata location (if pointed at yet), version token and warehouse
+    /// location, or `None` when there is no table.
+    async fn read(&self) -> Result<Option<(Option<String>, String, String)>, PointerError> {
+        match self
+            .client
+            .get_table_metadata_location()
+            .table_bucket_arn(&self.table_bucket_arn)
+            .namespace(&self.namespace)
+            .name(&self.table)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some((
+                out.metadata_location,
+                out.version_token,
+                out.warehouse_location,
+            ))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(PointerError::Failed(format!(
+                "GetTableMetadataLocation: {e:?}"
+            ))),
+        }
+    }
+
+    async fn update(&self, token: &str, metadata_location: &str) -> Result<(), PointerError> {
+        match self
+            .client
+            .update_table_metadata_location()
+            .table_bucket_arn(&self.table_bucket_arn)
+            .namespace(&self.namespace)
+            .name(&self.table)
+            .version_token(token)
+            .metadata_location(metadata_location)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conflict_exception()) =>
+            {
+                Err(PointerError::Conflict(format!("{e:?}")))
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// As for Glue: only a 4xx answer says the request was not applied.
+fn classify<E: std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>) -> PointerError {
+    let text = format!("{e:?}");
+    match &e {
+        // A 4xx: not applied. A 5xx, or a 2xx whose body the SDK could not read: maybe.
+        SdkError::ServiceError(s) if format!("{:?}", s.raw()).contains("StatusCode(4") => {
+            PointerError::Failed(text)
+        }
+        SdkError::ConstructionFailure(_) => PointerError::Failed(text),
+        _ => PointerError::Unknown(text),
+    }
+}
+
+#[async_trait]
+impl TablePointer for S3TablesPointer {
+    async fn get(&self) -> Result<Option<Pointer>, PointerError> {
+        Ok(match self.read().await? {
+            Some((Some(metadata_location), token, _)) => Some(Pointer {
+                metadata_location,
+                version_id: Some(token),
+                parameters: HashMap::new(),
+            }),
+            // Created but never pointed at: missing, to be finished by `create`.
+            _ => None,
+        })
+    }
+
+    async fn table_location(&self, _proposed: &str) -> Result<String, PointerError> {
+        if let Some((_, _, warehouse)) = self.read().await? {
+            return Ok(warehouse);
+        }
+        match self
+            .client
+            .create_table()
+            .table_bucket_arn(&self.table_bucket_arn)
+            .namespace(&self.namespace)
+            .name(&self.table)
+            .format(OpenTableFormat::Iceberg)
+            .send()
+            .await
+        {
+            // Another shard may have created it a moment ago.
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conflict_exception()) => {}
+            Err(e) => return Err(PointerError::Failed(format!("CreateTable: {e:?}"))),
+        }
+        match self.read().await? {
+            Some((_, _, warehouse)) => Ok(warehouse),
+            None => Err(PointerError::Failed(
+                "the table was created but cannot be read".into(),
+            )),
+        }
+    }
+
+    async fn create(
+        &self,
+        metadata_location: &str,
+        _table_location: &str,
+    ) -> Result<(), PointerError> {
+        match self.read().await? {
+            Some((None, token, _)) => match self.update(&token, metadata_location).await {
+                Err(PointerError::Conflict(_)) => Err(PointerError::AlreadyExists),
+                other => other,
+            },
+            Some((Some(_), _, _)) => Err(PointerError::AlreadyExists),
+            None => Err(PointerError::Failed("the table is gone".into())),
+        }
+    }
+
+    async fn swap(&self, current: &Pointer, metadata_location: &str) -> Result<(), PointerError> {
+        let token = current
+            .version_id
+            .as_deref()
+            .ok_or_else(|| PointerError::Failed("no version token".into()))?;
+        self.update(token, metadata_location).await
+    }
+}
