@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$TRICKLE_ROOT"
 say "Release build of the functions and the benchmark programs (first time: 10+ minutes)"
-cargo build --quiet --release --bin ingest --bin batch-to-s3 --bin firehose-transform
+cargo build --quiet --release --bin ingest --bin batch-to-s3 --bin firehose-transform --bin batch-to-iceberg
 say "ingest in process: function URL event -> PutRecords entries, next to the deserialize floor"
 cargo run --quiet --release -p ingest --example bench
 say "batch-to-s3 in process: the whole path per codec, next to the deserialize and compress floors"
@@ -24,3 +24,11 @@ say "batch-to-s3 FORMAT=parquet against a pyarrow handler, side by side (CPU, RS
 "$VENV/bin/python" bench/parquet_bench.py --rounds 9
 say "gzip: zlib-rs (COMPRESSION=gzip) against libdeflate at each level, on event records and log lines"
 cargo run --quiet --release -p batch-to-s3 --example bench -- --deflate
+say "batch-to-iceberg in process: encode / write / commit per 6 MiB event, on a growing table"
+cargo run --quiet --release -p batch-to-iceberg --example bench -- --rounds 20 | grep -v '"_aws"'
+say "batch-to-iceberg whole process against the local stack, and a pyiceberg handler side by side"
+source "$TRICKLE_ROOT/scripts/lib.sh"
+started_stack=0
+trap cleanup_local EXIT INT TERM
+ensure_stack
+"$VENV/bin/python" bench/iceberg_bench.py --runs 5

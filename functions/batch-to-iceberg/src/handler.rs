@@ -238,7 +238,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
             summary.commit_attempts += 1;
             let committing = Instant::now();
             let outcome = self.append(&table, &p.files, &key, last).await;
-            summary.commit_ms += committing.elapsed().as_millis() as u64;
+            summary.commit_us += committing.elapsed().as_micros() as u64;
             match outcome {
                 Ok(committed) => {
                     summary.snapshot_id = committed.metadata().current_snapshot_id();
@@ -285,7 +285,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
             tracing::debug!(column = %name, %reason, "column written as NULL");
         }
         let rows = rows::encode(pending, &columns)?;
-        summary.encode_ms += encoding.elapsed().as_millis() as u64;
+        summary.encode_us += encoding.elapsed().as_micros() as u64;
         summary.user_records = rows.user_records;
         summary.fields_dropped = rows.fields_dropped;
         summary.records_to_errors = rows.rejected.len();
@@ -308,7 +308,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
                 )
             }
         };
-        summary.upload_ms += uploading.elapsed().as_millis() as u64;
+        summary.upload_us += uploading.elapsed().as_micros() as u64;
         Ok(Prepared {
             start,
             schema_id: metadata.current_schema_id(),

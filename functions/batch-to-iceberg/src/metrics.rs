@@ -43,10 +43,10 @@ pub struct Summary {
     pub oldest_record_age_ms: i64,
     pub retry_from: Option<String>,
     pub failure: Option<String>,
-    /// Time spent encoding rows, uploading files (data and errors), committing.
-    pub encode_ms: u64,
-    pub upload_ms: u64,
-    pub commit_ms: u64,
+    /// Time spent encoding rows, uploading files (data and errors), committing (µs).
+    pub encode_us: u64,
+    pub upload_us: u64,
+    pub commit_us: u64,
     pub duration_ms: u64,
 }
 
@@ -76,9 +76,9 @@ impl Summary {
                     oldest_record_age_ms = self.oldest_record_age_ms,
                     retry_from = self.retry_from.as_deref(),
                     failure = self.failure.as_deref(),
-                    encode_ms = self.encode_ms,
-                    upload_ms = self.upload_ms,
-                    commit_ms = self.commit_ms,
+                    encode_us = self.encode_us,
+                    upload_us = self.upload_us,
+                    commit_us = self.commit_us,
                     duration_ms = self.duration_ms,
                     "batch-to-iceberg summary"
                 )
