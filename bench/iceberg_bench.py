@@ -42,7 +42,7 @@ def iceberg_event():
     Parquet cannot shrink it to nothing and the write costs what it would."""
     import random
     rng = random.Random(7)
-    event = iceberg_event()
+    event = rb.kinesis_event()
     for r in event["Records"]:
         body = json.loads(base64.b64decode(r["kinesis"]["data"]))
         body["pad"] = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=len(body["pad"])))
