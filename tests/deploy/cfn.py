@@ -209,23 +209,35 @@ class Resolved:
     def deployable(self):
         """The translated template as moto's CloudFormation takes it: outputs on types moto
         does not create are left out (moto fails the stack on them); Rules are dropped
-        (checked here instead). A Kinesis stream consumer (enhanced fan-out), which moto's
-        CloudFormation cannot make, stands as its ARN (`Stream ARN/consumer/NAME:1`, AWS's
-        form) wherever its ConsumerARN is used, and an event source mapping that would read
-        through it is left out: moto's CreateEventSourceMapping takes only stream, queue and
-        table ARNs. `moto_left_out()` names those mappings; the translation tests assert them."""
+        (checked here instead). The types moto's CloudFormation cannot make (MOTO_CANNOT)
+        are left out and each attribute of theirs that is used stands as the value AWS would
+        give it: a Kinesis stream consumer (enhanced fan-out) as its ARN (`Stream
+        ARN/consumer/NAME:1`, AWS's form), S3 Tables' table bucket, namespace and table as
+        their ARNs and the table's warehouse location. An event source mapping that would
+        read through a consumer is left out: moto's CreateEventSourceMapping takes only
+        stream, queue and table ARNs. `moto_left_out()` names those mappings; the translation
+        tests assert them and the S3 Tables resources."""
         t = copy.deepcopy(self.cfn)
         t.pop("Rules", None)
-        consumers = {k: v for k, v in t["Resources"].items() if v["Type"] in MOTO_CANNOT}
-        for k in consumers:
+        cannot = {k: v for k, v in t["Resources"].items() if v["Type"] in MOTO_CANNOT}
+        for k in cannot:
             del t["Resources"][k]
         for k in self.moto_left_out():
             del t["Resources"][k]
-        t["Resources"] = _stand_in(t["Resources"], consumers)
+        t["Resources"] = _stand_in(t["Resources"], cannot)
+        t["Outputs"] = _stand_in(t.get("Outputs", {}), cannot)
+        for v in t["Resources"].values():
+            # A DependsOn on a resource left out goes with it.
+            if "DependsOn" in v:
+                kept = [d for d in as_list(v["DependsOn"]) if d not in cannot]
+                if kept:
+                    v["DependsOn"] = kept
+                else:
+                    del v["DependsOn"]
         skipped = {k for k, v in t["Resources"].items() if v["Type"] in MOTO_SKIPS}
         t["Outputs"] = {
             k: v for k, v in t.get("Outputs", {}).items()
-            if not (set(_refs(v)) & (skipped | set(consumers)))
+            if not (set(_refs(v)) & (skipped | set(cannot)))
         }
         return json.dumps(t)
 
@@ -235,6 +247,17 @@ class Resolved:
         consumers = {k for k, v in self.resources.items() if v["Type"] in MOTO_CANNOT}
         return {k for k, v in self.of_type("AWS::Lambda::EventSourceMapping").items()
                 if set(_refs(v["Properties"]["EventSourceArn"])) & consumers}
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def s3tables_bucket_arn(props):
+    """A table bucket's ARN, as CloudFormation expressions, from its properties."""
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3tables:",
+                              {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
+                              ":bucket/", props["TableBucketName"]]]}
 
 
 # Types moto's CloudFormation skips with only a log line (../shared/LOCAL-AWS.md).
@@ -248,21 +271,42 @@ MOTO_SKIPS = {
     "AWS::Glue::Database",
     "AWS::Glue::TableOptimizer",
 }
-# Types moto's CloudFormation does not know and that other resources use (deployable()).
-MOTO_CANNOT = {"AWS::Kinesis::StreamConsumer"}
+# Types moto's CloudFormation does not know (moto 5.2: no CloudFormation model for them, it
+# skips them with a warning) and that other resources use: attribute -> the value AWS gives
+# it, from the resource's properties and the template's resources (deployable()).
+MOTO_CANNOT = {
+    "AWS::Kinesis::StreamConsumer": {
+        "ConsumerARN": lambda p, res: {"Fn::Join": ["", [p["StreamARN"], "/consumer/",
+                                                         p["ConsumerName"], ":1"]]},
+    },
+    "AWS::S3Tables::TableBucket": {
+        "TableBucketARN": lambda p, res: s3tables_bucket_arn(p),
+    },
+    "AWS::S3Tables::Namespace": {},
+    # AWS's table ARN ends in the table's id (bucket/NAME/table/ID); moto's, and this stand
+    # in, in its name. The table's warehouse location is a bucket of S3 Tables' own.
+    "AWS::S3Tables::Table": {
+        "TableARN": lambda p, res: {"Fn::Join": ["", [
+            _stand_in(p["TableBucketARN"], res), "/table/", p["TableName"]]]},
+        "WarehouseLocation": lambda p, res: {"Fn::Join": ["", [
+            "s3://", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]},
+            "--table-s3"]]},
+    },
+}
 
 
-def _stand_in(node, consumers):
-    """GetAtt CONSUMER.ConsumerARN replaced by the ARN AWS would give the consumer."""
+def _stand_in(node, cannot):
+    """GetAtt RESOURCE.ATTRIBUTE of a resource moto cannot make replaced by the value AWS
+    would give it (MOTO_CANNOT)."""
     if isinstance(node, dict):
-        if list(node) == ["Fn::GetAtt"] and node["Fn::GetAtt"][0] in consumers:
-            assert node["Fn::GetAtt"][1] == "ConsumerARN", node
-            props = consumers[node["Fn::GetAtt"][0]]["Properties"]
-            return {"Fn::Join": ["", [props["StreamARN"], "/consumer/", props["ConsumerName"],
-                                      ":1"]]}
-        return {k: _stand_in(v, consumers) for k, v in node.items()}
+        if list(node) == ["Fn::GetAtt"] and node["Fn::GetAtt"][0] in cannot:
+            rid, attr = node["Fn::GetAtt"]
+            r = cannot[rid]
+            assert attr in MOTO_CANNOT[r["Type"]], node
+            return MOTO_CANNOT[r["Type"]][attr](r["Properties"], cannot)
+        return {k: _stand_in(v, cannot) for k, v in node.items()}
     if isinstance(node, list):
-        return [_stand_in(x, consumers) for x in node]
+        return [_stand_in(x, cannot) for x in node]
     return node
 
 

@@ -73,6 +73,22 @@ PARAMETER_SETS = {
         "GlueTableName": "events",
         "EnableFirehose": "false",
     },
+    # batch-to-iceberg with its table in Amazon S3 Tables: the stack's table bucket, namespace
+    # and (empty) table, snapshot expiry and unreferenced file removal set; beside batch-to-s3
+    # and Firehose. Its namespace may share its name with batch-to-s3's Glue database.
+    "iceberg-s3tables": {
+        "EnableIceberg": "true",
+        "IcebergCatalog": "s3tables",
+        "IcebergDatabaseName": "lake",
+        "IcebergTableName": "clicks",
+        "IcebergSnapshotRetentionHours": "336",
+        "IcebergOrphanFileRetentionDays": "5",
+        "Schema": "ts timestamp, user string",
+        "IcebergPartition": "hour(ts)",
+        "Format": "parquet",
+        "GlueDatabaseName": "lake",
+        "GlueTableName": "events",
+    },
 }
 
 
@@ -169,14 +185,17 @@ def test_concurrency_is_reserved_only_when_asked(case):
 def sdk_calls(binary):
     """IAM actions for the AWS SDK operations a function's source calls."""
     services = {"aws_sdk_s3": "s3", "aws_sdk_kinesis": "kinesis", "aws_sdk_firehose": "firehose",
-                "aws_sdk_glue": "glue"}
-    botocore_names = {"s3": "s3", "kinesis": "kinesis", "firehose": "firehose", "glue": "glue"}
+                "aws_sdk_glue": "glue", "aws_sdk_s3tables": "s3tables"}
+    # botocore's service names (its model of S3 Tables is "s3tables", IAM prefix s3tables).
+    botocore_names = {"s3": "s3", "kinesis": "kinesis", "firehose": "firehose", "glue": "glue",
+                      "s3tables": "s3tables"}
     session = botocore.session.get_session()
     calls = set()
     for path in (cfn.ROOT / "functions" / binary / "src").glob("*.rs"):
         text = path.read_text()
         for crate, prefix in services.items():
-            if crate not in text:
+            # A whole crate name: aws_sdk_s3tables is not aws_sdk_s3.
+            if not re.search(r"\b" + crate + r"\b", text):
                 continue
             model = session.get_service_model(botocore_names[prefix])
             for op in model.operation_names:
@@ -186,14 +205,37 @@ def sdk_calls(binary):
     return calls
 
 
-# The calls batch-to-iceberg is designed to make (its Glue catalog commits and its data,
-# metadata and error objects; it never deletes). Its role is checked against these and the
-# calls found in its source; test_the_scan_finds_the_calls_it_should checks that the source
-# makes exactly these, so neither can drift from the other unnoticed.
+# The calls batch-to-iceberg is designed to make (its catalog commits, Glue's or S3 Tables',
+# and its data, metadata and error objects; it never deletes). Its role is checked against
+# these and the calls found in its source; test_the_scan_finds_the_calls_it_should checks
+# that the source makes exactly these, so neither can drift from the other unnoticed.
 DESIGNED_CALLS = {
     "batch-to-iceberg": {"glue:GetTable", "glue:UpdateTable", "glue:CreateTable",
+                         "s3tables:GetTableMetadataLocation",
+                         "s3tables:UpdateTableMetadataLocation", "s3tables:CreateTable",
                          "s3:GetObject", "s3:PutObject", "s3:HeadObject"},
 }
+# batch-to-iceberg's catalog (ICEBERG_CATALOG, the template's IcebergCatalog): the calls to
+# the other catalog's API are not made, and with S3 Tables the S3 object calls on the table's
+# files go to its warehouse location, which S3 Tables authorizes with its own actions
+# (S3 user guide, "Access management for S3 Tables": GetTableData covers GetObject,
+# PutTableData PutObject); only the error objects stay in the stack's bucket.
+S3TABLES_DATA_ACTION = {"s3:GetObject": "s3tables:GetTableData",
+                        "s3:HeadObject": "s3tables:GetTableData",
+                        "s3:PutObject": "s3tables:PutTableData"}
+
+
+def iceberg_needed(r, needed):
+    """`needed` (the IAM actions for every call batch-to-iceberg's source makes) narrowed to
+    the catalog the parameter set chooses."""
+    if r.params["IcebergCatalog"] == "glue":
+        return {a for a in needed if not a.startswith("s3tables:")}
+    data = {S3TABLES_DATA_ACTION[c] for c in calls("batch-to-iceberg")
+            if c in S3TABLES_DATA_ACTION}
+    # The error objects (s3:PutObject, iceberg-errors/) are the only ones in the stack's
+    # bucket, which it never reads: no s3:GetObject, no s3:ListBucket.
+    return ({a for a in needed if a.startswith(("s3tables:", "kinesis:", "logs:", "sqs:"))}
+            | data | {"s3:PutObject"})
 
 
 def calls(binary):
@@ -208,6 +250,12 @@ NOT_NEEDED = {
     # Re-ingestion into a Direct PUT delivery stream; the template's delivery stream reads
     # the Kinesis stream, so the transform re-ingests with kinesis:PutRecords.
     ("firehose-transform", "firehose:PutRecordBatch"),
+    # With S3 Tables the stack creates the table (IcebergS3Table, its snapshot management set),
+    # and the role names that table's ARN, which carries the table's id: a table the function
+    # made itself would be another ARN, out of the role's reach anyway. A missing table then
+    # fails the batch visibly (AccessDenied on CreateTable) instead of appearing with S3
+    # Tables' default snapshot expiry.
+    ("batch-to-iceberg", "s3tables:CreateTable"),
 }
 
 # What Lambda itself calls for the function: logs, and for the Kinesis event source
@@ -275,8 +323,10 @@ def test_every_role_allows_every_call_its_function_makes_and_no_more(case):
         if binary == "batch-to-s3" and not r.conditions["HasGlueTable"]:
             # batch-to-s3 makes its catalog calls only with a Glue table.
             needed = {a for a in needed if not a.startswith("glue:")}
-        if binary == "batch-to-iceberg" and r.conditions["IcebergUsesEnhancedFanOut"]:
-            needed |= EFO_CALLS
+        if binary == "batch-to-iceberg":
+            needed = iceberg_needed(r, needed)
+            if r.conditions["IcebergUsesEnhancedFanOut"]:
+                needed |= EFO_CALLS
         missing = needed - allowed
         assert not missing, f"{role_id} lacks {sorted(missing)}"
         # Least privilege: nothing the function does not call (SubscribeToShard: Lambda's
@@ -418,6 +468,11 @@ def test_parameter_ranges_are_awss():
     ({"IcebergSnapshotRetentionDays": "6"}, "MinValue"),
     ({"IcebergOrphanFileRetentionDays": "0"}, "MinValue"),
     ({"IcebergEnhancedFanOut": "yes"}, "AllowedValues"),
+    ({"IcebergCatalog": "hive"}, "AllowedValues"),
+    ({"IcebergSnapshotRetentionHours": "120"}, "MinValue"),
+    # Glue's optimizers act on a Glue table; S3 Tables maintains its own.
+    ({"EnableIceberg": "true", "IcebergCatalog": "s3tables", "IcebergOptimizers": "true"},
+     "S3 Tables maintains its tables itself"),
 ])
 def test_values_aws_rejects_are_refused_before_deploy(params, message):
     r = cfn.Resolved(cfn.translate({}), params)
@@ -448,6 +503,11 @@ def test_values_aws_rejects_are_refused_before_deploy(params, message):
     # No Schema: batch-to-iceberg can append to a table that exists (it needs Schema only to
     # create one), so nothing refuses it here.
     {"EnableIceberg": "true"},
+    # With S3 Tables the Iceberg "database" is a namespace in the table bucket: it may share
+    # its name with batch-to-s3's Glue database.
+    {"EnableIceberg": "true", "IcebergCatalog": "s3tables", "GlueDatabaseName": "same",
+     "GlueTableName": "t", "Schema": "a int", "IcebergDatabaseName": "same"},
+    {"EnableIceberg": "true", "IcebergCatalog": "s3tables", "IcebergSnapshotRetentionHours": "168"},
 ])
 def test_values_aws_accepts_pass(params):
     r = cfn.Resolved(cfn.translate({}), params)
@@ -531,14 +591,20 @@ def test_the_glue_database_and_the_table_settings_reach_batch_to_s3(case):
 # ---------------------------------------------------------------- batch-to-iceberg
 ICEBERG_RESOURCES = {
     "IcebergLogGroup", "IcebergFailureQueue", "IcebergRole", "IcebergFunction",
-    "IcebergFunctionStream", "IcebergGlueDatabase", "IcebergIteratorAgeAlarm",
-    "IcebergFailureQueueAlarm",
+    "IcebergFunctionStream", "IcebergIteratorAgeAlarm", "IcebergFailureQueueAlarm",
 }
+ICEBERG_GLUE_RESOURCES = {"IcebergGlueDatabase"}
+ICEBERG_S3TABLES_RESOURCES = {"IcebergTableBucket", "IcebergNamespace", "IcebergS3Table"}
 ICEBERG_EFO_RESOURCES = {"IcebergStreamConsumer"}
 ICEBERG_OPTIMIZER_RESOURCES = {"IcebergOptimizerRole", "IcebergCompaction",
                                "IcebergSnapshotRetention", "IcebergOrphanFileDeletion"}
 ICEBERG_OUTPUTS = {"IcebergFunctionName", "IcebergDatabase", "IcebergTable",
                    "IcebergWarehouse", "IcebergFailureQueueUrl"}
+ICEBERG_S3TABLES_OUTPUTS = {"IcebergTableBucketArn"}
+
+
+def on_s3tables(r):
+    return r.conditions["IcebergOnS3Tables"]
 
 
 def test_iceberg_resources_exist_exactly_when_asked(case):
@@ -547,6 +613,7 @@ def test_iceberg_resources_exist_exactly_when_asked(case):
     want = set()
     if r.conditions["IcebergEnabled"]:
         want |= ICEBERG_RESOURCES
+        want |= ICEBERG_S3TABLES_RESOURCES if on_s3tables(r) else ICEBERG_GLUE_RESOURCES
     if r.conditions["IcebergUsesEnhancedFanOut"]:
         want |= ICEBERG_EFO_RESOURCES
     if r.conditions["IcebergHasOptimizers"]:
@@ -554,7 +621,12 @@ def test_iceberg_resources_exist_exactly_when_asked(case):
     assert got == want
     outputs = {k for k, o in r.cfn["Outputs"].items() if k.startswith("Iceberg")
                and ("Condition" not in o or r.conditions[o["Condition"]])}
-    assert outputs == (ICEBERG_OUTPUTS if r.conditions["IcebergEnabled"] else set())
+    want = set()
+    if r.conditions["IcebergEnabled"]:
+        want = ICEBERG_OUTPUTS | (ICEBERG_S3TABLES_OUTPUTS if on_s3tables(r) else set())
+    assert outputs == want
+    assert r.conditions["IcebergOnGlue"] == (
+        r.conditions["IcebergEnabled"] and r.params["IcebergCatalog"] == "glue")
 
 
 def test_the_iceberg_settings_reach_batch_to_iceberg(case):
@@ -566,20 +638,32 @@ def test_the_iceberg_settings_reach_batch_to_iceberg(case):
     assert (p["MemorySize"], p["Timeout"]) == (512, 120)
     assert p["LoggingConfig"]["LogGroup"] == {"Ref": "IcebergLogGroup"}
     env = p["Environment"]["Variables"]
+    # Exactly what the function's config reads for its catalog (functions/batch-to-iceberg/
+    # src/config.rs): ICEBERG_WAREHOUSE for glue, ICEBERG_TABLE_BUCKET_ARN for s3tables.
+    catalog = ({"ICEBERG_TABLE_BUCKET_ARN": {"Fn::GetAtt": ["IcebergTableBucket",
+                                                            "TableBucketARN"]}}
+               if on_s3tables(r) else
+               # s3://bucket/prefix, no trailing slash (the pattern refuses one).
+               {"ICEBERG_WAREHOUSE": {"Fn::Sub": "s3://${Bucket}/${IcebergWarehousePrefix}"}})
     assert env == {
+        "ICEBERG_CATALOG": r.params["IcebergCatalog"],
         "ICEBERG_DATABASE": r.params["IcebergDatabaseName"],
         "ICEBERG_TABLE": r.params["IcebergTableName"],
-        # s3://bucket/prefix, no trailing slash (the pattern refuses one).
-        "ICEBERG_WAREHOUSE": {"Fn::Sub": "s3://${Bucket}/${IcebergWarehousePrefix}"},
+        **catalog,
         "ICEBERG_PARTITION": r.params["IcebergPartition"],
         "SCHEMA": r.params["Schema"],
         "EXTRA_COLUMN": r.params["ExtraColumn"],
+        # The error objects stay in the stack's bucket with either catalog.
         "ERROR_BUCKET": {"Ref": "Bucket"},
         "ERROR_PREFIX": "iceberg-errors/",
     }
     # Log level and format come from LoggingConfig, as for every function.
     assert "RUST_LOG" not in env and "AWS_LAMBDA_LOG_FORMAT" not in env
     assert not r.params["IcebergWarehousePrefix"].endswith("/")
+    if on_s3tables(r):
+        # No Glue database: the namespace in the table bucket (test_s3_tables_...).
+        assert "IcebergGlueDatabase" not in r.resources
+        return
     db = r.resources["IcebergGlueDatabase"]
     # (moto's CloudFormation skips AWS::Glue::Database: asserted here.)
     assert db["Properties"]["DatabaseInput"]["Name"] == {"Ref": "IcebergDatabaseName"}
@@ -601,20 +685,34 @@ def test_iceberg_role_reaches_only_its_prefixes_table_consumer_and_queue(case):
     a = role_actions(r, "IcebergRole")
     warehouse = "${Bucket.Arn}/${IcebergWarehousePrefix}/*"
     errors = "${Bucket.Arn}/iceberg-errors/*"
-    assert resources_of(a, "s3:GetObject") == [warehouse]
-    assert sorted(resources_of(a, "s3:PutObject")) == sorted([warehouse, errors])
-    # Bucket-level, unconditioned: a prefix condition would make a missing key 403 again.
-    assert a["s3:ListBucket"] == [{"Fn::GetAtt": ["Bucket", "Arn"]}]
     for st in statements(r.props("IcebergRole")["Policies"][0]["PolicyDocument"]):
         assert "Condition" not in st, st
-    assert not [x for x in a if x.startswith("s3:Delete")], "batch-to-iceberg never deletes"
-    glue_arns = [
-        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog",
-        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/${IcebergDatabaseName}",
-        "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${IcebergDatabaseName}/${IcebergTableName}",
-    ]
-    for action in ("glue:GetTable", "glue:CreateTable", "glue:UpdateTable"):
-        assert sorted(resources_of(a, action)) == sorted(glue_arns), action
+    assert not [x for x in a if x.startswith(("s3:Delete", "s3tables:Delete"))], (
+        "batch-to-iceberg never deletes")
+    if on_s3tables(r):
+        # Its table only (the ARN CloudFormation gives the stack's table: it carries the
+        # table's id), and in the stack's bucket only the error objects.
+        table = [{"Fn::GetAtt": ["IcebergS3Table", "TableARN"]}]
+        for action in ("s3tables:GetTableMetadataLocation", "s3tables:UpdateTableMetadataLocation",
+                       "s3tables:GetTableData", "s3tables:PutTableData"):
+            assert a[action] == table, action
+        assert resources_of(a, "s3:PutObject") == [errors]
+        assert "s3tables:CreateTable" not in a  # the stack makes the table (NOT_NEEDED)
+        assert not [x for x in a if x.startswith("glue:")]
+        assert "s3:GetObject" not in a and "s3:ListBucket" not in a
+    else:
+        assert resources_of(a, "s3:GetObject") == [warehouse]
+        assert sorted(resources_of(a, "s3:PutObject")) == sorted([warehouse, errors])
+        # Bucket-level, unconditioned: a prefix condition would make a missing key 403 again.
+        assert a["s3:ListBucket"] == [{"Fn::GetAtt": ["Bucket", "Arn"]}]
+        glue_arns = [
+            "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog",
+            "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/${IcebergDatabaseName}",
+            "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${IcebergDatabaseName}/${IcebergTableName}",
+        ]
+        for action in ("glue:GetTable", "glue:CreateTable", "glue:UpdateTable"):
+            assert sorted(resources_of(a, action)) == sorted(glue_arns), action
+        assert not [x for x in a if x.startswith("s3tables:")]
     assert a["sqs:SendMessage"] == [{"Fn::GetAtt": ["IcebergFailureQueue", "Arn"]}]
     stream = {"Fn::GetAtt": ["Stream", "Arn"]}
     consumer = {"Fn::GetAtt": ["IcebergStreamConsumer", "ConsumerARN"]}
@@ -627,6 +725,107 @@ def test_iceberg_role_reaches_only_its_prefixes_table_consumer_and_queue(case):
     else:
         assert "kinesis:DescribeStreamConsumer" not in a
     assert a["logs:PutLogEvents"] == [{"Fn::Sub": "${IcebergLogGroup.Arn}"}]
+
+
+# S3 Tables' naming rules (S3 user guide, "Amazon S3 table bucket, table, and namespace
+# naming rules"): table buckets 3-63 lower-case letters, digits and hyphens, beginning and
+# ending with a letter or digit, without the reserved prefixes and suffixes.
+TABLE_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+TABLE_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-", "aws")
+TABLE_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
+
+
+def evaluate(node, pseudo):
+    """Fn::Join / Fn::Select / Fn::Split over Refs to pseudo parameters, as CloudFormation
+    evaluates them."""
+    if isinstance(node, str):
+        return node
+    (fn, arg), = node.items()
+    if fn == "Ref":
+        return pseudo[arg]
+    if fn == "Fn::Join":
+        return arg[0].join(evaluate(x, pseudo) for x in arg[1])
+    if fn == "Fn::Select":
+        return evaluate_list(arg[1], pseudo)[int(arg[0])]
+    raise ValueError(fn)
+
+
+def evaluate_list(node, pseudo):
+    (fn, arg), = node.items()
+    assert fn == "Fn::Split", node
+    return evaluate(arg[1], pseudo).split(arg[0])
+
+
+def test_s3_tables_resources_are_the_stacks_retained_and_keep_snapshots_long_enough(case):
+    name, r = case
+    if not on_s3tables(r):
+        assert not r.of_type("AWS::S3Tables::TableBucket"), name
+        return
+    # (moto's CloudFormation cannot make S3 Tables resources: asserted here.)
+    bucket = r.resources["IcebergTableBucket"]
+    namespace = r.resources["IcebergNamespace"]
+    table = r.resources["IcebergS3Table"]
+    for rid, res in (("IcebergTableBucket", bucket), ("IcebergNamespace", namespace),
+                     ("IcebergS3Table", table)):
+        # The table holds the data; a namespace or table bucket that is not empty cannot be
+        # deleted anyway (the stack's delete would fail on it).
+        assert res["DeletionPolicy"] == res["UpdateReplacePolicy"] == "Retain", rid
+    # The name from the stack's id, valid whatever the stack's name (capitals, 128 characters).
+    for stack in ("trickle", "A" * 128, "My-Stack-2"):
+        pseudo = dict(r.pseudo, **{
+            "AWS::StackName": stack,
+            "AWS::StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/"
+                            "1c2fa620-982a-11e3-aff7-50e2416294e0"})
+        got = evaluate(r.props("IcebergTableBucket")["TableBucketName"], pseudo)
+        assert got == "trickle-1c2fa620-982a-11e3-aff7-50e2416294e0", got
+        assert TABLE_BUCKET_NAME.fullmatch(got) and "." not in got and "_" not in got
+        assert not got.startswith(TABLE_BUCKET_RESERVED_PREFIXES)
+        assert not got.endswith(TABLE_BUCKET_RESERVED_SUFFIXES)
+    bucket_arn = {"Fn::GetAtt": ["IcebergTableBucket", "TableBucketARN"]}
+    removal = r.props("IcebergTableBucket")["UnreferencedFileRemoval"]
+    assert removal == {"Status": "Enabled",
+                       "UnreferencedDays": r.params["IcebergOrphanFileRetentionDays"]}
+    assert r.props("IcebergNamespace") == {"TableBucketARN": bucket_arn,
+                                           "Namespace": r.params["IcebergDatabaseName"]}
+    t = r.props("IcebergS3Table")
+    assert table["DependsOn"] == "IcebergNamespace"  # the namespace must exist first
+    assert t["TableBucketARN"] == bucket_arn
+    assert (t["Namespace"], t["TableName"]) == (r.params["IcebergDatabaseName"],
+                                                r.params["IcebergTableName"])
+    # Empty: the function writes the first metadata (Schema, IcebergPartition) and points
+    # the table at it, as it would after its own CreateTable.
+    assert t["OpenTableFormat"] == "ICEBERG" and t["WithoutMetadata"] == "Yes"
+    assert "IcebergMetadata" not in t
+    snapshots = t["SnapshotManagement"]
+    assert snapshots["Status"] == "enabled" and snapshots["MinSnapshotsToKeep"] == 1
+    hours = int(snapshots["MaxSnapshotAgeHours"])
+    assert hours == int(r.params["IcebergSnapshotRetentionHours"])
+    # The shard checkpoints are in the snapshot summaries: snapshots outlive every
+    # redelivery - the record age Lambda retries for, and a new mapping's TRIM_HORIZON.
+    age = int(r.params["MaximumRecordAgeInSeconds"])
+    assert hours * 3600 >= (604800 if age == -1 else age)
+    assert hours >= int(r.params["StreamRetentionHours"])
+    assert t["Compaction"] == {"Status": "enabled"}
+    # Glue's maintenance is Glue's only.
+    assert not r.of_type("AWS::Glue::TableOptimizer") and "IcebergOptimizerRole" not in r.resources
+
+
+def test_every_if_in_an_environment_is_false_at_the_defaults():
+    """The local runs and the Rust template test (tools/local-pipeline settings.rs,
+    function_environments) read each function's environment at the parameters' defaults and
+    take an `!If`'s else branch; that is right only while each such condition is false at
+    the defaults."""
+    r = cfn.Resolved(cfn.translate({}), {})
+    sam = cfn.load_template()
+    found = 0
+    for rid, res in sam["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        for var, v in res["Properties"].get("Environment", {}).get("Variables", {}).items():
+            if isinstance(v, dict) and "Fn::If" in v:
+                found += 1
+                assert not r.condition(v["Fn::If"][0]), (rid, var)
+    assert found == 2  # ICEBERG_WAREHOUSE and ICEBERG_TABLE_BUCKET_ARN
 
 
 # Glue's documented permissions for table optimizers (Glue developer guide, "Table
@@ -770,8 +969,15 @@ def test_stack_creates_in_moto_with_what_the_template_says(case, moto_url):
                    for o in cf.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
         if r.conditions["IcebergEnabled"]:
             assert outputs["IcebergFunctionName"] == f"{stack}-batch-to-iceberg"
-            assert outputs["IcebergWarehouse"] == (
-                f"s3://{physical['Bucket']}/{r.params['IcebergWarehousePrefix']}")
+            if on_s3tables(r):
+                # (Stand-ins for what moto cannot make, cfn.MOTO_CANNOT: the table bucket's
+                # ARN from the name the template derives from the stack's id, as moto
+                # evaluated it, and S3 Tables' warehouse bucket.)
+                assert outputs["IcebergTableBucketArn"] == table_bucket_arn(cf, stack)
+                assert outputs["IcebergWarehouse"].endswith("--table-s3")
+            else:
+                assert outputs["IcebergWarehouse"] == (
+                    f"s3://{physical['Bucket']}/{r.params['IcebergWarehousePrefix']}")
             assert outputs["IcebergTable"] == (
                 f"{r.params['IcebergDatabaseName']}.{r.params['IcebergTableName']}")
             assert outputs["IcebergDatabase"] == r.params["IcebergDatabaseName"]
@@ -780,6 +986,12 @@ def test_stack_creates_in_moto_with_what_the_template_says(case, moto_url):
             assert not [k for k in outputs if k.startswith("Iceberg")], outputs
     finally:
         cf.delete_stack(StackName=stack)
+
+
+def table_bucket_arn(cf, stack):
+    """The table bucket's ARN for this stack: trickle-<the UUID of the stack's id>."""
+    stack_id = cf.describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
+    return f"arn:aws:s3tables:us-east-1:123456789012:bucket/trickle-{stack_id.split('/')[2]}"
 
 
 def check_moto_stack(r, stack, physical):
@@ -797,6 +1009,8 @@ def check_moto_stack(r, stack, physical):
 
     # Functions: name, role, memory, timeout and the environment, resolved.
     known = {"Stream": stream_arn, "Bucket": physical["Bucket"], "AWS::StackName": stack}
+    if on_s3tables(r):
+        known["IcebergTableBucket"] = table_bucket_arn(boto3.client("cloudformation"), stack)
 
     def sub(text):
         return re.sub(r"\$\{([^}]+)\}",
@@ -811,7 +1025,8 @@ def check_moto_stack(r, stack, physical):
         want = {}
         for k, v in p["Environment"]["Variables"].items():
             if isinstance(v, dict) and "Fn::GetAtt" in v:
-                v = known[v["Fn::GetAtt"][0]] if v["Fn::GetAtt"][1] == "Arn" else v
+                v = (known[v["Fn::GetAtt"][0]] if v["Fn::GetAtt"][1] in ("Arn", "TableBucketARN")
+                     else v)
             elif isinstance(v, dict) and "Ref" in v:
                 v = known[v["Ref"]]
             elif isinstance(v, dict) and "Fn::Sub" in v:

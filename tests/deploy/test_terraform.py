@@ -84,29 +84,30 @@ TF_ONLY_VARIABLES = {"stack_name", "account_id", "ingest_zip", "batch_to_s3_zip"
                      "firehose_transform_zip"}
 
 # template.yaml's Iceberg path (EnableIceberg: batch-to-iceberg with its role, log group,
-# on-failure queue, stream consumer, Glue database, table optimizers and alarms) is SAM-only
+# on-failure queue, stream consumer, Glue database, table optimizers and alarms, or with
+# IcebergCatalog s3tables its S3 Tables table bucket, namespace and table) is SAM-only
 # for now: the module does not have the Iceberg function yet. These names are left out of
 # every comparison below, and only these: test_sam_only_is_exactly_the_iceberg_path fails
 # when the template's Iceberg names and this list part. Off by default (EnableIceberg
 # false), so the cases here deploy nothing of it on either side.
 SAM_ONLY = {
     "Parameters": {
-        "EnableIceberg", "IcebergDatabaseName", "IcebergTableName", "IcebergWarehousePrefix",
-        "IcebergPartition", "IcebergEnhancedFanOut", "IcebergOptimizers",
-        "IcebergSnapshotRetentionDays", "IcebergOrphanFileRetentionDays",
-        "IcebergReservedConcurrency",
+        "EnableIceberg", "IcebergCatalog", "IcebergDatabaseName", "IcebergTableName",
+        "IcebergWarehousePrefix", "IcebergPartition", "IcebergEnhancedFanOut",
+        "IcebergOptimizers", "IcebergSnapshotRetentionDays", "IcebergSnapshotRetentionHours",
+        "IcebergOrphanFileRetentionDays", "IcebergReservedConcurrency",
     },
     "Resources": {
         "IcebergLogGroup", "IcebergFailureQueue", "IcebergStreamConsumer", "IcebergRole",
         "IcebergFunction", "IcebergGlueDatabase", "IcebergOptimizerRole", "IcebergCompaction",
         "IcebergSnapshotRetention", "IcebergOrphanFileDeletion", "IcebergIteratorAgeAlarm",
-        "IcebergFailureQueueAlarm",
+        "IcebergFailureQueueAlarm", "IcebergTableBucket", "IcebergNamespace", "IcebergS3Table",
     },
     "Outputs": {
         "IcebergFunctionName", "IcebergDatabase", "IcebergTable", "IcebergWarehouse",
-        "IcebergFailureQueueUrl",
+        "IcebergFailureQueueUrl", "IcebergTableBucketArn",
     },
-    "Rules": {"IcebergHasADatabaseOfItsOwn"},
+    "Rules": {"IcebergHasADatabaseOfItsOwn", "IcebergOptimizersAreGlues"},
 }
 
 # template.yaml resource -> the Terraform resources that make it (None: no counterpart,

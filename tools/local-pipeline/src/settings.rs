@@ -213,6 +213,12 @@ pub fn function_environments(
         {
             for (k, v) in vars {
                 let k = k.as_str().unwrap_or_default().to_owned();
+                // `!If [condition, value, !Ref AWS::NoValue]` sets a variable only in some
+                // deployments; at the defaults it takes its `else` branch (default_branch).
+                let v = default_branch(v);
+                if is_no_value(v) {
+                    continue;
+                }
                 let value = resolve(&t, v, local).ok_or_else(|| {
                     SettingsError::Missing(format!("a local value for {name}'s {k}"))
                 })?;
@@ -222,6 +228,25 @@ pub fn function_environments(
         out.insert(binary.to_owned(), env);
     }
     Ok(out)
+}
+
+/// The branch of `!If [condition, then, else]` a deployment with the parameters' defaults
+/// takes: `else`, followed through nested `!If`s. Every condition an environment variable
+/// depends on is false at the defaults (IcebergOnS3Tables); tests/deploy/test_sam_deploy.py
+/// (`test_every_if_in_an_environment_is_false_at_the_defaults`) fails if one is not.
+fn default_branch(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) if t.tag == "If" => match t.value.as_sequence().and_then(|s| s.get(2)) {
+            Some(otherwise) => default_branch(otherwise),
+            None => v,
+        },
+        _ => v,
+    }
+}
+
+/// `!Ref AWS::NoValue`: CloudFormation leaves the variable out.
+fn is_no_value(v: &Value) -> bool {
+    matches!(v, Value::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some("AWS::NoValue"))
 }
 
 fn resolve(t: &Value, v: &Value, local: &LocalResources) -> Option<String> {
