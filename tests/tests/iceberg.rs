@@ -362,6 +362,59 @@ async fn a_crash_between_upload_and_commit_leaves_orphans_only_and_the_retry_com
     assert_eq!(rows, expected(SHARD0, 0..12));
 }
 
+/// The real binary killed after Glue applied its commit and before the answer came back
+/// (so before Lambda heard of it): Lambda redelivers the batch, and nothing is appended twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_commit_landed_is_not_committed_again() {
+    let lake = lake().await;
+    let proxy = FaultProxy::start(vec![Rule::new(
+        Match::Glue("UpdateTable"),
+        Schedule::Always,
+        Fault::Slow {
+            delay: Duration::from_secs(120),
+            processed: true,
+        },
+    )])
+    .await;
+    proxy.enforce_glue_version_id();
+    let mut env = lake.env(&[("SCHEMA", SCHEMA)]);
+    env.push(("AWS_ENDPOINT_URL".into(), proxy.url().to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let event = serde_json::to_vec(&kinesis_event_json(0..8, |i| record_json(SHARD0, i))).unwrap();
+
+    let process = FunctionProcess::start(&binary("batch-to-iceberg"), &env, event.clone()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.stats().slow_answers == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the commit never reached Glue"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Glue has applied it: the rows are visible before the function knows.
+    let (rows, _) = lake.rows();
+    assert_eq!(rows, expected(SHARD0, 0..8));
+    process.kill();
+
+    proxy.set_rules(vec![]);
+    let process = FunctionProcess::start(&binary("batch-to-iceberg"), &env, event).await;
+    match process.answer(Duration::from_secs(60)).await {
+        Some(Answer::Response(body)) => {
+            let response: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+        }
+        other => panic!("the redelivery did not succeed: {other:?}"),
+    }
+    process.kill();
+    let (rows, dump) = lake.rows();
+    assert_eq!(rows, expected(SHARD0, 0..8));
+    assert_eq!(
+        dump["snapshots"].as_array().unwrap().len(),
+        1,
+        "no second snapshot"
+    );
+}
+
 /// Glue applies the commit and the answer is lost: the function must find its checkpoint
 /// in the table and not commit again, whether the SDK retries the call (Glue then answers
 /// the stale VersionId with a conflict) or gives up (the outcome is unknown).
