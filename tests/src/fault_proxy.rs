@@ -259,7 +259,16 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 impl FaultProxy {
     /// Starts a proxy on 127.0.0.1 (a free port) in front of the local stack.
     pub async fn start(rules: Vec<Rule>) -> Self {
-        let upstream = crate::endpoint();
+        Self::start_in_front_of(&crate::endpoint(), rules).await
+    }
+
+    /// Starts a proxy in front of another local endpoint (`http://127.0.0.1:<port>`, e.g. a
+    /// moto server a test started itself).
+    pub async fn start_in_front_of(upstream: &str, rules: Vec<Rule>) -> Self {
+        assert!(
+            upstream.starts_with("http://127.0.0.1:") || upstream.starts_with("http://localhost:"),
+            "the fault proxy only forwards to loopback, not {upstream}"
+        );
         let upstream = upstream
             .strip_prefix("http://")
             .expect("checked by endpoint()")

@@ -25,7 +25,9 @@
 //! Run: `source .local/stack.env && cargo test -p trickle-tests --test resharding`.
 
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ScalingType};
-use batch_to_s3::event::{response, StreamEvent};
+use batch_to_iceberg::pointer::AnyPointer;
+use batch_to_iceberg::BatchToIceberg;
+use batch_to_s3::event::{response, ShardBatch, StreamEvent};
 use batch_to_s3::store::s3::S3Store;
 use batch_to_s3::BatchToS3;
 use firehose_transform::event::FirehoseEvent;
@@ -42,6 +44,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use trickle_shared::SequenceNumber;
+use trickle_tests::fault_proxy::FaultProxy;
 use trickle_tests::{
     batch_to_s3_config, create_stream, kinesis_via, s3_via, unique_name, ClientSettings,
 };
@@ -61,6 +64,11 @@ struct InProcess {
     transform: FirehoseTransform<MemoryReingestSink>,
     /// The shard of every batch-to-s3 invocation, in the order they were made.
     calls: Mutex<Vec<String>>,
+    /// batch-to-iceberg, for a run of the Iceberg path over the same stream: one instance
+    /// per shard, made on the shard's first batch, as Lambda runs one per concurrent shard.
+    iceberg: Option<IcebergInstances>,
+    /// The shard of every batch-to-iceberg invocation, in order.
+    iceberg_calls: Mutex<Vec<String>>,
 }
 
 impl Invoker for InProcess {
@@ -72,6 +80,25 @@ impl Invoker for InProcess {
         };
         match function {
             "batch-to-s3" => {}
+            "batch-to-iceberg" => {
+                let instances = self
+                    .iceberg
+                    .as_ref()
+                    .ok_or_else(|| failed("no batch-to-iceberg in this run".into()))?;
+                let event: StreamEvent =
+                    serde_json::from_value(event.clone()).map_err(|e| failed(e.to_string()))?;
+                let batch = ShardBatch::from_event(event)
+                    .map_err(|e| failed(e.to_string()))?
+                    .ok_or_else(|| failed("an empty event".into()))?;
+                let f = instances.for_shard(&batch.shard_id);
+                self.iceberg_calls
+                    .lock()
+                    .unwrap()
+                    .push(batch.shard_id.clone());
+                let s = f.process(&batch, None).await;
+                return serde_json::to_value(response(s.retry_from.as_deref()))
+                    .map_err(|e| failed(e.to_string()));
+            }
             "firehose-transform" => {
                 let event: FirehoseEvent =
                     serde_json::from_value(event.clone()).map_err(|e| failed(e.to_string()))?;
@@ -97,6 +124,36 @@ impl Invoker for InProcess {
             .map_err(|e| failed(e.to_string()))?;
         serde_json::to_value(response(outcome.retry_from.as_deref()))
             .map_err(|e| failed(e.to_string()))
+    }
+}
+
+/// batch-to-iceberg instances, one per shard, with the clients they share.
+struct IcebergInstances {
+    config: batch_to_iceberg::Config,
+    s3: aws_sdk_s3::Client,
+    glue: aws_sdk_glue::Client,
+    s3tables: aws_sdk_s3tables::Client,
+    by_shard: Mutex<BTreeMap<String, std::sync::Arc<BatchToIceberg<AnyPointer>>>>,
+}
+
+impl IcebergInstances {
+    fn for_shard(&self, shard: &str) -> std::sync::Arc<BatchToIceberg<AnyPointer>> {
+        self.by_shard
+            .lock()
+            .unwrap()
+            .entry(shard.to_owned())
+            .or_insert_with(|| {
+                std::sync::Arc::new(
+                    BatchToIceberg::from_clients(
+                        self.config.clone(),
+                        self.s3.clone(),
+                        self.glue.clone(),
+                        self.s3tables.clone(),
+                    )
+                    .expect("batch-to-iceberg"),
+                )
+            })
+            .clone()
     }
 }
 
@@ -455,6 +512,8 @@ async fn run_scenario(kinesis: aws_sdk_kinesis::Client, s3: aws_sdk_s3::Client) 
                 S3Store::new(s3.clone(), &bucket),
             ),
             calls: Mutex::new(Vec::new()),
+            iceberg: None,
+            iceberg_calls: Mutex::new(Vec::new()),
         },
         stream: stream.clone(),
         bucket: bucket.clone(),
@@ -612,7 +671,7 @@ async fn resharding_keeps_records_once_and_in_order_on_moto() {
 async fn resharding_keeps_records_once_and_in_order_as_aws_reshards() {
     let moto = AwsReshardingMoto::start();
     let settings = ClientSettings::default();
-    let run = run_scenario(
+    let mut run = run_scenario(
         kinesis_via(&moto.url, settings).await,
         s3_via(&moto.url, settings).await,
     )
@@ -686,5 +745,114 @@ async fn resharding_keeps_records_once_and_in_order_as_aws_reshards() {
     }
     assert_eq!(delivered.len(), KEYS * PER_PHASE * PHASES);
     assert!(delivered.values().all(|n| *n == 1), "delivered once each");
+
+    // batch-to-iceberg over the same resharded stream, one table for all eight shards: every
+    // record once (pyiceberg reads it), every shard's checkpoint in the table, and no child
+    // committed before its parents were done.
+    iceberg_over_the_resharded_stream(&mut run, &moto.url).await;
     drop(moto);
+}
+
+async fn iceberg_over_the_resharded_stream(run: &mut Run, moto_url: &str) {
+    // Glue's VersionId check in front of this moto too (moto ignores it): the shards commit
+    // to one table at once.
+    let proxy = FaultProxy::start_in_front_of(moto_url, vec![]).await;
+    proxy.enforce_glue_version_id();
+    let url = proxy.url();
+    let settings = ClientSettings::default();
+    let sdk = trickle_tests::sdk_config_via(url, settings).await;
+    let glue = aws_sdk_glue::Client::new(&sdk);
+    glue.create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name("reshard")
+                .build()
+                .expect("database input"),
+        )
+        .send()
+        .await
+        .expect("CreateDatabase");
+    let bucket = run.pipeline.bucket.clone();
+    let pairs = [
+        ("ICEBERG_DATABASE", "reshard"),
+        ("ICEBERG_TABLE", "events"),
+        ("ICEBERG_WAREHOUSE", &format!("s3://{bucket}/iceberg")),
+        ("ERROR_BUCKET", &bucket),
+        ("SCHEMA", "k string, i bigint"),
+    ];
+    let config = batch_to_iceberg::Config::from_lookup(trickle_shared::config::map_lookup(&pairs))
+        .expect("config");
+    run.pipeline.lambda.iceberg = Some(IcebergInstances {
+        config,
+        s3: s3_via(url, settings).await,
+        glue,
+        s3tables: aws_sdk_s3tables::Client::new(&sdk),
+        by_shard: Mutex::new(BTreeMap::new()),
+    });
+    run.pipeline.batch_function = "batch-to-iceberg".into();
+    let report = run
+        .pipeline
+        .drain(Path::BatchToS3)
+        .await
+        .expect("the Iceberg path runs");
+    let total = KEYS * PER_PHASE * PHASES;
+    assert_eq!(report.records_read, total, "{report:?}");
+    assert_eq!(
+        (report.batch_retries, report.on_failure_records),
+        (0, 0),
+        "{report:?}"
+    );
+
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = Command::new(format!("{root}/.venv/bin/python"))
+        .arg(format!("{root}/tests/py/iceberg_tool.py"))
+        .args(["dump", "--database", "reshard", "--table", "events"])
+        .env("AWS_ENDPOINT_URL", moto_url)
+        .output()
+        .expect("pyiceberg (make test installs it into .venv)");
+    assert!(
+        out.status.success(),
+        "pyiceberg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mut count: BTreeMap<(String, usize), usize> = BTreeMap::new();
+    for r in dump["rows"].as_array().expect("rows") {
+        let rec = (
+            r["k"].as_str().expect("k").to_owned(),
+            r["i"].as_u64().expect("i") as usize,
+        );
+        *count.entry(rec).or_default() += 1;
+    }
+    assert_eq!(count.len(), total, "every record");
+    assert!(count.values().all(|n| *n == 1), "each once");
+    let mut keys = BTreeSet::new();
+    for s in dump["snapshots"].as_array().expect("snapshots") {
+        for k in s["summary"].as_object().expect("summary").keys() {
+            if let Some(shard) = k.strip_prefix(&format!("trickle.{}.", run.pipeline.stream)) {
+                keys.insert(shard.to_owned());
+            }
+        }
+    }
+    let shards: BTreeSet<String> = run.shards.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(
+        keys, shards,
+        "a checkpoint of each shard, parents and children"
+    );
+    let calls = run.pipeline.lambda.iceberg_calls.lock().unwrap().clone();
+    for s in &run.shards {
+        let Some(first) = calls.iter().position(|c| *c == s.id) else {
+            continue;
+        };
+        for p in &s.parents {
+            if let Some(last) = calls.iter().rposition(|c| c == p) {
+                assert!(last < first, "{} committed before {p} was done", s.id);
+            }
+        }
+    }
+    eprintln!(
+        "batch-to-iceberg over the resharded stream: {report:?}, {} snapshots, {} Glue conflicts",
+        dump["snapshots"].as_array().map_or(0, Vec::len),
+        proxy.stats().glue_conflicts
+    );
 }

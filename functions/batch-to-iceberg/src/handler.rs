@@ -79,6 +79,11 @@ impl From<iceberg::Error> for CommitError {
 pub struct BatchToIceberg<P> {
     config: Config,
     catalog: PointerCatalog<P>,
+    /// One batch at a time per instance, as a Lambda instance runs them: the catalog keeps
+    /// the table as last read (with its `VersionId`) for the commit that follows, so two
+    /// batches sharing an instance (tests, local runs) must not interleave. Concurrency is
+    /// between instances (one per shard), which race through the catalog as they should.
+    one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 /// Files written for an attempt, reusable while these hold.
@@ -127,7 +132,11 @@ impl BatchToIceberg<crate::pointer::AnyPointer> {
 
 impl<P: TablePointer> BatchToIceberg<P> {
     pub fn new(config: Config, catalog: PointerCatalog<P>) -> Self {
-        Self { config, catalog }
+        Self {
+            config,
+            catalog,
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn catalog(&self) -> &PointerCatalog<P> {
@@ -155,6 +164,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
 
     /// One shard's batch; the summary says what happened (`retry_from` on failure).
     pub async fn process(&self, batch: &ShardBatch, deadline: Option<Instant>) -> Summary {
+        let _one_at_a_time = self.one_at_a_time.lock().await;
         let started = Instant::now();
         let mut summary = Summary {
             stream: batch.stream_name.clone(),
