@@ -441,11 +441,7 @@ fn backoff(attempt: u32) -> Duration {
         .saturating_mul(1 << attempt.min(8))
         .min(MAX_BACKOFF);
     // Full jitter halves: racing shards do not retry in step.
-    base / 2 + base.mul_f64(fastrand_f64() / 2.0)
-}
-
-fn fastrand_f64() -> f64 {
-    (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
+    base / 2 + base.mul_f64(fastrand::f64() / 2.0)
 }
 
 /// Lambda's deadline (ms since the epoch; 0 when unknown) as an `Instant`.
