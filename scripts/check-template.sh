@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of template.yaml and deploy/terraform: SAM's own validation, cfn-lint, and checkov (no failed
-# check; every skip in the template carries its reason), on the defaults and with the Iceberg path on (Glue, S3 Tables).
+# check; every skip in the template carries its reason), on the defaults and with the Iceberg path on (Glue, S3 Tables;
+# the module: Glue).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$TRICKLE_ROOT"
@@ -33,7 +34,14 @@ PY
 }
 check_variant iceberg-glue 'EnableIceberg="true"' 'IcebergEnhancedFanOut="true"' 'IcebergOptimizers="true"'
 check_variant iceberg-s3tables 'EnableIceberg="true"' 'IcebergCatalog=s3tables' 'IcebergEnhancedFanOut="true"'
-rm -rf "$variants"
 say "checkov (terraform, deploy/terraform)"
 "$TRICKLE_ROOT/.venv-checkov/bin/checkov" -d deploy/terraform --framework terraform \
   --compact --quiet --skip-download
+# The same for the module: checkov renders count from the variables' defaults, so the Iceberg
+# path (enable_iceberg false by default) is checked again with it on, fan-out and optimizers too.
+say "checkov (terraform, deploy/terraform, iceberg)"
+printf 'enable_iceberg = true\niceberg_enhanced_fan_out = true\niceberg_optimizers = true\n' \
+  > "$variants/iceberg.tfvars"
+"$TRICKLE_ROOT/.venv-checkov/bin/checkov" -d deploy/terraform --framework terraform \
+  --var-file "$variants/iceberg.tfvars" --compact --quiet --skip-download
+rm -rf "$variants"

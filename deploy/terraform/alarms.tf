@@ -46,6 +46,40 @@ resource "aws_cloudwatch_metric_alarm" "failure_queue" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
 
+resource "aws_cloudwatch_metric_alarm" "batch_to_iceberg_iterator_age" {
+  count = local.iceberg_enabled ? 1 : 0
+
+  alarm_name          = "${local.name}-batch-to-iceberg-iterator-age"
+  alarm_description   = "batch-to-iceberg is falling behind the stream."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = aws_lambda_function.batch_to_iceberg[0].function_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.alarm_iterator_age_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "batch_to_iceberg_failure_queue" {
+  count = local.iceberg_enabled ? 1 : 0
+
+  alarm_name          = "${local.name}-batch-to-iceberg-failure-queue"
+  alarm_description   = "Records exhausted their retries in batch-to-iceberg; their positions are in its on-failure queue."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.batch_to_iceberg_failures[0].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "firehose_freshness" {
   count = local.firehose_enabled ? 1 : 0
 

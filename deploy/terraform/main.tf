@@ -1,5 +1,6 @@
 # Shared names and values. The resources are split by part: stream.tf, bucket.tf, ingest.tf,
-# batch_to_s3.tf, firehose.tf, alarms.tf (template.yaml's sections, in its order).
+# batch_to_s3.tf, firehose.tf, batch_to_iceberg.tf, alarms.tf (template.yaml's sections, in
+# its order).
 
 # The account is asked of STS (GetCallerIdentity) unless account_id gives it.
 data "aws_caller_identity" "current" {
@@ -25,6 +26,11 @@ locals {
   firehose_enabled          = var.enable_firehose
   has_firehose_partitioning = var.enable_firehose && var.firehose_partition_keys != ""
   has_glue_table            = var.glue_database_name != ""
+  iceberg_enabled           = var.enable_iceberg
+  # iceberg_catalog admits only glue here (IcebergCatalog s3tables is template.yaml's only).
+  iceberg_on_glue        = var.enable_iceberg && var.iceberg_catalog == "glue"
+  iceberg_uses_efo       = var.enable_iceberg && var.iceberg_enhanced_fan_out
+  iceberg_has_optimizers = local.iceberg_on_glue && var.iceberg_optimizers
 
   # The names firehose_partition_keys ("name=/pointer,...") gives, which the dynamic prefix
   # must each name as !{partitionKeyFromLambda:NAME}.
@@ -37,6 +43,7 @@ locals {
     ingest             = var.ingest_zip != "" ? var.ingest_zip : "${path.module}/../../target/lambda/ingest/bootstrap.zip"
     batch_to_s3        = var.batch_to_s3_zip != "" ? var.batch_to_s3_zip : "${path.module}/../../target/lambda/batch-to-s3/bootstrap.zip"
     firehose_transform = var.firehose_transform_zip != "" ? var.firehose_transform_zip : "${path.module}/../../target/lambda/firehose-transform/bootstrap.zip"
+    batch_to_iceberg   = var.batch_to_iceberg_zip != "" ? var.batch_to_iceberg_zip : "${path.module}/../../target/lambda/batch-to-iceberg/bootstrap.zip"
   }
 
   # Globals.Function of template.yaml.

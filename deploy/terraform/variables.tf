@@ -1,6 +1,7 @@
 # One variable per template.yaml parameter, in snake_case, with the same defaults and limits
 # (SAM "true"/"false" strings are bools here, CommaDelimitedList a list), plus stack_name and
-# the three zips, which SAM gets from the stack and from `sam build`.
+# the four zips, which SAM gets from the stack and from `sam build`. Not here: the S3 Tables
+# catalog's IcebergSnapshotRetentionHours (IcebergCatalog s3tables is template.yaml's only).
 
 variable "stack_name" {
   description = "Name prefix of every resource (SAM uses the stack name, $${AWS::StackName}). Letters, digits and hyphens, at most 40 characters."
@@ -38,6 +39,12 @@ variable "batch_to_s3_zip" {
 
 variable "firehose_transform_zip" {
   description = "The firehose-transform function's bootstrap.zip (read only when enable_firehose is true). Empty: this repository's target/lambda/firehose-transform/bootstrap.zip."
+  type        = string
+  default     = ""
+}
+
+variable "batch_to_iceberg_zip" {
+  description = "The batch-to-iceberg function's bootstrap.zip (read only when enable_iceberg is true). Empty: this repository's target/lambda/batch-to-iceberg/bootstrap.zip."
   type        = string
   default     = ""
 }
@@ -366,6 +373,121 @@ variable "firehose_transform_reserved_concurrency" {
   }
 }
 
+# ------------------------------------------------------------------ batch-to-iceberg (enable_iceberg)
+
+variable "enable_iceberg" {
+  description = "Deploy batch-to-iceberg, a third reader of the stream appending every record exactly once to an Apache Iceberg table in the Glue Data Catalog (the table's first metadata is written on the first batch, from schema)."
+  type        = bool
+  default     = false
+}
+
+variable "iceberg_catalog" {
+  description = "batch-to-iceberg - where the table's pointer lives: glue, the Glue Data Catalog (the database iceberg_database_name, the files under iceberg_warehouse_prefix in the module's bucket, maintenance by Glue's optimizers, iceberg_optimizers). template.yaml's other catalog, s3tables (Amazon S3 Tables), is not in this module: deploy it with SAM."
+  type        = string
+  default     = "glue"
+
+  validation {
+    condition     = var.iceberg_catalog == "glue"
+    error_message = "iceberg_catalog must be glue: this module deploys batch-to-iceberg with the Glue Data Catalog only; IcebergCatalog s3tables (Amazon S3 Tables) is template.yaml's (sam deploy)."
+  }
+}
+
+variable "iceberg_database_name" {
+  description = "batch-to-iceberg - the Glue database the module creates for the Iceberg table (kept by `terraform destroy` and by turning enable_iceberg off: prevent_destroy, see README.md). Not glue_database_name."
+  type        = string
+  default     = "trickle_iceberg"
+
+  validation {
+    condition     = can(regex("^[a-z0-9_]{1,255}$", var.iceberg_database_name))
+    error_message = "iceberg_database_name must be 1 to 255 lower-case letters, digits and underscores (Glue and Athena names)."
+  }
+}
+
+variable "iceberg_table_name" {
+  description = "batch-to-iceberg - the Iceberg table in iceberg_database_name; created on the first batch when missing, written into as it is when it exists."
+  type        = string
+  default     = "events"
+
+  validation {
+    condition     = can(regex("^[a-z0-9_]{1,255}$", var.iceberg_table_name))
+    error_message = "iceberg_table_name must be 1 to 255 lower-case letters, digits and underscores (Glue and Athena names)."
+  }
+}
+
+variable "iceberg_warehouse_prefix" {
+  description = "batch-to-iceberg - the warehouse in the module's bucket, s3://BUCKET/PREFIX; a new table goes to PREFIX/DATABASE.db/TABLE/. batch-to-iceberg may read and write only under it."
+  type        = string
+  default     = "iceberg"
+
+  # template.yaml's AllowedPattern starts with a negative lookahead, which Terraform's regex
+  # (RE2) does not have: the same test as the pattern's rest plus a look at the first segment.
+  validation {
+    condition = (
+      can(regex("^[A-Za-z0-9][A-Za-z0-9_.=-]*(/[A-Za-z0-9][A-Za-z0-9_.=-]*)*$", var.iceberg_warehouse_prefix))
+      && !contains(["data", "errors", "state", "firehose", "firehose-errors", "iceberg-errors"], split("/", var.iceberg_warehouse_prefix)[0])
+    )
+    error_message = "iceberg_warehouse_prefix must be an S3 key prefix without a leading or trailing slash, outside the prefixes of the other paths (data, errors, state, firehose, firehose-errors, iceberg-errors)."
+  }
+}
+
+variable "iceberg_partition" {
+  description = "batch-to-iceberg - the partition spec of a table it creates, e.g. \"hour(ts)\", \"day(ts), identity(customer)\", \"bucket(16, user)\". Empty for an unpartitioned table. An existing table keeps its own."
+  type        = string
+  default     = ""
+
+  # template.yaml's AllowedPattern, as is (what functions/batch-to-iceberg/src/partition.rs
+  # parses), so a typo fails the plan, not the function's cold start.
+  validation {
+    condition     = can(regex("^\\s*((`*[A-Za-z0-9_]+`*|(?i:identity|years?|months?|days?|hours?)\\s*\\(\\s*`*[A-Za-z0-9_]+`*\\s*\\)|(?i:bucket|truncate)\\s*\\(\\s*[0-9]+\\s*,\\s*`*[A-Za-z0-9_]+`*\\s*\\))\\s*(,\\s*(`*[A-Za-z0-9_]+`*|(?i:identity|years?|months?|days?|hours?)\\s*\\(\\s*`*[A-Za-z0-9_]+`*\\s*\\)|(?i:bucket|truncate)\\s*\\(\\s*[0-9]+\\s*,\\s*`*[A-Za-z0-9_]+`*\\s*\\))\\s*)*)?$", var.iceberg_partition))
+    error_message = "iceberg_partition must be Iceberg partition transforms of top-level columns, separated by commas - identity, year, month, day, hour (of a date or timestamp column), bucket(N, column), truncate(W, column), or a bare column (identity); e.g. \"hour(ts)\", \"day(ts), identity(customer)\", \"bucket(16, user)\"; or empty."
+  }
+}
+
+variable "iceberg_enhanced_fan_out" {
+  description = "batch-to-iceberg reads through its own enhanced fan-out consumer (2 MB/s per shard of its own, pushed; billed per consumer-shard hour and per GB) instead of sharing each shard's 5 GetRecords/s and 2 MB/s with batch-to-s3 and Firehose. Changing it replaces the event source mapping, which starts again at TRIM_HORIZON."
+  type        = bool
+  default     = false
+}
+
+variable "iceberg_optimizers" {
+  description = "Glue's table optimizers for the Iceberg table (compaction, snapshot retention, orphan file deletion). The table must exist - apply again with true once batch-to-iceberg's first batch has created it; with true before that the apply fails (Glue: the table is not found)."
+  type        = bool
+  default     = false
+}
+
+variable "iceberg_snapshot_retention_days" {
+  description = "batch-to-iceberg - snapshots the retention optimizer keeps (iceberg_optimizers). batch-to-iceberg finds each shard's checkpoint in the table's snapshot history, so this must cover every redelivery - at least 7 days (the longest maximum_record_age_in_seconds) and at least stream_retention_hours / 24 (a new event source mapping starts at TRIM_HORIZON)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.iceberg_snapshot_retention_days >= 7 && floor(var.iceberg_snapshot_retention_days) == var.iceberg_snapshot_retention_days
+    error_message = "iceberg_snapshot_retention_days must be a whole number >= 7."
+  }
+}
+
+variable "iceberg_orphan_file_retention_days" {
+  description = "batch-to-iceberg - files under the table's location that no snapshot references (those of commits that failed) are deleted after this many days (iceberg_optimizers; 3 is Glue's default). A commit writes its files within its invocation (timeout 120 s), just before it commits them, and a retry writes its own."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.iceberg_orphan_file_retention_days >= 1 && floor(var.iceberg_orphan_file_retention_days) == var.iceberg_orphan_file_retention_days
+    error_message = "iceberg_orphan_file_retention_days must be a whole number >= 1."
+  }
+}
+
+variable "iceberg_reserved_concurrency" {
+  description = "Reserved concurrent executions of batch-to-iceberg (it needs one per shard at most). 0: no reservation."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.iceberg_reserved_concurrency >= 0 && floor(var.iceberg_reserved_concurrency) == var.iceberg_reserved_concurrency
+    error_message = "iceberg_reserved_concurrency must be a whole number >= 0 (0: no reservation)."
+  }
+}
+
 # ------------------------------------------------------------------ logs and alarms
 
 variable "log_retention_days" {
@@ -380,7 +502,7 @@ variable "log_retention_days" {
 }
 
 variable "alarm_iterator_age_ms" {
-  description = "Alarm when batch-to-s3 falls this far behind the stream (milliseconds)."
+  description = "Alarm when batch-to-s3 (or batch-to-iceberg) falls this far behind the stream (milliseconds)."
   type        = number
   default     = 600000
 
