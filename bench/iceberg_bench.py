@@ -12,14 +12,11 @@ Needs the stack (scripts/stack.sh start; scripts/bench.sh starts it) and
 
 import argparse
 import base64
-import http.server
 import io
 import json
 import os
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import uuid
 
@@ -28,7 +25,6 @@ import runtime_bench as rb  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = "id bigint, user string, event string, ts bigint, pad string"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def glue_and_s3():
@@ -55,57 +51,21 @@ def event_for(shard, event):
     return text.encode()
 
 
-def cpu_ms(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK
-    except (FileNotFoundError, IndexError):
-        return 0.0
-
-
 def run_once(binary, event_bytes, env):
-    rb.Runtime.event = event_bytes
-    rb.Runtime.first_next = rb.Runtime.handed = rb.Runtime.responded = None
-    rb.Runtime.done.clear()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), rb.Runtime)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    full_env = rb.function_env(server.server_port, env, memory_mb=512)
-    full_env["AWS_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
-    full_env["AWS_LAMBDA_LOG_LEVEL"] = "INFO"
-    full_env.pop("AWS_MAX_ATTEMPTS", None)
-    start = time.perf_counter()
-    proc = subprocess.Popen([binary], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while rb.Runtime.responded is None and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.001)
-    hwm_kb = 0
-    try:
-        with open(f"/proc/{proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    hwm_kb = int(line.split()[1])
-    except FileNotFoundError:
-        pass
-    cpu = cpu_ms(proc.pid)
-    rb.Runtime.done.set()
-    proc.kill()
-    out = proc.communicate()[0].decode(errors="replace")
-    server.shutdown()
-    if rb.Runtime.responded is None:
-        raise SystemExit(f"{binary}: no response\n{out[-2000:]}")
+    """One cold batch-to-iceberg process against the local stack, and its summary line."""
+    overrides = dict(env, AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"],
+                     AWS_LAMBDA_LOG_LEVEL="INFO", AWS_MAX_ATTEMPTS=None)
+    r = rb.run_process(binary, event_bytes, overrides, memory_mb=512, capture_stdout=True)
     summary = None
-    for line in out.splitlines():
+    for line in r["stdout"].splitlines():
         if "batch-to-iceberg summary" in line:
             summary = json.loads(line)
             summary = summary.get("fields", summary)
     if summary is None:
-        raise SystemExit(f"no summary line in the output:\n{out[-2000:]}")
+        raise SystemExit(f"no summary line in the output:\n{r['stdout'][-2000:]}")
     if summary.get("retry_from"):
         raise SystemExit(f"the batch was not committed: {summary}")
-    return {"cold_ms": (rb.Runtime.first_next - start) * 1000,
-            "handle_ms": (rb.Runtime.responded - rb.Runtime.handed) * 1000,
-            "rss_mb": hwm_kb / 1024, "cpu_ms": cpu, "summary": summary}
+    return dict(r, summary=summary)
 
 
 def python_handler(catalog_props, database, table, event):

@@ -174,16 +174,25 @@ def function_env(port, env, memory_mb=128):
     return full_env
 
 
-def run_once(binary, event, env):
-    Runtime.event = json.dumps(event).encode()
+def run_process(binary, event_bytes, env, memory_mb=128, capture_stdout=False):
+    """One cold process serving one event. `env` is laid over `function_env` (a value of None
+    removes the variable). Returns cold start, handling time, peak RSS, process CPU (10 ms
+    ticks), the event's size, the function's response and, if asked, its stdout."""
+    Runtime.event = event_bytes
     Runtime.first_next = Runtime.handed = Runtime.responded = None
     Runtime.done.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    full_env = function_env(server.server_port, env)
+    full_env = function_env(server.server_port, {}, memory_mb)
+    for k, v in env.items():
+        if v is None:
+            full_env.pop(k, None)
+        else:
+            full_env[k] = v
     start = time.perf_counter()
-    proc = subprocess.Popen([binary], env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
+    proc = subprocess.Popen([binary], env=full_env, stderr=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL)
+    deadline = time.time() + 300
     while Runtime.responded is None and time.time() < deadline and proc.poll() is None:
         time.sleep(0.001)
     hwm_kb = None
@@ -194,14 +203,33 @@ def run_once(binary, event, env):
                     hwm_kb = int(line.split()[1])
     except FileNotFoundError:
         pass
+    cpu = cpu_ms(proc.pid)
     Runtime.done.set()
     proc.kill()
+    out = proc.communicate()[0] if capture_stdout else b""
     proc.wait()
     server.shutdown()
     if Runtime.responded is None:
-        raise SystemExit(f"{binary}: no response")
-    return ((Runtime.first_next - start) * 1000, (Runtime.responded - Runtime.handed) * 1000,
-            (hwm_kb or 0) / 1024, len(Runtime.event), Runtime.response)
+        raise SystemExit(f"{binary}: no response\n{out[-2000:].decode(errors='replace')}")
+    return {"cold_ms": (Runtime.first_next - start) * 1000,
+            "handle_ms": (Runtime.responded - Runtime.handed) * 1000,
+            "rss_mb": (hwm_kb or 0) / 1024, "cpu_ms": cpu, "event_bytes": len(Runtime.event),
+            "response": Runtime.response, "stdout": out.decode(errors="replace")}
+
+
+def cpu_ms(pid):
+    """A process's CPU time (user + system) from /proc/<pid>/stat, in ms (10 ms ticks)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, IndexError):
+        return 0.0
+
+
+def run_once(binary, event, env):
+    r = run_process(binary, json.dumps(event).encode(), env)
+    return r["cold_ms"], r["handle_ms"], r["rss_mb"], r["event_bytes"], r["response"]
 
 
 def main():

@@ -170,6 +170,55 @@ pub async fn s3_via(endpoint_url: &str, settings: ClientSettings) -> aws_sdk_s3:
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// A Glue client for `endpoint_url` (own retry partition, see [`kinesis_via`]).
+pub async fn glue_via(endpoint_url: &str, settings: ClientSettings) -> aws_sdk_glue::Client {
+    let conf = aws_sdk_glue::config::Builder::from(&sdk_config_via(endpoint_url, settings).await)
+        .retry_partition(aws_sdk_glue::config::retry::RetryPartition::new(
+            unique_name("glue"),
+        ))
+        .build();
+    aws_sdk_glue::Client::from_conf(conf)
+}
+
+/// batch-to-iceberg as a Lambda instance runs it, every client going to `endpoint_url`.
+pub async fn batch_to_iceberg_via(
+    config: batch_to_iceberg::Config,
+    endpoint_url: &str,
+    settings: ClientSettings,
+) -> batch_to_iceberg::BatchToIceberg<batch_to_iceberg::pointer::AnyPointer> {
+    batch_to_iceberg::BatchToIceberg::from_clients(
+        config,
+        s3_via(endpoint_url, settings).await,
+        glue_via(endpoint_url, settings).await,
+        aws_sdk_s3tables::Client::new(&sdk_config_via(endpoint_url, settings).await),
+    )
+    .expect("batch-to-iceberg")
+}
+
+/// What pyiceberg (another Iceberg implementation) reads: `tests/py/iceberg_tool.py ARGS`,
+/// whose one JSON document on stdout is returned. `endpoint`: another local stack than
+/// `AWS_ENDPOINT_URL`'s, if given.
+pub fn pyiceberg(args: &[&str], endpoint: Option<&str>) -> serde_json::Value {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let python = format!("{root}/.venv/bin/python");
+    let mut command = std::process::Command::new(&python);
+    command
+        .arg(format!("{root}/tests/py/iceberg_tool.py"))
+        .args(args);
+    if let Some(url) = endpoint {
+        command.env(ENDPOINT_VAR, url);
+    }
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{python} (make test installs pyiceberg into .venv): {e}"));
+    assert!(
+        out.status.success(),
+        "pyiceberg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON from iceberg_tool.py")
+}
+
 /// A name no other test uses (tests run in parallel against one stack).
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())

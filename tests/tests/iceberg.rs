@@ -23,8 +23,8 @@ use trickle_kinesis_batch::{ShardBatch, SourceRecord};
 use trickle_tests::fault_proxy::{Fault, FaultProxy, Match, Rule, Schedule};
 use trickle_tests::runtime_api::{binary, Answer, FunctionProcess};
 use trickle_tests::{
-    create_bucket, endpoint, kinesis_event_json, object_keys, s3_via, sdk_config_via, sequence,
-    ClientSettings,
+    batch_to_iceberg_via, create_bucket, endpoint, glue_via, kinesis_event_json, object_keys,
+    pyiceberg, s3_via, sdk_config_via, sequence, ClientSettings,
 };
 
 const SCHEMA: &str = "shard string, n bigint, ts timestamp, user string";
@@ -42,15 +42,6 @@ fn glue_name(prefix: &str) -> String {
         "{prefix}_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     )
-}
-
-async fn glue_via(url: &str, settings: ClientSettings) -> aws_sdk_glue::Client {
-    let conf = aws_sdk_glue::config::Builder::from(&sdk_config_via(url, settings).await)
-        .retry_partition(aws_sdk_glue::config::retry::RetryPartition::new(glue_name(
-            "glue",
-        )))
-        .build();
-    aws_sdk_glue::Client::from_conf(conf)
 }
 
 async fn lake() -> Lake {
@@ -106,13 +97,7 @@ impl Lake {
         url: &str,
         settings: ClientSettings,
     ) -> BatchToIceberg<AnyPointer> {
-        BatchToIceberg::from_clients(
-            self.config(extra),
-            s3_via(url, settings).await,
-            glue_via(url, settings).await,
-            aws_sdk_s3tables::Client::new(&sdk_config_via(url, settings).await),
-        )
-        .expect("the function")
+        batch_to_iceberg_via(self.config(extra), url, settings).await
     }
 
     fn table_prefix(&self) -> String {
@@ -120,19 +105,14 @@ impl Lake {
     }
 
     fn tool(&self, command: &str, args: &[&str]) -> Value {
-        pyiceberg(
-            &[
-                &[
-                    command,
-                    "--database",
-                    &self.database,
-                    "--table",
-                    &self.table,
-                ],
-                args,
-            ]
-            .concat(),
-        )
+        let table = [
+            command,
+            "--database",
+            &self.database,
+            "--table",
+            &self.table,
+        ];
+        pyiceberg(&[&table[..], args].concat(), None)
     }
 
     /// Every row, read by pyiceberg, as (shard, n).
@@ -152,22 +132,6 @@ impl Lake {
         rows.sort();
         (rows, dump)
     }
-}
-
-fn pyiceberg(args: &[&str]) -> Value {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let python = format!("{root}/.venv/bin/python");
-    let out = std::process::Command::new(&python)
-        .arg(format!("{root}/tests/py/iceberg_tool.py"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{python} (make test installs pyiceberg into .venv): {e}"));
-    assert!(
-        out.status.success(),
-        "pyiceberg {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON from iceberg_tool.py")
 }
 
 fn record_json(shard: &str, n: usize) -> String {
@@ -290,36 +254,78 @@ async fn pyiceberg_reads_every_record_once_after_retries_and_reformed_batches() 
     );
 }
 
+/// The real binary's run of one batch, with Glue's UpdateTable held by the proxy (answered
+/// never, within a test): applied by moto first when `applied`, else never forwarded.
+struct HeldCommit {
+    proxy: FaultProxy,
+    env: Vec<(String, String)>,
+    event: Vec<u8>,
+}
+
+impl HeldCommit {
+    async fn start(lake: &Lake, records: std::ops::Range<usize>, applied: bool) -> Self {
+        let proxy = FaultProxy::start(vec![Rule::new(
+            Match::Glue("UpdateTable"),
+            Schedule::Always,
+            Fault::Slow {
+                delay: Duration::from_secs(120),
+                processed: applied,
+            },
+        )])
+        .await;
+        proxy.enforce_glue_version_id();
+        let mut env = lake.env(&[("SCHEMA", SCHEMA)]);
+        env.push(("AWS_ENDPOINT_URL".into(), proxy.url().to_owned()));
+        let event =
+            serde_json::to_vec(&kinesis_event_json(records, |i| record_json(SHARD0, i))).unwrap();
+        Self { proxy, env, event }
+    }
+
+    async fn run(&self) -> FunctionProcess {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        FunctionProcess::start(&binary("batch-to-iceberg"), &env, self.event.clone()).await
+    }
+
+    /// Waits until the commit reached Glue and is being held.
+    async fn until_held(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while self.proxy.stats().slow_answers == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the commit never reached Glue"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Lambda delivers the batch again, Glue answering now: the function reports success.
+    async fn redeliver(&self) {
+        self.proxy.set_rules(vec![]);
+        let process = self.run().await;
+        match process.answer(Duration::from_secs(60)).await {
+            Some(Answer::Response(body)) => {
+                let response: Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+            }
+            other => panic!("the redelivery did not succeed: {other:?}"),
+        }
+        process.kill();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_upload_and_commit_leaves_orphans_only_and_the_retry_commits_once() {
     let lake = lake().await;
     // Glue's UpdateTable never answers: the function is killed while it waits.
-    let proxy = FaultProxy::start(vec![Rule::new(
-        Match::Glue("UpdateTable"),
-        Schedule::Always,
-        Fault::Slow {
-            delay: Duration::from_secs(120),
-            processed: false,
-        },
-    )])
-    .await;
-    proxy.enforce_glue_version_id();
-    let mut env = lake.env(&[("SCHEMA", SCHEMA)]);
-    env.push(("AWS_ENDPOINT_URL".into(), proxy.url().to_owned()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let event = serde_json::to_vec(&kinesis_event_json(0..12, |i| record_json(SHARD0, i))).unwrap();
-
-    let process = FunctionProcess::start(&binary("batch-to-iceberg"), &env, event.clone()).await;
+    let held = HeldCommit::start(&lake, 0..12, false).await;
+    let process = held.run().await;
     let s3 = s3_via(&endpoint(), ClientSettings::default()).await;
     let data_prefix = format!("{}data/", lake.table_prefix());
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.stats().slow_answers == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the commit never reached Glue"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    held.until_held().await;
     let uploaded = object_keys(&s3, &lake.bucket, &data_prefix).await;
     assert!(
         !uploaded.is_empty(),
@@ -348,16 +354,7 @@ async fn a_crash_between_upload_and_commit_leaves_orphans_only_and_the_retry_com
     }
 
     // Lambda retries the batch: this time Glue answers.
-    proxy.set_rules(vec![]);
-    let process = FunctionProcess::start(&binary("batch-to-iceberg"), &env, event).await;
-    match process.answer(Duration::from_secs(60)).await {
-        Some(Answer::Response(body)) => {
-            let response: Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(response["batchItemFailures"], json!([]), "{response}");
-        }
-        other => panic!("the retry did not succeed: {other:?}"),
-    }
-    process.kill();
+    held.redeliver().await;
     let (rows, _) = lake.rows();
     assert_eq!(rows, expected(SHARD0, 0..12));
 }
@@ -367,45 +364,15 @@ async fn a_crash_between_upload_and_commit_leaves_orphans_only_and_the_retry_com
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_the_commit_landed_is_not_committed_again() {
     let lake = lake().await;
-    let proxy = FaultProxy::start(vec![Rule::new(
-        Match::Glue("UpdateTable"),
-        Schedule::Always,
-        Fault::Slow {
-            delay: Duration::from_secs(120),
-            processed: true,
-        },
-    )])
-    .await;
-    proxy.enforce_glue_version_id();
-    let mut env = lake.env(&[("SCHEMA", SCHEMA)]);
-    env.push(("AWS_ENDPOINT_URL".into(), proxy.url().to_owned()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let event = serde_json::to_vec(&kinesis_event_json(0..8, |i| record_json(SHARD0, i))).unwrap();
-
-    let process = FunctionProcess::start(&binary("batch-to-iceberg"), &env, event.clone()).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.stats().slow_answers == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the commit never reached Glue"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let held = HeldCommit::start(&lake, 0..8, true).await;
+    let process = held.run().await;
+    held.until_held().await;
     // Glue has applied it: the rows are visible before the function knows.
     let (rows, _) = lake.rows();
     assert_eq!(rows, expected(SHARD0, 0..8));
     process.kill();
 
-    proxy.set_rules(vec![]);
-    let process = FunctionProcess::start(&binary("batch-to-iceberg"), &env, event).await;
-    match process.answer(Duration::from_secs(60)).await {
-        Some(Answer::Response(body)) => {
-            let response: Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(response["batchItemFailures"], json!([]), "{response}");
-        }
-        other => panic!("the redelivery did not succeed: {other:?}"),
-    }
-    process.kill();
+    held.redeliver().await;
     let (rows, dump) = lake.rows();
     assert_eq!(rows, expected(SHARD0, 0..8));
     assert_eq!(
@@ -904,18 +871,7 @@ async fn s3_tables_holds_the_pointer_with_the_same_exactly_once() {
     let function = |settings: ClientSettings| {
         let url = proxy.url().to_owned();
         let config = config();
-        async move {
-            let sdk = sdk_config_via(&url, settings).await;
-            std::sync::Arc::new(
-                BatchToIceberg::from_clients(
-                    config,
-                    s3_via(&url, settings).await,
-                    glue_via(&url, settings).await,
-                    aws_sdk_s3tables::Client::new(&sdk),
-                )
-                .expect("the function"),
-            )
-        }
+        async move { std::sync::Arc::new(batch_to_iceberg_via(config, &url, settings).await) }
     };
     let once = ClientSettings {
         max_attempts: 1,
@@ -980,15 +936,18 @@ async fn s3_tables_holds_the_pointer_with_the_same_exactly_once() {
         .expect("GetTableMetadataLocation")
         .metadata_location
         .expect("a metadata location");
-    let dump = pyiceberg(&[
-        "dump",
-        "--database",
-        "lake",
-        "--table",
-        "events",
-        "--metadata-location",
-        &location,
-    ]);
+    let dump = pyiceberg(
+        &[
+            "dump",
+            "--database",
+            "lake",
+            "--table",
+            "events",
+            "--metadata-location",
+            &location,
+        ],
+        None,
+    );
     let mut rows: Vec<(String, i64)> = dump["rows"]
         .as_array()
         .unwrap()

@@ -761,7 +761,7 @@ async fn iceberg_over_the_resharded_stream(run: &mut Run, moto_url: &str) {
     let url = proxy.url();
     let settings = ClientSettings::default();
     let sdk = trickle_tests::sdk_config_via(url, settings).await;
-    let glue = aws_sdk_glue::Client::new(&sdk);
+    let glue = trickle_tests::glue_via(url, settings).await;
     glue.create_database()
         .database_input(
             aws_sdk_glue::types::DatabaseInput::builder()
@@ -803,19 +803,10 @@ async fn iceberg_over_the_resharded_stream(run: &mut Run, moto_url: &str) {
         "{report:?}"
     );
 
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let out = Command::new(format!("{root}/.venv/bin/python"))
-        .arg(format!("{root}/tests/py/iceberg_tool.py"))
-        .args(["dump", "--database", "reshard", "--table", "events"])
-        .env("AWS_ENDPOINT_URL", moto_url)
-        .output()
-        .expect("pyiceberg (make test installs it into .venv)");
-    assert!(
-        out.status.success(),
-        "pyiceberg: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let dump = trickle_tests::pyiceberg(
+        &["dump", "--database", "reshard", "--table", "events"],
+        Some(moto_url),
     );
-    let dump: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let mut count: BTreeMap<(String, usize), usize> = BTreeMap::new();
     for r in dump["rows"].as_array().expect("rows") {
         let rec = (

@@ -170,12 +170,8 @@ impl<P: TablePointer> BatchToIceberg<P> {
             stream: batch.stream_name.clone(),
             shard_id: batch.shard_id.clone(),
             records_in: batch.records.len(),
-            bytes_in: batch.records.iter().map(|r| r.data.len()).sum(),
-            oldest_record_age_ms: batch
-                .records
-                .first()
-                .map(|r| (chrono::Utc::now() - r.arrival).num_milliseconds().max(0))
-                .unwrap_or_default(),
+            bytes_in: batch.data_bytes(),
+            oldest_record_age_ms: batch.oldest_record_age_ms(chrono::Utc::now()),
             ..Default::default()
         };
         if let Err((start, e)) = self.commit(batch, deadline, &mut summary).await {
@@ -225,22 +221,19 @@ impl<P: TablePointer> BatchToIceberg<P> {
                 return Ok(());
             }
             let metadata = table.metadata();
-            let (schema_id, spec_id) = (
-                metadata.current_schema_id(),
-                metadata.default_partition_spec_id(),
-            );
-            let reusable = prepared.as_ref().is_some_and(|p| {
-                p.start == start && p.schema_id == schema_id && p.spec_id == spec_id
-            });
-            if !reusable {
-                prepared = Some(
+            let p = match prepared.take() {
+                Some(p)
+                    if p.start == start
+                        && p.schema_id == metadata.current_schema_id()
+                        && p.spec_id == metadata.default_partition_spec_id() =>
+                {
+                    prepared.insert(p)
+                }
+                _ => prepared.insert(
                     self.prepare(&table, batch, start, summary)
                         .await
                         .map_err(|e| (start, e))?,
-                );
-            }
-            let Some(p) = prepared.as_ref() else {
-                continue;
+                ),
             };
             if p.files.is_empty() {
                 return Ok(());

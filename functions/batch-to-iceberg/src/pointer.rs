@@ -14,7 +14,8 @@
 //! table again before it reports anything (`commit.rs`).
 
 use async_trait::async_trait;
-use aws_sdk_glue::error::SdkError;
+use aws_sdk_glue::config::http::HttpResponse;
+use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_glue::types::{StorageDescriptor, TableInput};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -107,35 +108,34 @@ impl GluePointer {
     }
 }
 
-/// A request that reached no answer, or an answer of 5xx or throttling: it may have been
-/// applied. Only a 4xx service error says it was not.
-fn classify<E, R>(e: SdkError<E, R>) -> PointerError
+/// Whether a failed request may have been applied, for both catalogs (their SDKs share the
+/// error and response types). Only a 4xx answer says it was not, unless its code is one of
+/// `unknown_codes` (Glue's throttling and internal errors, settled like the rest). A 5xx, a
+/// 2xx whose body the SDK could not read, a timeout or a lost connection may have been
+/// applied; a request that could not be built was never sent.
+pub(crate) fn classify<E>(e: SdkError<E, HttpResponse>, unknown_codes: &[&str]) -> PointerError
 where
-    E: aws_sdk_glue::error::ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::fmt::Debug,
 {
     let text = format!("{e:?}");
     match &e {
         SdkError::ServiceError(s) => {
             let code = s.err().code().unwrap_or_default();
-            let status = format!("{:?}", s.raw());
-            // A 2xx whose body the SDK could not read was applied, most likely.
-            let server_side = code.contains("InternalService")
-                || code.contains("Throttling")
-                || status.contains("StatusCode(5")
-                || status.contains("StatusCode(2");
-            if server_side {
-                PointerError::Unknown(text)
-            } else {
+            let refused = (400..500).contains(&s.raw().status().as_u16())
+                && !unknown_codes.iter().any(|c| code.contains(c));
+            if refused {
                 PointerError::Failed(text)
+            } else {
+                PointerError::Unknown(text)
             }
         }
-        // ConstructionFailure: never sent. The rest (timeout, dispatch, response) may have
-        // been applied.
         SdkError::ConstructionFailure(_) => PointerError::Failed(text),
         _ => PointerError::Unknown(text),
     }
 }
+
+/// Glue's codes that do not mean "not applied" although they come with a 4xx.
+const GLUE_UNKNOWN_CODES: [&str; 2] = ["InternalService", "Throttling"];
 
 #[async_trait]
 impl TablePointer for GluePointer {
@@ -207,7 +207,7 @@ impl TablePointer for GluePointer {
             {
                 Err(PointerError::AlreadyExists)
             }
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(classify(e, &GLUE_UNKNOWN_CODES)),
         }
     }
 
@@ -235,7 +235,7 @@ impl TablePointer for GluePointer {
             {
                 Err(PointerError::Conflict(format!("{e:?}")))
             }
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(classify(e, &GLUE_UNKNOWN_CODES)),
         }
     }
 }

@@ -11,9 +11,8 @@
 //! must. A table created by `CreateTable` but never pointed at (a crash in between) reads as
 //! missing, and the next invocation finishes creating it.
 
-use crate::pointer::{Pointer, PointerError, TablePointer};
+use crate::pointer::{classify, Pointer, PointerError, TablePointer};
 use async_trait::async_trait;
-use aws_sdk_s3tables::error::SdkError;
 use aws_sdk_s3tables::types::OpenTableFormat;
 use std::collections::HashMap;
 
@@ -89,21 +88,8 @@ impl S3TablesPointer {
             {
                 Err(PointerError::Conflict(format!("{e:?}")))
             }
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(classify(e, &[])),
         }
-    }
-}
-
-/// As for Glue: only a 4xx answer says the request was not applied.
-fn classify<E: std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>) -> PointerError {
-    let text = format!("{e:?}");
-    match &e {
-        // A 4xx: not applied. A 5xx, or a 2xx whose body the SDK could not read: maybe.
-        SdkError::ServiceError(s) if format!("{:?}", s.raw()).contains("StatusCode(4") => {
-            PointerError::Failed(text)
-        }
-        SdkError::ConstructionFailure(_) => PointerError::Failed(text),
-        _ => PointerError::Unknown(text),
     }
 }
 

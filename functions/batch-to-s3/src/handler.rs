@@ -150,14 +150,8 @@ impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
             stream: batch.stream_name.clone(),
             shard_id: batch.shard_id.clone(),
             records_in: batch.records.len(),
-            bytes_in: batch.records.iter().map(|r| r.data.len()).sum(),
-            oldest_record_age_ms: batch
-                .records
-                .iter()
-                .map(|r| (now - r.arrival).num_milliseconds())
-                .max()
-                .unwrap_or(0)
-                .max(0),
+            bytes_in: batch.data_bytes(),
+            oldest_record_age_ms: batch.oldest_record_age_ms(now),
             ..Summary::default()
         };
         let fail_at = |summary: &mut Summary, index: usize, err: &WriteError| {

@@ -157,6 +157,22 @@ pub struct ShardBatch {
 }
 
 impl ShardBatch {
+    /// Bytes of record data in the batch (the `BytesIn` metric).
+    pub fn data_bytes(&self) -> usize {
+        self.records.iter().map(|r| r.data.len()).sum()
+    }
+
+    /// Milliseconds between the oldest record's arrival and `now` (0 for none, or for
+    /// clocks that disagree).
+    pub fn oldest_record_age_ms(&self, now: DateTime<Utc>) -> i64 {
+        self.records
+            .iter()
+            .map(|r| (now - r.arrival).num_milliseconds())
+            .max()
+            .unwrap_or(0)
+            .max(0)
+    }
+
     /// Checks and converts an event. An empty event gives `None`.
     pub fn from_event(event: StreamEvent) -> Result<Option<Self>, EventError> {
         let mut shard: Option<(String, String)> = None;

@@ -256,41 +256,21 @@ fn resolve(t: &Value, v: &Value, local: &LocalResources) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Tagged(tag) => {
             let arg = tag.value.as_str().unwrap_or_default();
-            match (tag.tag.to_string().as_str(), arg) {
-                ("!Ref", "Stream") => Some(local.stream.clone()),
-                ("!Ref", "Bucket") => Some(local.bucket.clone()),
-                ("!GetAtt", "Stream.Arn") => Some(format!(
+            match tag.tag.to_string().as_str() {
+                "!Ref" => resolve_ref(t, arg, local),
+                "!GetAtt" if arg == "Stream.Arn" => Some(format!(
                     "arn:aws:kinesis:{}:{}:stream/{}",
                     local.region, local.account, local.stream
                 )),
-                ("!Ref", p) => match at(t, &["Parameters", p, "Default"])? {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                },
                 // `!Sub "s3://${Bucket}/${Prefix}"`: each `${Name}` as `!Ref Name` would be
                 // (plus the pseudo parameters); anything else is not resolvable locally.
-                ("!Sub", text) => {
+                "!Sub" => {
                     let mut out = String::new();
-                    let mut rest = text;
+                    let mut rest = arg;
                     while let Some(start) = rest.find("${") {
                         out.push_str(&rest[..start]);
                         let end = rest[start..].find('}')? + start;
-                        let name = &rest[start + 2..end];
-                        let value = match name {
-                            "AWS::Region" => local.region.clone(),
-                            "AWS::AccountId" => local.account.clone(),
-                            "AWS::Partition" => "aws".to_owned(),
-                            _ => resolve(
-                                t,
-                                &Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
-                                    tag: serde_yaml::value::Tag::new("Ref"),
-                                    value: Value::String(name.to_owned()),
-                                })),
-                                local,
-                            )?,
-                        };
-                        out.push_str(&value);
+                        out.push_str(&resolve_ref(t, &rest[start + 2..end], local)?);
                         rest = &rest[end + 1..];
                     }
                     out.push_str(rest);
@@ -300,5 +280,22 @@ fn resolve(t: &Value, v: &Value, local: &LocalResources) -> Option<String> {
             }
         }
         _ => None,
+    }
+}
+
+/// `!Ref name` (or `${name}` in a `!Sub`): the local stream and bucket, a pseudo parameter,
+/// or a parameter's default.
+fn resolve_ref(t: &Value, name: &str, local: &LocalResources) -> Option<String> {
+    match name {
+        "Stream" => Some(local.stream.clone()),
+        "Bucket" => Some(local.bucket.clone()),
+        "AWS::Region" => Some(local.region.clone()),
+        "AWS::AccountId" => Some(local.account.clone()),
+        "AWS::Partition" => Some("aws".to_owned()),
+        p => match at(t, &["Parameters", p, "Default"])? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        },
     }
 }
