@@ -79,6 +79,12 @@ pub enum KplError {
         key_index: u64,
         table_len: usize,
     },
+    #[error("KPL aggregate of {bytes} bytes holds {records} user records, more than the {max} allowed for its size")]
+    TooManyRecords {
+        records: usize,
+        max: usize,
+        bytes: usize,
+    },
 }
 
 /// The result of looking at one Kinesis record's data.
@@ -103,49 +109,255 @@ fn checked_payload(data: &[u8]) -> Option<&[u8]> {
 
 /// De-aggregates one Kinesis record's data.
 pub fn deaggregate(data: &[u8]) -> Result<Deaggregated, KplError> {
+    Ok(match deaggregate_ref(data, usize::MAX)? {
+        DeaggregatedRef::Plain => Deaggregated::Plain,
+        DeaggregatedRef::Aggregated(users) => Deaggregated::Aggregated(
+            users
+                .into_iter()
+                .map(|u| UserRecord {
+                    partition_key: u.partition_key.to_owned(),
+                    explicit_hash_key: u.explicit_hash_key.map(str::to_owned),
+                    data: u.data.to_vec(),
+                })
+                .collect(),
+        ),
+    })
+}
+
+/// One user record of an aggregate, borrowed from the aggregate's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRecordRef<'a> {
+    pub partition_key: &'a str,
+    pub explicit_hash_key: Option<&'a str>,
+    pub data: &'a [u8],
+}
+
+/// `Deaggregated` without copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeaggregatedRef<'a> {
+    Plain,
+    Aggregated(Vec<UserRecordRef<'a>>),
+}
+
+/// De-aggregates one Kinesis record's data without copying it: what it adds in memory is a
+/// `UserRecordRef` per user record. An aggregate of more than `max_records` user records is
+/// refused (`TooManyRecords`) after counting them, before anything is allocated.
+///
+/// The protobuf is read by hand (three fields at the top, four in a record), as prost reads
+/// it: fields in any order, unknown fields skipped, the last value of a repeated scalar wins,
+/// a missing `partition_key_index` is 0 and a missing `data` empty. `prost`'s messages above
+/// stay the writer (`aggregate`) and the tests' oracle.
+pub fn deaggregate_ref(data: &[u8], max_records: usize) -> Result<DeaggregatedRef<'_>, KplError> {
     let Some(payload) = checked_payload(data) else {
-        return Ok(Deaggregated::Plain);
+        return Ok(DeaggregatedRef::Plain);
     };
-    let agg = AggregatedRecord::decode(payload).map_err(|e| KplError::Protobuf(e.to_string()))?;
-    let pk_len = agg.partition_key_table.len();
-    let ehk_len = agg.explicit_hash_key_table.len();
-    let mut out = Vec::with_capacity(agg.records.len());
-    let AggregatedRecord {
-        partition_key_table,
-        explicit_hash_key_table,
-        records,
-    } = agg;
-    for (index, r) in records.into_iter().enumerate() {
-        let partition_key = usize::try_from(r.partition_key_index)
+    let (mut pk_len, mut ehk_len, mut count) = (0usize, 0usize, 0usize);
+    for field in Fields(payload) {
+        match field? {
+            (1, Wire::Bytes(_)) => pk_len += 1,
+            (2, Wire::Bytes(_)) => ehk_len += 1,
+            (3, Wire::Bytes(_)) => count += 1,
+            (1..=3, _) => return Err(wire_error("a field of AggregatedRecord has the wrong wire type")),
+            _ => {}
+        }
+    }
+    if count > max_records {
+        return Err(KplError::TooManyRecords {
+            records: count,
+            max: max_records,
+            bytes: data.len(),
+        });
+    }
+    let mut partition_keys = Vec::with_capacity(pk_len);
+    let mut explicit_hash_keys = Vec::with_capacity(ehk_len);
+    let mut records = Vec::with_capacity(count);
+    for field in Fields(payload) {
+        match field? {
+            (1, Wire::Bytes(b)) => partition_keys.push(utf8(b)?),
+            (2, Wire::Bytes(b)) => explicit_hash_keys.push(utf8(b)?),
+            (3, Wire::Bytes(b)) => records.push(b),
+            _ => {}
+        }
+    }
+    let mut out = Vec::with_capacity(count);
+    for (index, record) in records.into_iter().enumerate() {
+        let (mut pk_index, mut ehk_index, mut bytes) = (0u64, None, &record[..0]);
+        for field in Fields(record) {
+            match field? {
+                (1, Wire::Varint(v)) => pk_index = v,
+                (2, Wire::Varint(v)) => ehk_index = Some(v),
+                (3, Wire::Bytes(b)) => bytes = b,
+                (4, Wire::Bytes(tag)) => check_tag(tag)?,
+                (1..=4, _) => return Err(wire_error("a field of Record has the wrong wire type")),
+                _ => {}
+            }
+        }
+        let partition_key = usize::try_from(pk_index)
             .ok()
-            .and_then(|i| partition_key_table.get(i))
+            .and_then(|i| partition_keys.get(i).copied())
             .ok_or(KplError::PartitionKeyIndex {
                 index,
-                key_index: r.partition_key_index,
-                table_len: pk_len,
-            })?
-            .clone();
-        let explicit_hash_key = match r.explicit_hash_key_index {
+                key_index: pk_index,
+                table_len: partition_keys.len(),
+            })?;
+        let explicit_hash_key = match ehk_index {
             None => None,
             Some(k) => Some(
                 usize::try_from(k)
                     .ok()
-                    .and_then(|i| explicit_hash_key_table.get(i))
+                    .and_then(|i| explicit_hash_keys.get(i).copied())
                     .ok_or(KplError::ExplicitHashKeyIndex {
                         index,
                         key_index: k,
-                        table_len: ehk_len,
-                    })?
-                    .clone(),
+                        table_len: explicit_hash_keys.len(),
+                    })?,
             ),
         };
-        out.push(UserRecord {
+        out.push(UserRecordRef {
             partition_key,
             explicit_hash_key,
-            data: r.data,
+            data: bytes,
         });
     }
-    Ok(Deaggregated::Aggregated(out))
+    Ok(DeaggregatedRef::Aggregated(out))
+}
+
+fn wire_error(what: &str) -> KplError {
+    KplError::Protobuf(what.to_owned())
+}
+
+fn utf8(b: &[u8]) -> Result<&str, KplError> {
+    std::str::from_utf8(b).map_err(|_| wire_error("a key table entry is not UTF-8"))
+}
+
+/// A `Tag` is skipped, but checked as prost would decode it (its strings are UTF-8).
+fn check_tag(tag: &[u8]) -> Result<(), KplError> {
+    for field in Fields(tag) {
+        match field? {
+            (1 | 2, Wire::Bytes(b)) => {
+                utf8(b)?;
+            }
+            (1 | 2, _) => return Err(wire_error("a field of Tag has the wrong wire type")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One protobuf field's value.
+enum Wire<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+/// The fields of one protobuf message, as `(field number, value)`.
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Fields<'a> {
+    fn varint(&mut self) -> Result<u64, KplError> {
+        let mut value = 0u64;
+        for i in 0..10 {
+            let (&b, rest) = self
+                .0
+                .split_first()
+                .ok_or_else(|| wire_error("a varint runs past the end"))?;
+            self.0 = rest;
+            if i == 9 && b > 1 {
+                return Err(wire_error("a varint overflows 64 bits"));
+            }
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(wire_error("a varint is longer than 10 bytes"))
+    }
+
+    /// Skips the fields of a group up to its end-group marker.
+    fn skip_group(&mut self, number: u64, depth: usize) -> Result<(), KplError> {
+        if depth > 100 {
+            return Err(wire_error("groups nest too deep"));
+        }
+        loop {
+            let key = self.varint()?;
+            let inner = key >> 3;
+            if inner == 0 || inner > u64::from(u32::MAX >> 3) {
+                return Err(wire_error("a field number is out of range"));
+            }
+            match key & 7 {
+                0 => {
+                    self.varint()?;
+                }
+                1 => {
+                    self.take(8)?;
+                }
+                2 => {
+                    let n = self.varint()?;
+                    self.take(n)?;
+                }
+                3 => self.skip_group(inner, depth + 1)?,
+                4 if inner == number => return Ok(()),
+                5 => {
+                    self.take(4)?;
+                }
+                _ => return Err(wire_error("a group ends out of place")),
+            }
+        }
+    }
+
+    fn take(&mut self, n: u64) -> Result<&'a [u8], KplError> {
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.0.len())
+            .ok_or_else(|| wire_error("a field runs past the end"))?;
+        let (taken, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(taken)
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<(u64, Wire<'a>), KplError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let field = (|| {
+            let key = self.varint()?;
+            let number = key >> 3;
+            if number == 0 || number > u64::from(u32::MAX >> 3) {
+                return Err(wire_error("a field number is out of range"));
+            }
+            let value = match key & 7 {
+                0 => Wire::Varint(self.varint()?),
+                1 => {
+                    self.take(8)?;
+                    Wire::Fixed
+                }
+                2 => {
+                    let n = self.varint()?;
+                    Wire::Bytes(self.take(n)?)
+                }
+                5 => {
+                    self.take(4)?;
+                    Wire::Fixed
+                }
+                // A group (deprecated, never in an aggregate): skipped to its end, as prost
+                // skips an unknown one.
+                3 => {
+                    self.skip_group(number, 0)?;
+                    Wire::Fixed
+                }
+                _ => return Err(wire_error("an unexpected wire type")),
+            };
+            Ok((number, value))
+        })();
+        if field.is_err() {
+            self.0 = &[];
+        }
+        Some(field)
+    }
 }
 
 /// Builds an aggregate from user records (partition keys and explicit hash keys are stored
@@ -253,6 +465,74 @@ mod tests {
             }).collect();
             let bytes = aggregate(&records);
             prop_assert_eq!(deaggregate(&bytes).unwrap(), Deaggregated::Aggregated(records));
+        }
+
+        /// The hand-written reader and prost's decoding agree on any payload.
+        #[test]
+        fn reads_as_prost_decodes(payload in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut framed = KPL_MAGIC.to_vec();
+            framed.extend_from_slice(&payload);
+            framed.extend_from_slice(&Md5::digest(&payload));
+            let ours = deaggregate(&framed);
+            match AggregatedRecord::decode(payload.as_slice()) {
+                Err(_) => prop_assert!(matches!(ours, Err(KplError::Protobuf(_))), "{:?}", ours),
+                Ok(agg) => {
+                    let expected: Result<Vec<UserRecord>, ()> = agg.records.iter().map(|r| {
+                        Ok(UserRecord {
+                            partition_key: agg.partition_key_table.get(r.partition_key_index as usize).ok_or(())?.clone(),
+                            explicit_hash_key: match r.explicit_hash_key_index {
+                                None => None,
+                                Some(i) => Some(agg.explicit_hash_key_table.get(i as usize).ok_or(())?.clone()),
+                            },
+                            data: r.data.clone(),
+                        })
+                    }).collect();
+                    match expected {
+                        Ok(users) => prop_assert_eq!(ours, Ok(Deaggregated::Aggregated(users))),
+                        Err(()) => prop_assert!(ours.is_err()),
+                    }
+                }
+            }
+        }
+
+        /// Valid aggregates (prost-encoded, with tags and unknown fields kept out) read the
+        /// same through both.
+        #[test]
+        fn reads_prost_encoded_aggregates(records in proptest::collection::vec(
+            (0u64..3, proptest::option::of(0u64..2), proptest::collection::vec(any::<u8>(), 0..40), any::<bool>()),
+            0..12,
+        )) {
+            let agg = AggregatedRecord {
+                partition_key_table: vec!["a".into(), "bb".into(), "c".into()],
+                explicit_hash_key_table: vec!["1".into(), "22".into()],
+                records: records.iter().map(|(pk, ehk, data, tag)| Record {
+                    partition_key_index: *pk,
+                    explicit_hash_key_index: *ehk,
+                    data: data.clone(),
+                    tags: if *tag { vec![Tag { key: "k".into(), value: Some("v".into()) }] } else { vec![] },
+                }).collect(),
+            };
+            let payload = agg.encode_to_vec();
+            let mut framed = KPL_MAGIC.to_vec();
+            framed.extend_from_slice(&payload);
+            framed.extend_from_slice(&Md5::digest(&payload));
+            let Ok(DeaggregatedRef::Aggregated(users)) = deaggregate_ref(&framed, usize::MAX) else {
+                return Err(TestCaseError::fail("not read"));
+            };
+            prop_assert_eq!(users.len(), records.len());
+            for (u, (pk, ehk, data, _)) in users.iter().zip(&records) {
+                prop_assert_eq!(u.partition_key, agg.partition_key_table[*pk as usize].as_str());
+                prop_assert_eq!(u.explicit_hash_key, ehk.map(|e| agg.explicit_hash_key_table[e as usize].as_str()));
+                prop_assert_eq!(u.data, data.as_slice());
+            }
+            // The count is known before anything is allocated.
+            if !records.is_empty() {
+                let refused = matches!(
+                    deaggregate_ref(&framed, records.len() - 1),
+                    Err(KplError::TooManyRecords { .. })
+                );
+                prop_assert!(refused);
+            }
         }
 
         #[test]

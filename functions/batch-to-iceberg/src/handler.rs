@@ -34,6 +34,7 @@ use lambda_runtime::LambdaEvent;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use trickle_kinesis_batch::{response, EventError, ShardBatch, SourceRecord, StreamEvent};
+use trickle_kinesis_batch::decode::{write_error_lines, Failure};
 
 /// Table properties of a table this function creates.
 pub const NEW_TABLE_PROPERTIES: [(&str, &str); 2] = [
@@ -395,12 +396,10 @@ impl<P: TablePointer> BatchToIceberg<P> {
         pending: &[SourceRecord],
         rejected: &[Rejected],
     ) -> Result<(), CommitError> {
+        let failures: Vec<Failure<'_>> = rejected.iter().map(Rejected::failure).collect();
         let mut body = Vec::new();
-        for r in rejected {
-            body.extend_from_slice(&r.line(pending));
-            body.push(b'\n');
-        }
-        let gz = gzip(&body);
+        write_error_lines(&failures, pending, &mut body);
+        let gz = gzip(&body).map_err(|e| CommitError::ErrorObject(e.to_string()))?;
         let day = pending[0].arrival.format("%Y/%m/%d");
         let key = format!(
             "{}{}/{}/{day}/{}-{}.ndjson.gz",
@@ -421,12 +420,15 @@ impl<P: TablePointer> BatchToIceberg<P> {
     }
 }
 
-fn gzip(body: &[u8]) -> Vec<u8> {
+/// gzip of the error lines; a failure is an error, never an empty object.
+fn gzip(body: &[u8]) -> Result<Vec<u8>, String> {
     let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
     let mut out = vec![0; c.gzip_compress_bound(body.len())];
-    let n = c.gzip_compress(body, &mut out).unwrap_or(0);
+    let n = c
+        .gzip_compress(body, &mut out)
+        .map_err(|e| format!("gzip of the error lines: {e:?}"))?;
     out.truncate(n);
-    out
+    Ok(out)
 }
 
 fn backoff(attempt: u32) -> Duration {

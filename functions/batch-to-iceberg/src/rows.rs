@@ -4,7 +4,7 @@
 use crate::schema::{SchemaError, TableColumns};
 use arrow_array::RecordBatch;
 use trickle_columnar::{RecordEncoder, RecordError};
-use trickle_kinesis_batch::decode::{error_line, user_records, ErrorReason};
+use trickle_kinesis_batch::decode::{error_line, user_records, ErrorReason, Failure};
 use trickle_kinesis_batch::SourceRecord;
 
 /// One record that goes to the error prefix.
@@ -19,6 +19,17 @@ pub struct Rejected {
 }
 
 impl Rejected {
+    /// As the shared error-line writer takes it (`write_error_lines`).
+    pub fn failure(&self) -> Failure<'_> {
+        Failure {
+            reason: self.reason,
+            message: &self.message,
+            record: self.record,
+            sub: self.sub,
+            data: &self.data,
+        }
+    }
+
     /// Its line, Firehose's processing-failed shape.
     pub fn line(&self, records: &[SourceRecord]) -> Vec<u8> {
         error_line(

@@ -116,6 +116,7 @@ impl Config {
         let data_prefix = key_prefix(&lookup, "PREFIX", "")?;
         let error_prefix = key_prefix(&lookup, "ERROR_PREFIX", DEFAULT_ERROR_PREFIX)?;
         let state_prefix = key_prefix(&lookup, "STATE_PREFIX", DEFAULT_STATE_PREFIX)?;
+        prefixes_apart(&data_prefix, &error_prefix)?;
         let compression = cfg::parsed_or(&lookup, "COMPRESSION", Compression::Gzip)?;
         let key_layout = cfg::parsed_or(&lookup, "KEY_LAYOUT", KeyLayout::Firehose)?;
         // Validated even when partitioning is off, so a bad value fails at cold start.
@@ -193,6 +194,33 @@ impl Config {
             compression,
             key_layout,
             partitioning,
+        })
+    }
+}
+
+/// Data and error keys must never meet, or two different objects could share a key. A data
+/// key continues its `PREFIX` with `{name}=`, `year=` or a digit (the date); an error key
+/// continues its `ERROR_PREFIX` with a reason (`not-json/`, ...). So the two prefixes may
+/// not start one with the other, except an empty `PREFIX` beside an `ERROR_PREFIX` whose
+/// first segment holds no `=` and does not start with a digit.
+fn prefixes_apart(data: &str, error: &str) -> Result<(), ConfigError> {
+    let first_segment = error.split('/').next().unwrap_or_default();
+    let apart = if data.is_empty() {
+        !error.is_empty()
+            && !first_segment.contains('=')
+            && !first_segment.starts_with(|c: char| c.is_ascii_digit())
+    } else {
+        !data.starts_with(error) && !error.starts_with(data)
+    };
+    if apart {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            name: "ERROR_PREFIX",
+            value: error.to_owned(),
+            reason: format!(
+                "data keys (PREFIX {data:?}) and error keys could meet: use prefixes that do not start one with the other, such as raw/ and errors/"
+            ),
         })
     }
 }
@@ -471,6 +499,29 @@ mod tests {
             let err = Config::from_lookup(trickle_shared::config::map_lookup(&all)).unwrap_err();
             assert!(err.to_string().contains(want), "{pairs:?}: {err}");
         }
+    }
+
+    #[test]
+    fn rejects_data_and_error_prefixes_whose_keys_could_meet() {
+        for (data, error) in [
+            ("raw/", "raw/"),
+            ("raw/errors/", "raw/"),
+            ("raw/", "raw/e/"),
+            ("", "2024/"),
+            ("", "c=x/"),
+        ] {
+            let pairs = [("BUCKET_NAME", "b"), ("PREFIX", data), ("ERROR_PREFIX", error)];
+            let err = Config::from_lookup(|name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains("ERROR_PREFIX"), "{data:?} {error:?}: {err}");
+        }
+        assert!(prefixes_apart("", "errors/").is_ok());
+        assert!(prefixes_apart("raw/", "errors/").is_ok());
     }
 
     #[test]

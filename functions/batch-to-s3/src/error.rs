@@ -18,4 +18,6 @@ pub enum WriteError {
     Compression(String),
     #[error("too little time left before the invocation deadline to write another object")]
     DeadlineNear,
+    #[error("the key {key} holds another object than the one planned for it (its records' digest differs): nothing is written over it")]
+    KeyHoldsAnotherObject { key: String },
 }

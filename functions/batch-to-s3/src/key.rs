@@ -3,24 +3,53 @@
 //! retried write land on the object the first attempt wrote (and answer 412).
 //!
 //! ```text
-//! data:  {PREFIX}[{name}={value}/]{date}{shard_id}-{first_seq}-{last_seq}{ext}
-//! error: {ERROR_PREFIX}{reason}/{date}{shard_id}-{first_seq}-{last_seq}{ext}
+//! data:  {PREFIX}[{name}={value}/]{date}{name}
+//! error: {ERROR_PREFIX}{reason}/{date}{name}
+//! name:  {shard_id}-{first_seq}-{last_seq}{ext}      (one segment, when it fits 255 bytes)
+//!        {shard_id}/{first_seq}/{last_seq}{ext}      (otherwise: ids longer than AWS issues)
 //! state: {STATE_PREFIX}{stream_name}/{shard_id}.json
 //! date:  YYYY/MM/DD/HH/                       (KEY_LAYOUT=firehose, the default)
 //!        year=YYYY/month=MM/day=DD/hour=HH/   (KEY_LAYOUT=hive)
 //! ```
 //!
 //! The date is the approximate arrival time (UTC) of the first record the invocation writes,
-//! as Firehose does with its own buffer. Sequence numbers are zero-padded to the 129 digits
-//! the Kinesis API allows, so a listing (which S3 returns in UTF-8 byte order) is in shard
-//! order: `...-0009-...` sorts before `...-0010-...`, and the 56-digit numbers AWS issues
-//! sort correctly against the short ones local emulators issue.
+//! as Firehose does with its own buffer.
+//!
+//! A sequence number is written length-prefixed: its digit count in three digits, then its
+//! digits (`9` is `0019`, `10` is `00210`, AWS's 56-digit numbers are `056...`). Since a
+//! longer number is a larger one, a listing (which S3 returns in UTF-8 byte order) is in
+//! shard order, and the 56-digit numbers AWS issues sort correctly against the short ones
+//! local emulators issue.
+//!
+//! Every segment of a key is at most 255 bytes (`MAX_SEGMENT_BYTES`), the file-name limit of
+//! the file systems that `aws s3 cp --recursive`, `aws s3 sync`, rclone, s3fs and Mountpoint
+//! copy or mount objects to. The file name is one segment whenever it fits, which is always
+//! the case for the ids AWS issues (20-byte shard ids, 56-digit sequence numbers): shard ids
+//! up to `ONE_SEGMENT_MAX_SHARD_ID_BYTES` with sequence numbers up to
+//! `ONE_SEGMENT_MAX_SEQUENCE_DIGITS` digits fit (checked at compile time). A longer name is
+//! split at its two separators into three segments instead. Within a shard the split form
+//! is taken from some sequence number length on and never left again (sequence numbers only
+//! grow), and `/` sorts after `-`, so the listing order stays the shard order.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use std::str::FromStr;
 use trickle_shared::limits::S3_MAX_KEY_BYTES;
 use trickle_shared::sequence::MAX_SEQUENCE_DIGITS;
 use trickle_shared::SequenceNumber;
+
+/// The longest file name (one key segment) the common file systems take.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+/// Digits of a key sequence number's length prefix (enough for `MAX_SEQUENCE_DIGITS`).
+pub const SEQUENCE_LENGTH_DIGITS: usize = 3;
+/// The shard ids AWS issues: `shardId-` and 12 digits.
+pub const AWS_SHARD_ID_BYTES: usize = 20;
+/// The sequence numbers AWS issues today.
+pub const AWS_SEQUENCE_DIGITS: usize = 56;
+/// The longest shard id whose file names are always one segment (with sequence numbers of
+/// up to `ONE_SEGMENT_MAX_SEQUENCE_DIGITS` digits).
+pub const ONE_SEGMENT_MAX_SHARD_ID_BYTES: usize = 64;
+/// The longest sequence number whose file names are always one segment.
+pub const ONE_SEGMENT_MAX_SEQUENCE_DIGITS: usize = 85;
 
 /// The longest `PREFIX`, `ERROR_PREFIX` or `STATE_PREFIX` accepted.
 pub const MAX_PREFIX_BYTES: usize = 256;
@@ -62,11 +91,39 @@ pub fn date_path(layout: KeyLayout, t: DateTime<Utc>) -> String {
     }
 }
 
-/// A sequence number as it appears in a key: zero-padded to the widest number Kinesis can
-/// issue, so that byte order is numeric order.
+/// A sequence number as it appears in a key: its digit count in `SEQUENCE_LENGTH_DIGITS`
+/// digits, then its digits, so that byte order is numeric order.
 pub fn key_sequence(seq: &SequenceNumber) -> String {
-    format!("{:0>width$}", seq.as_str(), width = MAX_SEQUENCE_DIGITS)
+    let digits = seq.as_str();
+    format!(
+        "{:0width$}{digits}",
+        digits.len(),
+        width = SEQUENCE_LENGTH_DIGITS
+    )
 }
+
+/// Bytes of a one-segment file name.
+const fn one_segment_name_bytes(shard_id: usize, first: usize, last: usize, ext: usize) -> usize {
+    shard_id + 1 + SEQUENCE_LENGTH_DIGITS + first + 1 + SEQUENCE_LENGTH_DIGITS + last + ext
+}
+
+// The ids AWS issues, and well beyond, always make one-segment names; the split form's
+// segments always fit.
+const _: () = assert!(
+    one_segment_name_bytes(
+        ONE_SEGMENT_MAX_SHARD_ID_BYTES,
+        ONE_SEGMENT_MAX_SEQUENCE_DIGITS,
+        ONE_SEGMENT_MAX_SEQUENCE_DIGITS,
+        MAX_EXTENSION_BYTES
+    ) <= MAX_SEGMENT_BYTES
+);
+const _: () = assert!(AWS_SHARD_ID_BYTES <= ONE_SEGMENT_MAX_SHARD_ID_BYTES);
+const _: () = assert!(AWS_SEQUENCE_DIGITS <= ONE_SEGMENT_MAX_SEQUENCE_DIGITS);
+const _: () = assert!(MAX_SHARD_ID_BYTES <= MAX_SEGMENT_BYTES);
+const _: () = assert!(
+    SEQUENCE_LENGTH_DIGITS + MAX_SEQUENCE_DIGITS + MAX_EXTENSION_BYTES <= MAX_SEGMENT_BYTES
+);
+const _: () = assert!(MAX_SEQUENCE_DIGITS < 10usize.pow(SEQUENCE_LENGTH_DIGITS as u32));
 
 /// A value made safe for one key segment: `A-Z a-z 0-9 . _ -` stay, every other byte becomes
 /// `%XX` (as Hive escapes partition values), a value of only dots is escaped whole (no `.` or
@@ -117,15 +174,14 @@ pub struct ObjectName<'a> {
 impl ObjectName<'_> {
     /// The full key.
     pub fn key(&self) -> String {
+        let shard = safe_segment(self.shard_id, MAX_SHARD_ID_BYTES);
+        let (first, last) = (key_sequence(self.first), key_sequence(self.last));
+        let one_segment = shard.len() + 1 + first.len() + 1 + last.len() + self.extension.len()
+            <= MAX_SEGMENT_BYTES;
+        let sep = if one_segment { '-' } else { '/' };
         format!(
-            "{}{}{}{}-{}-{}{}",
-            self.prefix,
-            self.segment,
-            self.date,
-            safe_segment(self.shard_id, MAX_SHARD_ID_BYTES),
-            key_sequence(self.first),
-            key_sequence(self.last),
-            self.extension
+            "{}{}{}{shard}{sep}{first}{sep}{last}{}",
+            self.prefix, self.segment, self.date, self.extension
         )
     }
 }
@@ -148,7 +204,7 @@ pub const fn longest_key_bytes() -> usize {
         + segment
         + date
         + MAX_SHARD_ID_BYTES
-        + 2 * (1 + MAX_SEQUENCE_DIGITS)
+        + 2 * (1 + SEQUENCE_LENGTH_DIGITS + MAX_SEQUENCE_DIGITS)
         + MAX_EXTENSION_BYTES
 }
 
@@ -187,19 +243,40 @@ mod tests {
     }
 
     #[test]
-    fn key_names_shard_and_padded_range() {
+    fn key_names_shard_and_length_prefixed_range() {
         let (a, b) = (seq("9"), seq("10"));
-        let key = name(&a, &b).key();
-        assert!(key.starts_with("raw/2024/06/10/06/shardId-000000000000-000"));
-        assert!(key.contains("00009-00"), "{key}");
-        assert!(key.ends_with("00010.ndjson.gz"), "{key}");
-        let digits = key
-            .trim_end_matches(".ndjson.gz")
-            .rsplit('-')
-            .next()
-            .unwrap();
-        assert_eq!(digits.len(), MAX_SEQUENCE_DIGITS);
-        assert_eq!(key_sequence(&a).len(), MAX_SEQUENCE_DIGITS);
+        assert_eq!(
+            name(&a, &b).key(),
+            "raw/2024/06/10/06/shardId-000000000000-0019-00210.ndjson.gz"
+        );
+        assert_eq!(key_sequence(&seq("0")), "0010");
+    }
+
+    #[test]
+    fn aws_ids_make_a_file_name_well_under_255_bytes() {
+        let aws = seq(&"4".repeat(AWS_SEQUENCE_DIGITS));
+        let key = name(&aws, &aws).key();
+        let file = key.rsplit('/').next().unwrap();
+        assert_eq!(file.len(), 20 + 2 * (1 + 3 + 56) + ".ndjson.gz".len());
+        assert!(file.len() <= MAX_SEGMENT_BYTES);
+    }
+
+    #[test]
+    fn names_too_long_for_one_segment_are_split_and_every_segment_fits() {
+        let long = seq(&"7".repeat(MAX_SEQUENCE_DIGITS));
+        let shard = "s".repeat(MAX_SHARD_ID_BYTES);
+        let key = ObjectName {
+            shard_id: &shard,
+            extension: ".ndjson.zst",
+            ..name(&long, &long)
+        }
+        .key();
+        assert!(key.split('/').all(|s| s.len() <= MAX_SEGMENT_BYTES), "{key}");
+        let digits = format!("129{}", "7".repeat(MAX_SEQUENCE_DIGITS));
+        assert!(
+            key.ends_with(&format!("/{shard}/{digits}/{digits}.ndjson.zst")),
+            "{key}"
+        );
     }
 
     #[test]
@@ -245,11 +322,27 @@ mod tests {
 
     proptest! {
         #[test]
-        fn keys_sort_like_their_sequence_numbers(a in "[1-9][0-9]{0,60}", b in "[1-9][0-9]{0,60}") {
+        fn keys_sort_like_their_sequence_numbers(a in "[1-9][0-9]{0,128}", b in "[1-9][0-9]{0,128}") {
             let (a, b) = (seq(&a), seq(&b));
             let ka = name(&a, &a).key();
             let kb = name(&b, &b).key();
             prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+        }
+
+        /// Objects of one shard in sequence order (each starting at or after the last one's
+        /// end) list in that order, whichever form their names take, and no segment is
+        /// longer than 255 bytes.
+        #[test]
+        fn consecutive_objects_list_in_shard_order(
+            shard in "[a-zA-Z0-9-]{1,128}",
+            mut seqs in proptest::collection::vec("[1-9][0-9]{0,128}", 4),
+        ) {
+            let mut seqs: Vec<SequenceNumber> = seqs.drain(..).map(|s| seq(&s)).collect();
+            seqs.sort();
+            let key = |a: &SequenceNumber, b: &SequenceNumber| ObjectName { shard_id: &shard, ..name(a, b) }.key();
+            let (k1, k2) = (key(&seqs[0], &seqs[1]), key(&seqs[2], &seqs[3]));
+            prop_assert!(k1 <= k2, "{} > {}", k1, k2);
+            prop_assert!(k1.split('/').chain(k2.split('/')).all(|s| s.len() <= MAX_SEGMENT_BYTES));
         }
 
         #[test]

@@ -4,7 +4,11 @@
 //! - The value is a JSON scalar (string as itself, number/bool as JSON text), escaped for a
 //!   key and cut to `MAX_PARTITION_VALUE_BYTES` (see `key::safe_segment`).
 //! - A record without the value (absent, null, object, array, or empty) goes to the default
-//!   partition (`DEFAULT_PARTITION`, `__HIVE_DEFAULT_PARTITION__` unless set).
+//!   partition (`DEFAULT_PARTITION`, `__HIVE_DEFAULT_PARTITION__` unless set). So does a
+//!   record whose value is spelled like the default partition: it names the same key
+//!   segment, which every reader (Hive, Athena, Spark) reads as the default partition too.
+//!   Slots and key segments are one to one, so two data objects of one plan never share a
+//!   key (see `plan.rs`).
 //! - At most `MAX_PARTITIONS` named partitions per invocation, taken in order of first
 //!   appearance in the shard. Records of any further value are not dropped: they go to the
 //!   default partition too, whole and unchanged (their value is still in the record, so a
@@ -41,6 +45,8 @@ pub enum Slot {
 #[derive(Debug, Clone)]
 pub struct PartitionBound {
     max: usize,
+    /// The default partition's (key-safe) value: a record with this value is in it.
+    default_value: String,
     names: Vec<String>,
     index: HashMap<String, usize>,
     /// Records sent to the default partition only because of the bound.
@@ -48,9 +54,10 @@ pub struct PartitionBound {
 }
 
 impl PartitionBound {
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, default_value: &str) -> Self {
         Self {
             max,
+            default_value: default_value.to_owned(),
             names: Vec::new(),
             index: HashMap::new(),
             overflowed: 0,
@@ -59,7 +66,7 @@ impl PartitionBound {
 
     /// The slot of a record with this (already key-safe) value.
     pub fn slot(&mut self, value: Option<&str>) -> Slot {
-        let Some(v) = value else {
+        let Some(v) = value.filter(|v| *v != self.default_value) else {
             return Slot::Default;
         };
         if let Some(&i) = self.index.get(v) {
@@ -108,7 +115,8 @@ mod tests {
 
     #[test]
     fn bounds_named_partitions_and_sends_overflow_to_default() {
-        let mut b = PartitionBound::new(2);
+        let mut b = PartitionBound::new(2, "__HIVE_DEFAULT_PARTITION__");
+        assert_eq!(b.slot(Some("__HIVE_DEFAULT_PARTITION__")), Slot::Default);
         assert_eq!(b.slot(Some("a")), Slot::Named(0));
         assert_eq!(b.slot(None), Slot::Default);
         assert_eq!(b.slot(Some("b")), Slot::Named(1));
@@ -125,7 +133,21 @@ mod tests {
             values in proptest::collection::vec(proptest::option::of("[a-e]{1,2}"), 0..200),
             max in 1usize..10,
         ) {
-            let mut b = PartitionBound::new(max);
+            let mut b = PartitionBound::new(max, "d");
+            let slots: Vec<Slot> = values.iter().map(|v| b.slot(v.as_deref())).collect();
+            prop_assert!(b.named() <= max);
+            prop_assert_eq!(slots.len(), values.len());
+            // Named values are distinct and never the default's: slots and segments are
+            // one to one.
+            prop_assert!((0..b.named()).all(|i| b.value(Slot::Named(i)) != Some("d")));
+        }
+
+        #[test]
+        fn named_slots_hold_their_value(
+            values in proptest::collection::vec(proptest::option::of("[a-e]{1,2}"), 0..200),
+            max in 1usize..10,
+        ) {
+            let mut b = PartitionBound::new(max, "d");
             let slots: Vec<Slot> = values.iter().map(|v| b.slot(v.as_deref())).collect();
             prop_assert!(b.named() <= max);
             prop_assert_eq!(slots.len(), values.len());

@@ -12,7 +12,7 @@
 //!   order they are written in (see `write.rs` for why that matters).
 
 use crate::config::{Config, Format};
-use crate::decode::{error_line, user_records, ErrorReason};
+use crate::decode::{user_records, write_error_lines, ErrorReason, Failure};
 use crate::encode::{frame, CONTENT_TYPE_NDJSON};
 use crate::error::WriteError;
 use crate::event::SourceRecord;
@@ -33,6 +33,10 @@ pub const META_LAST_SEQUENCE: &str = "last-sequence-number";
 pub const META_RECORD_COUNT: &str = "record-count";
 pub const META_ERROR_REASON: &str = "error-reason";
 pub const META_ERROR_MESSAGE: &str = "error-message";
+/// SHA-256 (hex) of the user records an object holds, in order, each as its length (8 bytes,
+/// little-endian) and its bytes. It names the object's contents whatever the compression
+/// or its level, so a 412 on its key can be told apart from another object's (`write.rs`).
+pub const META_RECORDS_DIGEST: &str = "records-sha256";
 /// The longest `error-message` metadata value: the first record's reason, cut to leave
 /// room for the other entries within S3's 2 KB of user metadata.
 pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
@@ -99,7 +103,7 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
     let mut bound = config
         .partitioning
         .as_ref()
-        .map(|p| PartitionBound::new(p.max_partitions));
+        .map(|p| PartitionBound::new(p.max_partitions, &p.default_value));
     let mut groups: BTreeMap<Group, Vec<Member<'_>>> = BTreeMap::new();
     // Parquet: one file's rows per data group, filled as records are assigned.
     let mut files: BTreeMap<Slot, RecordEncoder> = BTreeMap::new();
@@ -188,19 +192,18 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
             Group::Error(reason) => {
                 plan.error_records += members.len();
                 let segment = format!("{}/", safe_segment(reason.code(), MAX_REASON_BYTES));
-                let lines: Vec<Vec<u8>> = members
+                let failures: Vec<Failure<'_>> = members
                     .iter()
-                    .map(|m| {
-                        error_line(
-                            reason,
-                            m.error.as_deref().unwrap_or_default(),
-                            &records[m.record],
-                            m.sub,
-                            &m.data,
-                        )
+                    .map(|m| Failure {
+                        reason,
+                        message: m.error.as_deref().unwrap_or_default(),
+                        record: m.record,
+                        sub: m.sub,
+                        data: &m.data,
                     })
                     .collect();
-                let body = frame(lines.iter().map(Vec::as_slice));
+                let mut body = Vec::new();
+                write_error_lines(&failures, records, &mut body);
                 (
                     config.error_prefix.as_str(),
                     segment,
@@ -230,6 +233,10 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
                 records[last].sequence.to_string(),
             ),
             (META_RECORD_COUNT.to_owned(), members.len().to_string()),
+            (
+                META_RECORDS_DIGEST.to_owned(),
+                records_digest(members.iter().map(|m| m.data.as_ref())),
+            ),
         ];
         if let ObjectKind::Error(reason) = kind {
             metadata.push((META_ERROR_REASON.to_owned(), reason.code().to_owned()));
@@ -293,6 +300,20 @@ fn ndjson(config: &Config, body: Vec<u8>) -> Result<Encoded, WriteError> {
         content_encoding: config.compression.content_encoding(),
         extension: config.compression.extension(),
     })
+}
+
+/// `records-sha256` of some user records.
+pub fn records_digest<'a>(records: impl Iterator<Item = &'a [u8]>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for r in records {
+        hash.update((r.len() as u64).to_le_bytes());
+        hash.update(r);
+    }
+    hash.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// S3 user metadata travels in HTTP headers: keep printable ASCII, cut to `max` bytes.
@@ -381,7 +402,7 @@ mod tests {
             .put
             .key
             .starts_with("raw/2024/06/10/06/shardId-000000000000-"));
-        assert!(o.put.key.contains("00009-00"), "{}", o.put.key);
+        assert!(o.put.key.ends_with("-0019-00211.ndjson"), "{}", o.put.key);
         assert_eq!(meta(o, META_FIRST_SEQUENCE), "9");
         assert_eq!(meta(o, META_LAST_SEQUENCE), "11");
         assert_eq!(meta(o, META_RECORD_COUNT), "3");
@@ -460,6 +481,114 @@ mod tests {
     fn metadata_is_printable_ascii() {
         assert_eq!(metadata_value("é\nok", 10), "??ok");
         assert_eq!(metadata_value(&"x".repeat(600), 512).len(), 512);
+    }
+
+    fn aggregate(records: &[&str]) -> Vec<u8> {
+        use trickle_shared::kpl::{self, UserRecord};
+        let users: Vec<UserRecord> = records
+            .iter()
+            .map(|r| UserRecord {
+                partition_key: "pk".into(),
+                explicit_hash_key: None,
+                data: r.as_bytes().to_vec(),
+            })
+            .collect();
+        kpl::aggregate(&users)
+    }
+
+    fn rec_bytes(seq: u64, data: Vec<u8>) -> SourceRecord {
+        SourceRecord {
+            data,
+            ..rec(seq, "")
+        }
+    }
+
+    /// Found with hostile input: a value spelled like the default partition beside a record
+    /// without a value, in one aggregate, made two objects with one key; the second PUT's
+    /// 412 was then counted as stored and a record was lost.
+    #[test]
+    fn a_value_spelled_like_the_default_partition_shares_its_object() {
+        let records = [rec_bytes(
+            7,
+            aggregate(&[r#"{"c":"__HIVE_DEFAULT_PARTITION__","n":1}"#, r#"{"id":"x"}"#]),
+        )];
+        let p = plan(&partitioned(10), "s", &records).unwrap();
+        assert_eq!(p.objects.len(), 1, "{:?}", p.objects);
+        assert_eq!(p.objects[0].user_records, 2);
+        assert!(p.objects[0]
+            .put
+            .key
+            .starts_with("raw/c=__HIVE_DEFAULT_PARTITION__/"));
+    }
+
+    #[test]
+    fn every_object_carries_the_digest_of_its_records() {
+        let records = [rec(1, "a"), rec(2, "b")];
+        let p = plan(&config(), "s", &records).unwrap();
+        assert_eq!(
+            meta(&p.objects[0], META_RECORDS_DIGEST),
+            records_digest([b"a".as_slice(), b"b".as_slice()].into_iter())
+        );
+        assert_ne!(
+            records_digest([b"ab".as_slice()].into_iter()),
+            records_digest([b"a".as_slice(), b"b".as_slice()].into_iter())
+        );
+    }
+
+    /// One generated user record: a partition value (from a few, the default's spelling
+    /// among them), none, or not JSON.
+    fn user_record() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec!["a", "b", "c/d", "__HIVE_DEFAULT_PARTITION__", "", "é"])
+                .prop_map(|v| format!(r#"{{"c":"{v}"}}"#)),
+            Just(r#"{"n":1}"#.to_owned()),
+            Just(r#"{"c":null}"#.to_owned()),
+            Just("not json".to_owned()),
+            Just(String::new()),
+        ]
+    }
+
+    /// One generated Kinesis record: a plain record, a KPL aggregate of user records, or an
+    /// aggregate with a valid digest and a corrupt body.
+    fn kinesis_record() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            3 => user_record().prop_map(String::into_bytes),
+            2 => proptest::collection::vec(user_record(), 1..6).prop_map(|users| {
+                let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+                aggregate(&refs)
+            }),
+            1 => Just({
+                use md5::{Digest, Md5};
+                let payload = b"\xff\xff\xff";
+                let mut data = trickle_shared::kpl::KPL_MAGIC.to_vec();
+                data.extend_from_slice(payload);
+                data.extend_from_slice(&Md5::digest(payload));
+                data
+            }),
+        ]
+    }
+
+    proptest! {
+        /// Two planned objects never share a key, whatever the batch: partition values,
+        /// the default's spelling, overflow, aggregates and every error reason.
+        #[test]
+        fn no_two_planned_objects_share_a_key(
+            data in proptest::collection::vec(kinesis_record(), 1..30),
+            max in 1usize..4,
+            partition in any::<bool>(),
+        ) {
+            let records: Vec<SourceRecord> = data
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| rec_bytes(i as u64 + 1, d))
+                .collect();
+            let config = if partition { partitioned(max) } else { config() };
+            let p = plan(&config, "shardId-000000000000", &records).unwrap();
+            let keys: std::collections::BTreeSet<&str> =
+                p.objects.iter().map(|o| o.put.key.as_str()).collect();
+            prop_assert_eq!(keys.len(), p.objects.len(), "{:?}", p.objects.iter().map(|o| &o.put.key).collect::<Vec<_>>());
+            prop_assert_eq!(p.objects.iter().map(|o| o.user_records).sum::<usize>(), p.user_records);
+        }
     }
 
     proptest! {

@@ -4,7 +4,8 @@
 //! S3 semantics relied on:
 //! - `PutObject` with `If-None-Match: *` creates the object only if the key is free and
 //!   answers 412 PreconditionFailed otherwise. Our keys are derived from the data, so a 412
-//!   on a data object means an earlier attempt already stored exactly these records.
+//!   on a data object means an earlier attempt stored this object; `write.rs` checks that
+//!   by the digest of its records in the stored object's metadata (`HeadObject`).
 //! - `PutObject` with `If-Match: <etag>` replaces the object only if it is still the version
 //!   we read (412 otherwise): a compare-and-swap for the high-water mark.
 //! - S3 is strongly consistent for reads after writes, so a GET sees the latest PUT.
@@ -74,8 +75,14 @@ pub trait ObjectStore: Send + Sync {
     fn delete_object(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// HeadObject: whether the key exists (settling a write intent asks this per object).
     fn head_object(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        async move { Ok(self.get_object(key).await?.is_some()) }
+        async move { Ok(self.object_metadata(key).await?.is_some()) }
     }
+    /// HeadObject: the object's user metadata (names without `x-amz-meta-`), `None` when
+    /// there is no such key.
+    fn object_metadata(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<(String, String)>>, StoreError>> + Send;
 }
 
 /// The SDK implementation.
@@ -201,7 +208,10 @@ pub mod s3 {
             }))
         }
 
-        async fn head_object(&self, key: &str) -> Result<bool, StoreError> {
+        async fn object_metadata(
+            &self,
+            key: &str,
+        ) -> Result<Option<Vec<(String, String)>>, StoreError> {
             match self
                 .client
                 .head_object()
@@ -210,8 +220,12 @@ pub mod s3 {
                 .send()
                 .await
             {
-                Ok(_) => Ok(true),
-                Err(e) if status(&e) == Some(NOT_FOUND) => Ok(false),
+                Ok(out) => Ok(Some(
+                    out.metadata()
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                )),
+                Err(e) if status(&e) == Some(NOT_FOUND) => Ok(None),
                 Err(e) => Err(failed("HeadObject", key, e)),
             }
         }
@@ -370,6 +384,16 @@ pub mod memory {
                 body: o.body.clone(),
                 etag: Some(o.etag.clone()),
             }))
+        }
+
+        async fn object_metadata(
+            &self,
+            key: &str,
+        ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+            if *lock(&self.fail_get) {
+                return Err(Self::injected("HeadObject", key));
+            }
+            Ok(lock(&self.objects).get(key).map(|o| o.metadata.clone()))
         }
 
         async fn delete_object(&self, key: &str) -> Result<(), StoreError> {

@@ -5,8 +5,11 @@
 //! the records *before* the one we report, or the retry duplicates data:
 //!
 //! 1. Objects are written one at a time, in plan order (by first record). Each data PUT is
-//!    `If-None-Match: *`; a 412 means an earlier attempt stored exactly these records under
-//!    this data-derived key: success.
+//!    `If-None-Match: *`; a 412 means an earlier attempt stored an object under this
+//!    data-derived key. It counts as stored only when that object is the planned one: its
+//!    `records-sha256` metadata (the digest of the records it holds, see `plan.rs`) is the
+//!    planned object's. Anything else is a failure, never a success: two different objects
+//!    must never share a key, and one that does is not written over.
 //! 2. If a PUT fails (after the SDK's own retries) or the invocation deadline is near,
 //!    nothing after it is attempted. The first record not stored is the lowest first record
 //!    of the unwritten objects. Written objects that hold that record or any later one would
@@ -19,7 +22,7 @@
 //!    high-water mark to the record before it.
 
 use crate::error::WriteError;
-use crate::plan::{ObjectKind, PlannedObject};
+use crate::plan::{ObjectKind, PlannedObject, META_RECORDS_DIGEST};
 use crate::store::{ObjectStore, PutOutcome};
 use std::time::{Duration, SystemTime};
 
@@ -70,7 +73,31 @@ pub async fn write_plan<S: ObjectStore>(
         }
         let key = o.put.key.clone();
         let bytes = o.put.body.len();
-        match store.put_object(o.put).await {
+        let digest = o
+            .put
+            .metadata
+            .iter()
+            .find(|(name, _)| name == META_RECORDS_DIGEST)
+            .map(|(_, v)| v.clone());
+        let outcome = match store.put_object(o.put).await {
+            Ok(PutOutcome::PreconditionFailed) => match store.object_metadata(&key).await {
+                Ok(Some(stored)) if digest.is_some() && stored_digest(&stored) == digest.as_deref() => {
+                    Ok(PutOutcome::PreconditionFailed)
+                }
+                // Gone again (a rollback raced us) or another object: not ours to count.
+                Ok(_) => {
+                    tracing::error!(key = %key, "a key holds another object than the planned one");
+                    report.failure = Some((index, WriteError::KeyHoldsAnotherObject { key }));
+                    break;
+                }
+                Err(e) => {
+                    report.failure = Some((index, WriteError::Store(e)));
+                    break;
+                }
+            },
+            other => other,
+        };
+        match outcome {
             Ok(outcome) => report.written.push(WrittenObject {
                 key,
                 kind: o.kind,
@@ -88,6 +115,14 @@ pub async fn write_plan<S: ObjectStore>(
         }
     }
     report
+}
+
+/// The `records-sha256` of a stored object's metadata.
+fn stored_digest(metadata: &[(String, String)]) -> Option<&str> {
+    metadata
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(META_RECORDS_DIGEST))
+        .map(|(_, v)| v.as_str())
 }
 
 /// What stays stored after a failure.
@@ -160,6 +195,51 @@ mod tests {
         let s = settle(&[(1, 4), (3, 8), (5, 6)], 2).unwrap();
         assert_eq!(s.retry_from, 1);
         assert_eq!(s.keep, vec![false, false]);
+    }
+
+    fn planned(key: &str, records: &[&[u8]]) -> PlannedObject {
+        use crate::store::{Condition, PutObject};
+        PlannedObject {
+            put: PutObject {
+                key: key.into(),
+                body: records.concat(),
+                content_type: "application/x-ndjson",
+                content_encoding: None,
+                metadata: vec![(
+                    META_RECORDS_DIGEST.into(),
+                    crate::plan::records_digest(records.iter().copied()),
+                )],
+                condition: Condition::IfNoneMatch,
+            },
+            kind: ObjectKind::Data,
+            first: 0,
+            last: 0,
+            user_records: records.len(),
+            raw_bytes: 0,
+        }
+    }
+
+    /// Found with hostile input: a 412 was counted as "already stored" whatever the key
+    /// held. Only the planned object itself counts.
+    #[tokio::test]
+    async fn a_412_counts_as_stored_only_for_the_planned_object() {
+        use crate::store::memory::MemoryStore;
+        let store = MemoryStore::new();
+        let first = write_plan(&store, vec![planned("k", &[b"a"])], None, Duration::ZERO).await;
+        assert!(first.failure.is_none() && first.written[0].created);
+        // The same object again (a retry): stored already.
+        let again = write_plan(&store, vec![planned("k", &[b"a"])], None, Duration::ZERO).await;
+        assert!(again.failure.is_none());
+        assert!(!again.written[0].created);
+        // Another object under the same key: a failure, never a success, and not deleted.
+        let other = write_plan(&store, vec![planned("k", &[b"b"])], None, Duration::ZERO).await;
+        assert!(other.written.is_empty());
+        assert!(matches!(
+            other.failure,
+            Some((0, WriteError::KeyHoldsAnotherObject { .. }))
+        ));
+        assert_eq!(other.uncertain_key, None);
+        assert_eq!(store.object("k").unwrap().body, b"a");
     }
 
     proptest! {

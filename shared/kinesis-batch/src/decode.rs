@@ -3,13 +3,44 @@
 //! does not match is a plain record (KCL behaviour); one whose digest matches but whose
 //! protobuf is corrupt cannot be processed and is routed to the error output, whole.
 //!
+//! Memory stays bounded by the records' own size, whatever they hold:
+//! - an aggregate may hold at most one user record per `MIN_AGGREGATE_BYTES_PER_RECORD` bytes
+//!   of itself; one that holds more goes to the error output whole (`aggregate-limit`),
+//!   counted before anything is allocated for it. De-aggregation copies no bytes: each user
+//!   record borrows its data from the Kinesis record;
+//! - the error lines of one Kinesis record take at most `MAX_ERROR_EXPANSION` times its size
+//!   (plus `ERROR_LINE_ALLOWANCE_BYTES`): past that, its failed user records become one line
+//!   that holds the whole Kinesis record and lists the failed ones (`write_error_lines`).
+//!
 //! A copy that firehose-transform put back into the stream (its partition key carries
 //! `trickle_shared::reingest`'s prefix) is no user record here: its original passed this
 //! function already and is stored, so the copy is skipped, never stored twice.
 
 use crate::event::SourceRecord;
 use std::borrow::Cow;
-use trickle_shared::kpl::{deaggregate, Deaggregated};
+use trickle_shared::kpl::{deaggregate_ref, DeaggregatedRef, KplError};
+
+/// The fewest bytes of an aggregate per user record it holds. A user record takes its data
+/// and 6 bytes or more of framing in an aggregate, so this admits records of 26 data bytes on
+/// average (the KPL's own aggregates of JSON or log lines are far above it); ingest builds no
+/// denser aggregate. What one user record costs in memory (its place in the batch, an error
+/// line's fixed part) is then bounded by a multiple of the aggregate's size.
+pub const MIN_AGGREGATE_BYTES_PER_RECORD: usize = 32;
+
+/// The most user records an aggregate of `bytes` bytes may hold.
+pub fn max_aggregated_records(bytes: usize) -> usize {
+    (bytes / MIN_AGGREGATE_BYTES_PER_RECORD).max(1)
+}
+
+/// The error lines of one Kinesis record take at most this many times its size (plus
+/// `ERROR_LINE_ALLOWANCE_BYTES`) before they are collapsed into one line: base64 alone is
+/// 4/3 of the data, and an ordinary failed record's fixed fields stay well within it.
+pub const MAX_ERROR_EXPANSION: usize = 4;
+/// What every Kinesis record may spend on error lines whatever its size (one line's fixed
+/// fields, partition key and message fit in it).
+pub const ERROR_LINE_ALLOWANCE_BYTES: usize = 4096;
+/// An error line's fields other than the message, partition key and data, at most.
+const ERROR_LINE_FIXED_BYTES: usize = 256;
 use trickle_shared::reingest::is_reingested;
 
 /// Why a record went to the error output. The code is the error object's key segment and
@@ -20,6 +51,9 @@ pub enum ErrorReason {
     CorruptAggregate,
     /// Partitioning or Parquet needs JSON (an object, for Parquet) and the record is not.
     NotJson,
+    /// A KPL aggregate holding more user records than its size allows
+    /// (`MIN_AGGREGATE_BYTES_PER_RECORD`).
+    AggregateLimit,
     /// A value does not fit its `SCHEMA` column (Parquet).
     SchemaMismatch,
 }
@@ -29,6 +63,7 @@ impl ErrorReason {
         match self {
             Self::CorruptAggregate => "corrupt-aggregate",
             Self::NotJson => "not-json",
+            Self::AggregateLimit => "aggregate-limit",
             Self::SchemaMismatch => "schema-mismatch",
         }
     }
@@ -53,27 +88,33 @@ pub fn user_records(records: &[SourceRecord]) -> Vec<UserRecord<'_>> {
         if is_reingested(&r.partition_key) {
             continue;
         }
-        match deaggregate(&r.data) {
-            Ok(Deaggregated::Plain) => out.push(UserRecord {
+        match deaggregate_ref(&r.data, max_aggregated_records(r.data.len())) {
+            Ok(DeaggregatedRef::Plain) => out.push(UserRecord {
                 record: index,
                 sub: None,
                 data: Cow::Borrowed(&r.data),
                 error: None,
             }),
-            Ok(Deaggregated::Aggregated(users)) => {
+            Ok(DeaggregatedRef::Aggregated(users)) => {
                 out.extend(users.into_iter().enumerate().map(|(sub, u)| UserRecord {
                     record: index,
                     sub: Some(sub),
-                    data: Cow::Owned(u.data),
+                    data: Cow::Borrowed(u.data),
                     error: None,
                 }))
             }
-            Err(e) => out.push(UserRecord {
-                record: index,
-                sub: None,
-                data: Cow::Borrowed(&r.data),
-                error: Some((ErrorReason::CorruptAggregate, e.to_string())),
-            }),
+            Err(e) => {
+                let reason = match e {
+                    KplError::TooManyRecords { .. } => ErrorReason::AggregateLimit,
+                    _ => ErrorReason::CorruptAggregate,
+                };
+                out.push(UserRecord {
+                    record: index,
+                    sub: None,
+                    data: Cow::Borrowed(&r.data),
+                    error: Some((reason, e.to_string())),
+                })
+            }
         }
     }
     out
@@ -89,8 +130,19 @@ pub fn error_line(
     sub: Option<usize>,
     data: &[u8],
 ) -> Vec<u8> {
+    line(reason, message, record, sub, data, None)
+}
+
+fn line(
+    reason: ErrorReason,
+    message: &str,
+    record: &SourceRecord,
+    sub: Option<usize>,
+    data: &[u8],
+    failed_subs: Option<&str>,
+) -> Vec<u8> {
     use base64::Engine;
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "errorCode": reason.code(),
         "errorMessage": message,
         "sequenceNumber": record.sequence_text,
@@ -99,8 +151,113 @@ pub fn error_line(
         "approximateArrivalTimestamp": record.arrival.timestamp_millis(),
         "rawData": base64::engine::general_purpose::STANDARD.encode(data),
     });
+    if let (Some(subs), Some(fields)) = (failed_subs, line.as_object_mut()) {
+        fields.insert("failedSubSequenceNumbers".into(), subs.into());
+    }
     // A `Value` of strings and numbers always serializes.
     serde_json::to_vec(&line).unwrap_or_default()
+}
+
+/// One user record that goes to the error output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure<'a> {
+    pub reason: ErrorReason,
+    pub message: &'a str,
+    /// Index of its Kinesis record in `records`.
+    pub record: usize,
+    pub sub: Option<usize>,
+    pub data: &'a [u8],
+}
+
+/// Appends the error lines of `failures` (in record order) to `out`, one per line. The lines
+/// of one Kinesis record's failures of one reason are bounded: when they would take more
+/// than `MAX_ERROR_EXPANSION` times the record's size plus `ERROR_LINE_ALLOWANCE_BYTES`,
+/// they become one line whose `rawData` is the whole Kinesis record, whose
+/// `subSequenceNumber` is null and whose `failedSubSequenceNumbers` lists the failed user
+/// records (`0-5,9`). Nothing is lost: every failed user record is in the raw aggregate.
+pub fn write_error_lines(failures: &[Failure<'_>], records: &[SourceRecord], out: &mut Vec<u8>) {
+    let mut rest = failures;
+    while let Some(first) = rest.first() {
+        let run = rest
+            .iter()
+            .take_while(|f| f.record == first.record && f.reason == first.reason)
+            .count();
+        let (group, after) = rest.split_at(run);
+        rest = after;
+        let record = &records[first.record];
+        let estimate: usize = group
+            .iter()
+            .map(|f| {
+                ERROR_LINE_FIXED_BYTES
+                    + f.message.len()
+                    + record.partition_key.len()
+                    + f.data.len().div_ceil(3) * 4
+            })
+            .sum();
+        let budget = MAX_ERROR_EXPANSION * record.data.len() + ERROR_LINE_ALLOWANCE_BYTES;
+        if group.len() > 1 && estimate > budget {
+            let message = format!(
+                "{} user records of this aggregate could not be stored, the first because: {}; rawData holds the whole aggregate",
+                group.len(),
+                cut(first.message, MAX_COLLAPSED_MESSAGE_BYTES),
+            );
+            out.extend_from_slice(&line(
+                first.reason,
+                &message,
+                record,
+                None,
+                &record.data,
+                Some(&sub_ranges(group.iter().filter_map(|f| f.sub))),
+            ));
+            out.push(b'\n');
+        } else {
+            for f in group {
+                out.extend_from_slice(&error_line(f.reason, f.message, record, f.sub, f.data));
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
+/// The longest first-failure message quoted in a collapsed line.
+const MAX_COLLAPSED_MESSAGE_BYTES: usize = 512;
+
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `0,1,2,5,7,8` as `0-2,5,7-8`.
+fn sub_ranges(subs: impl Iterator<Item = usize>) -> String {
+    let mut out = String::new();
+    let mut run: Option<(usize, usize)> = None;
+    let flush = |(a, b): (usize, usize), out: &mut String| {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if a == b {
+            out.push_str(&a.to_string());
+        } else {
+            out.push_str(&format!("{a}-{b}"));
+        }
+    };
+    for s in subs {
+        run = match run {
+            Some((a, b)) if s == b + 1 => Some((a, s)),
+            Some(r) => {
+                flush(r, &mut out);
+                Some((s, s))
+            }
+            None => Some((s, s)),
+        };
+    }
+    if let Some(r) = run {
+        flush(r, &mut out);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -110,7 +267,7 @@ mod tests {
     use chrono::Utc;
     use md5::{Digest, Md5};
     use serde::Deserialize;
-    use trickle_shared::kpl::{self, KPL_MAGIC};
+    use trickle_shared::kpl::{self, Deaggregated, KPL_MAGIC};
 
     fn source(data: Vec<u8>) -> SourceRecord {
         SourceRecord {
@@ -194,6 +351,80 @@ mod tests {
             users[1].error.as_ref().map(|e| e.0),
             Some(ErrorReason::CorruptAggregate)
         );
+    }
+
+    fn dense_aggregate(records: usize) -> Vec<u8> {
+        let users: Vec<kpl::UserRecord> = (0..records)
+            .map(|_| kpl::UserRecord {
+                partition_key: "k".into(),
+                explicit_hash_key: None,
+                data: Vec::new(),
+            })
+            .collect();
+        kpl::aggregate(&users)
+    }
+
+    #[test]
+    fn an_aggregate_denser_than_allowed_is_one_error_record() {
+        let data = dense_aggregate(1000);
+        assert!(data.len() / MIN_AGGREGATE_BYTES_PER_RECORD < 1000);
+        let records = [source(data.clone())];
+        let users = user_records(&records);
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].data.as_ref(), data.as_slice());
+        let (reason, message) = users[0].error.clone().unwrap();
+        assert_eq!(reason, ErrorReason::AggregateLimit);
+        assert!(message.contains("1000 user records"), "{message}");
+    }
+
+    #[test]
+    fn many_failures_of_one_aggregate_collapse_into_one_line() {
+        let users: Vec<kpl::UserRecord> = (0..200)
+            .map(|i| kpl::UserRecord {
+                partition_key: "k".into(),
+                explicit_hash_key: None,
+                data: format!("not json {i:024}").into_bytes(),
+            })
+            .collect();
+        let records = [source(kpl::aggregate(&users))];
+        let decoded = user_records(&records);
+        let failures: Vec<Failure> = decoded
+            .iter()
+            .filter(|u| u.sub != Some(7))
+            .map(|u| Failure {
+                reason: ErrorReason::NotJson,
+                message: "not JSON",
+                record: u.record,
+                sub: u.sub,
+                data: &u.data,
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_error_lines(&failures, &records, &mut out);
+        let lines: Vec<serde_json::Value> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["failedSubSequenceNumbers"], "0-6,8-199");
+        assert_eq!(lines[0]["subSequenceNumber"], serde_json::Value::Null);
+        assert_eq!(
+            BASE64_STANDARD.decode(lines[0]["rawData"].as_str().unwrap()).unwrap(),
+            records[0].data
+        );
+        assert!(out.len() <= MAX_ERROR_EXPANSION * records[0].data.len() + ERROR_LINE_ALLOWANCE_BYTES);
+        // A few failures keep a line each.
+        let mut out = Vec::new();
+        write_error_lines(&failures[..3], &records, &mut out);
+        assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 3);
+    }
+
+    #[test]
+    fn sub_ranges_are_compact() {
+        assert_eq!(sub_ranges([0, 1, 2, 5, 7, 8].into_iter()), "0-2,5,7-8");
+        assert_eq!(sub_ranges([3].into_iter()), "3");
+        assert_eq!(sub_ranges(std::iter::empty()), "");
     }
 
     #[test]
