@@ -87,6 +87,19 @@ pub enum KplError {
     },
 }
 
+/// The fewest bytes of an aggregate per user record it holds, for the writers that read
+/// aggregates (batch-to-s3, batch-to-iceberg) and ingest, which builds none denser. A user
+/// record takes its data and 6 bytes or more of framing in an aggregate, so this admits
+/// records of 26 data bytes on average (the KPL's aggregates of JSON or log lines are far
+/// above it). What one user record costs a writer in memory (its place in the batch, an
+/// error line's fixed part) is then bounded by a multiple of the aggregate's size.
+pub const MIN_AGGREGATE_BYTES_PER_RECORD: usize = 32;
+
+/// The most user records an aggregate of `bytes` bytes (magic and digest included) may hold.
+pub fn max_aggregated_records(bytes: usize) -> usize {
+    (bytes / MIN_AGGREGATE_BYTES_PER_RECORD).max(1)
+}
+
 /// The result of looking at one Kinesis record's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deaggregated {

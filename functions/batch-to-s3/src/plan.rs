@@ -12,7 +12,7 @@
 //!   order they are written in (see `write.rs` for why that matters).
 
 use crate::config::{Config, Format};
-use crate::decode::{user_records, write_error_lines, ErrorReason, Failure};
+use crate::decode::{each_user_record, write_error_lines, ErrorReason, Failure};
 use crate::encode::{frame, CONTENT_TYPE_NDJSON};
 use crate::error::WriteError;
 use crate::event::SourceRecord;
@@ -107,9 +107,9 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
     let mut groups: BTreeMap<Group, Vec<Member<'_>>> = BTreeMap::new();
     // Parquet: one file's rows per data group, filled as records are assigned.
     let mut files: BTreeMap<Slot, RecordEncoder> = BTreeMap::new();
-    let users = user_records(records);
-    let user_count = users.len();
-    for u in users {
+    let mut user_count = 0;
+    for u in each_user_record(records) {
+        user_count += 1;
         let (mut group, mut error) = match (u.error, &config.partitioning, bound.as_mut()) {
             (Some((reason, message)), _, _) => (Group::Error(reason), Some(message)),
             (None, Some(p), Some(bound)) => match partition_value(&u.data, &p.pointer) {

@@ -112,7 +112,13 @@ pub fn pack(entries: &[Entry]) -> Vec<Packed> {
                 });
                 continue;
             }
-            if sizer.bytes + sizer.added(&entries[i]) > budget {
+            // Full, or too dense for the writers to read it (an aggregate keeps at least
+            // `MIN_AGGREGATE_BYTES_PER_RECORD` bytes per record: tiny records go a few at a
+            // time).
+            let after = sizer.bytes + sizer.added(&entries[i]);
+            let too_dense =
+                (current.len() + 1) * kpl::MIN_AGGREGATE_BYTES_PER_RECORD > overhead + after;
+            if !current.is_empty() && (after > budget || too_dense) {
                 out.push(seal(entries, std::mem::take(&mut current), outer_key));
                 sizer = Sizer::default();
             }
@@ -159,6 +165,13 @@ mod tests {
     use super::*;
     use trickle_shared::kpl::{deaggregate, Deaggregated};
 
+    /// Records long enough to share an aggregate (`MIN_AGGREGATE_BYTES_PER_RECORD`).
+    fn padded(data: &[u8]) -> Vec<u8> {
+        let mut v = data.to_vec();
+        v.resize(40, b' ');
+        v
+    }
+
     fn entry(pk: &str, random: bool, data: Vec<u8>) -> Entry {
         let partition_key = if random {
             let mut text = [b'0'; 36];
@@ -171,6 +184,27 @@ mod tests {
             data: data.into(),
             partition_key,
             explicit_hash_key: None,
+        }
+    }
+
+    /// The writers refuse an aggregate denser than `MIN_AGGREGATE_BYTES_PER_RECORD`; ingest
+    /// never builds one, however small the records, and loses none.
+    #[test]
+    fn builds_no_aggregate_the_writers_would_refuse() {
+        for size in [0usize, 1, 5, 20, 26, 40] {
+            let entries: Vec<Entry> = (0..5000).map(|_| entry("k", false, vec![b'x'; size])).collect();
+            let packed = pack(&entries);
+            assert_eq!(packed.iter().map(|p| p.members.len()).sum::<usize>(), 5000);
+            for p in &packed {
+                if let Deaggregated::Aggregated(users) = deaggregate(&p.entry.data).unwrap() {
+                    assert!(
+                        users.len() <= kpl::max_aggregated_records(p.entry.data.len()),
+                        "{size}-byte records: {} in {} bytes",
+                        users.len(),
+                        p.entry.data.len()
+                    );
+                }
+            }
         }
     }
 
@@ -217,10 +251,10 @@ mod tests {
     #[test]
     fn keyed_records_are_packed_only_with_their_key() {
         let entries = vec![
-            entry("a", false, b"1".to_vec()),
-            entry("b", false, b"2".to_vec()),
-            entry("a", false, b"3".to_vec()),
-            entry("r", true, b"4".to_vec()),
+            entry("a", false, padded(b"1")),
+            entry("b", false, padded(b"2")),
+            entry("a", false, padded(b"3")),
+            entry("r", true, padded(b"4")),
         ];
         let packed = pack(&entries);
         let members: Vec<Vec<usize>> = packed.iter().map(|p| p.members.clone()).collect();
@@ -228,7 +262,7 @@ mod tests {
         assert_eq!(packed[0].entry.partition_key, "a");
         assert_eq!(
             &packed[1].entry.data[..],
-            b"2",
+            &padded(b"2")[..],
             "a lone record is put as it is"
         );
     }
@@ -237,8 +271,8 @@ mod tests {
     fn a_record_too_big_to_share_is_put_alone() {
         let entries = vec![
             entry("k", false, vec![b'x'; KINESIS_MAX_RECORD_BYTES - 10]),
-            entry("k", false, b"small".to_vec()),
-            entry("k", false, b"small".to_vec()),
+            entry("k", false, padded(b"small")),
+            entry("k", false, padded(b"small")),
         ];
         let packed = pack(&entries);
         assert_eq!(packed.len(), 2);

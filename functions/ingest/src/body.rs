@@ -247,6 +247,13 @@ impl Records<'_> {
 
     /// Adds the next record, with the key its data carries, if any.
     fn push(&mut self, data: Bytes, key_from_data: Option<String>) -> Result<(), IngestError> {
+        // Only ingest builds aggregates: the writers de-aggregate any record that starts with
+        // the magic (and a matching digest), so a client's own aggregate would bypass the
+        // bounds ingest keeps (`aggregate.rs`). JSON and NDJSON records are text and never
+        // start with these bytes.
+        if data.starts_with(&trickle_shared::kpl::KPL_MAGIC) {
+            return Err(IngestError::KplAggregate);
+        }
         let index = self.out.len();
         if index == MAX_RECORDS_PER_REQUEST {
             return Err(IngestError::TooManyRecords {
@@ -471,6 +478,18 @@ mod tests {
             let e = parse(&post(ct, body), None).unwrap();
             assert_eq!(datas(&e), [&b"{\"a\":1}"[..], b"[2]", b"\"t\""]);
         }
+    }
+
+    #[test]
+    fn refuses_a_raw_body_that_starts_like_a_kpl_aggregate() {
+        let agg = trickle_shared::kpl::aggregate(&[trickle_shared::kpl::UserRecord {
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+            data: b"x".to_vec(),
+        }]);
+        let err = parse(&post("application/octet-stream", &agg), None).unwrap_err();
+        assert_eq!(err, IngestError::KplAggregate);
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
     }
 
     #[test]

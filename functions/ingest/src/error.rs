@@ -12,6 +12,8 @@ pub enum IngestError {
     MethodNotAllowed(String),
     #[error("empty body: POST one or more records")]
     EmptyBody,
+    #[error("a record may not start with the KPL aggregate magic bytes F3 89 9A C2: send the user records themselves (ingest aggregates them with AGGREGATE=true)")]
+    KplAggregate,
     #[error("no records in the body: {0}")]
     NoRecords(&'static str),
     #[error("invalid JSON: {0}")]
@@ -56,6 +58,7 @@ impl IngestError {
             | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::EmptyBody
+            | Self::KplAggregate
             | Self::NoRecords(_)
             | Self::InvalidJson(_)
             | Self::InvalidNdjson { .. }

@@ -20,17 +20,7 @@ use crate::event::SourceRecord;
 use std::borrow::Cow;
 use trickle_shared::kpl::{deaggregate_ref, DeaggregatedRef, KplError};
 
-/// The fewest bytes of an aggregate per user record it holds. A user record takes its data
-/// and 6 bytes or more of framing in an aggregate, so this admits records of 26 data bytes on
-/// average (the KPL's own aggregates of JSON or log lines are far above it); ingest builds no
-/// denser aggregate. What one user record costs in memory (its place in the batch, an error
-/// line's fixed part) is then bounded by a multiple of the aggregate's size.
-pub const MIN_AGGREGATE_BYTES_PER_RECORD: usize = 32;
-
-/// The most user records an aggregate of `bytes` bytes may hold.
-pub fn max_aggregated_records(bytes: usize) -> usize {
-    (bytes / MIN_AGGREGATE_BYTES_PER_RECORD).max(1)
-}
+pub use trickle_shared::kpl::{max_aggregated_records, MIN_AGGREGATE_BYTES_PER_RECORD};
 
 /// The error lines of one Kinesis record take at most this many times its size (plus
 /// `ERROR_LINE_ALLOWANCE_BYTES`) before they are collapsed into one line: base64 alone is
@@ -83,41 +73,48 @@ pub struct UserRecord<'a> {
 
 /// All user records of some Kinesis records, in order, without re-ingested copies.
 pub fn user_records(records: &[SourceRecord]) -> Vec<UserRecord<'_>> {
-    let mut out = Vec::with_capacity(records.len());
-    for (index, r) in records.iter().enumerate() {
-        if is_reingested(&r.partition_key) {
-            continue;
-        }
-        match deaggregate_ref(&r.data, max_aggregated_records(r.data.len())) {
-            Ok(DeaggregatedRef::Plain) => out.push(UserRecord {
-                record: index,
-                sub: None,
-                data: Cow::Borrowed(&r.data),
-                error: None,
-            }),
-            Ok(DeaggregatedRef::Aggregated(users)) => {
-                out.extend(users.into_iter().enumerate().map(|(sub, u)| UserRecord {
-                    record: index,
-                    sub: Some(sub),
-                    data: Cow::Borrowed(u.data),
-                    error: None,
-                }))
-            }
-            Err(e) => {
-                let reason = match e {
-                    KplError::TooManyRecords { .. } => ErrorReason::AggregateLimit,
-                    _ => ErrorReason::CorruptAggregate,
-                };
-                out.push(UserRecord {
+    each_user_record(records).collect()
+}
+
+/// `user_records` one at a time: only one Kinesis record's aggregate is de-aggregated at
+/// once, so a batch's user records need not all be held.
+pub fn each_user_record(records: &[SourceRecord]) -> impl Iterator<Item = UserRecord<'_>> {
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !is_reingested(&r.partition_key))
+        .flat_map(|(index, r)| {
+            let one = |error| {
+                vec![UserRecord {
                     record: index,
                     sub: None,
-                    data: Cow::Borrowed(&r.data),
-                    error: Some((reason, e.to_string())),
-                })
-            }
-        }
-    }
-    out
+                    data: Cow::Borrowed(r.data.as_slice()),
+                    error,
+                }]
+            };
+            let users: Vec<UserRecord<'_>> =
+                match deaggregate_ref(&r.data, max_aggregated_records(r.data.len())) {
+                    Ok(DeaggregatedRef::Plain) => one(None),
+                    Ok(DeaggregatedRef::Aggregated(users)) => users
+                        .into_iter()
+                        .enumerate()
+                        .map(|(sub, u)| UserRecord {
+                            record: index,
+                            sub: Some(sub),
+                            data: Cow::Borrowed(u.data),
+                            error: None,
+                        })
+                        .collect(),
+                    Err(e) => {
+                        let reason = match e {
+                            KplError::TooManyRecords { .. } => ErrorReason::AggregateLimit,
+                            _ => ErrorReason::CorruptAggregate,
+                        };
+                        one(Some((reason, e.to_string())))
+                    }
+                };
+            users
+        })
 }
 
 /// One line of an error object, in the shape of Firehose's processing-failed output:
