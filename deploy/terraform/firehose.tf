@@ -76,7 +76,7 @@ resource "aws_lambda_function" "firehose_transform" {
       ENRICH                 = tostring(var.firehose_enrich)
       DROP_FILTER_POINTER    = var.firehose_drop_filter_pointer
       DROP_FILTER_VALUE      = var.firehose_drop_filter_value
-      MAX_DECOMPRESSED_BYTES = "67108864"
+      MAX_DECOMPRESSED_BYTES = "8388608"
     }
   }
 

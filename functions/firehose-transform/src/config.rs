@@ -6,12 +6,17 @@
 use trickle_shared::config::{self as cfg, ConfigError};
 use trickle_shared::limits::FIREHOSE_RESPONSE_BUDGET_BYTES;
 
-/// Default bound on one record's gunzipped size (64 MiB): a decompression bomb fails that
-/// record instead of exhausting the function's memory.
-pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
-/// The largest gunzip bound accepted: beyond 1 GiB a single record would not fit the memory
-/// of most Lambda sizes anyway, and the bound must stay far from overflowing arithmetic.
-pub const MAX_DECOMPRESSED_BYTES_CEILING: usize = 1024 * 1024 * 1024;
+/// Default bound on one record's gunzipped size (8 MiB): a decompression bomb fails that
+/// record instead of exhausting the function's memory. A CloudWatch Logs subscription
+/// record holds one PutLogEvents batch (at most 1 MiB of messages and 10,000 events): with
+/// its JSON envelope (about 100 bytes per event) and the worst escaping of the messages
+/// (`\u0000` is 6 bytes for 1) it stays under 8 MiB.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 8 * 1024 * 1024;
+/// The largest gunzip bound accepted. Transforming a record decoding to 30 MB peaked at
+/// 224 MB RSS and 60 MB at 467 MB (7.5-7.8x, release binary, glibc's allocator), while the
+/// bytes allocated at once stay under 2x (`tests/memory_bound.rs`): 24 MiB times 7.8 is
+/// 196 MB, which keeps one record within the function's 256 MB with room for the runtime.
+pub const MAX_DECOMPRESSED_BYTES_CEILING: usize = 24 * 1024 * 1024;
 /// Default number of PutRecords / PutRecordBatch attempts for re-ingested records.
 pub const DEFAULT_REINGEST_MAX_ATTEMPTS: u32 = 5;
 /// Default output field for the record's arrival time (RFC 3339).
@@ -236,7 +241,7 @@ mod tests {
     fn defaults_turn_every_option_off() {
         let c = Config::from_lookup(lookup(&[])).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(c.max_decompressed_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.max_decompressed_bytes, 8 * 1024 * 1024);
         assert_eq!(c.response_budget_bytes, 6_000_000);
         assert!(c.reingest_enabled);
         assert!(!c.inspects_lines());
