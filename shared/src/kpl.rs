@@ -170,7 +170,11 @@ pub fn deaggregate_ref(data: &[u8], max_records: usize) -> Result<DeaggregatedRe
             (1, Wire::Bytes(_)) => pk_len += 1,
             (2, Wire::Bytes(_)) => ehk_len += 1,
             (3, Wire::Bytes(_)) => count += 1,
-            (1..=3, _) => return Err(wire_error("a field of AggregatedRecord has the wrong wire type")),
+            (1..=3, _) => {
+                return Err(wire_error(
+                    "a field of AggregatedRecord has the wrong wire type",
+                ))
+            }
             _ => {}
         }
     }

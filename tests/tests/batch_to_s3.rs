@@ -231,6 +231,12 @@ impl ObjectStore for FailingStore {
     async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
         self.inner.delete_object(key).await
     }
+    async fn object_metadata(
+        &self,
+        key: &str,
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        self.inner.object_metadata(key).await
+    }
 }
 
 #[tokio::test]
@@ -286,4 +292,119 @@ async fn half_failed_batch(format: &[(&str, &str)]) {
     let stale = f.process(event(0..10), None).await.expect("event");
     assert_eq!(stale.summary.records_skipped, 10);
     assert_eq!(stored_lines(&client, &bucket).await, expected(0..12));
+}
+
+/// A one-record event whose data is `data` (any bytes), as AWS delivers it.
+fn binary_event(data: &[u8]) -> KinesisEvent {
+    use base64::prelude::*;
+    let mut json = kinesis_event_json(0..1, |_| String::new());
+    json["Records"][0]["kinesis"]["data"] = BASE64_STANDARD.encode(data).into();
+    serde_json::from_value(json).expect("a Kinesis event")
+}
+
+/// Found with hostile input: one KPL aggregate holding a value spelled like the default
+/// partition beside a record without a value made two objects with one key; the second
+/// PUT's 412 was counted as stored, and one record of two was lost without an error.
+async fn default_partition_spelling(format: &[(&str, &str)]) {
+    let (client, bucket) = create_bucket("b2s3").await;
+    let f = BatchToS3::new(
+        config(
+            &bucket,
+            format,
+            &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/customer")],
+        ),
+        S3Store::new(client.clone(), &bucket),
+    );
+    let users: Vec<trickle_shared::kpl::UserRecord> = [
+        r#"{"customer":"__HIVE_DEFAULT_PARTITION__","n":1}"#,
+        r#"{"n":2}"#,
+    ]
+    .iter()
+    .map(|d| trickle_shared::kpl::UserRecord {
+        partition_key: "k".into(),
+        explicit_hash_key: None,
+        data: d.as_bytes().to_vec(),
+    })
+    .collect();
+    let out = f
+        .process(binary_event(&trickle_shared::kpl::aggregate(&users)), None)
+        .await
+        .expect("event");
+    assert_eq!(out.retry_from, None);
+    assert_eq!(out.summary.objects_written, 1);
+    let data = keys(&client, &bucket, "raw/").await;
+    assert!(
+        data.len() == 1 && data[0].starts_with("raw/customer=__HIVE_DEFAULT_PARTITION__/"),
+        "{data:?}"
+    );
+    assert_eq!(
+        stored_lines(&client, &bucket)
+            .await
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["n"].clone())
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+#[tokio::test]
+async fn a_value_spelled_like_the_default_partition_loses_nothing() {
+    default_partition_spelling(NDJSON).await
+}
+
+#[tokio::test]
+async fn a_value_spelled_like_the_default_partition_loses_nothing_in_parquet() {
+    default_partition_spelling(&[("FORMAT", "parquet"), ("SCHEMA", "n bigint")]).await
+}
+
+/// A 412 is "already stored" only for the planned object: another object under the key
+/// (made here by hand) is an error, reported for a retry, and left as it is.
+#[tokio::test]
+async fn a_key_holding_another_object_is_an_error_never_a_success() {
+    let (client, bucket) = create_bucket("b2s3").await;
+    let f = BatchToS3::new(
+        config(&bucket, NDJSON, &[("PREFIX", "raw/")]),
+        S3Store::new(client.clone(), &bucket),
+    );
+    // Learn the key from a first run, then put another object under it.
+    f.process(event(0..3), None).await.expect("event");
+    let key = keys(&client, &bucket, "raw/").await.remove(0);
+    for k in keys(&client, &bucket, "state/").await {
+        client
+            .delete_object()
+            .bucket(&bucket)
+            .key(k)
+            .send()
+            .await
+            .expect("DeleteObject");
+    }
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(b"another object".to_vec().into())
+        .metadata("records-sha256", "0".repeat(64))
+        .send()
+        .await
+        .expect("PutObject");
+    let out = f.process(event(0..3), None).await.expect("event");
+    assert_eq!(
+        out.retry_from,
+        Some(sequence(0)),
+        "reported for a retry, not stored"
+    );
+    assert_eq!(out.summary.objects_already_stored, 0);
+    let body = client
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("GetObject")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    assert_eq!(&body[..], b"another object", "never written over");
 }

@@ -33,8 +33,8 @@ use iceberg::TableCreation;
 use lambda_runtime::LambdaEvent;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use trickle_kinesis_batch::{response, EventError, ShardBatch, SourceRecord, StreamEvent};
 use trickle_kinesis_batch::decode::{write_error_lines, Failure};
+use trickle_kinesis_batch::{response, EventError, ShardBatch, SourceRecord, StreamEvent};
 
 /// Table properties of a table this function creates.
 pub const NEW_TABLE_PROPERTIES: [(&str, &str); 2] = [
@@ -399,7 +399,8 @@ impl<P: TablePointer> BatchToIceberg<P> {
         let failures: Vec<Failure<'_>> = rejected.iter().map(Rejected::failure).collect();
         let mut body = Vec::new();
         write_error_lines(&failures, pending, &mut body);
-        let gz = gzip(&body).map_err(|e| CommitError::ErrorObject(e.to_string()))?;
+        let gz = trickle_shared::gzip::gzip(&body, trickle_shared::gzip::DEFAULT_GZIP_LEVEL)
+            .map_err(|e| CommitError::ErrorObject(format!("gzip of the error lines: {e}")))?;
         let day = pending[0].arrival.format("%Y/%m/%d");
         let key = format!(
             "{}{}/{}/{day}/{}-{}.ndjson.gz",
@@ -418,17 +419,6 @@ impl<P: TablePointer> BatchToIceberg<P> {
             .await
             .map_err(|e| CommitError::ErrorObject(e.to_string()))
     }
-}
-
-/// gzip of the error lines; a failure is an error, never an empty object.
-fn gzip(body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
-    let mut out = vec![0; c.gzip_compress_bound(body.len())];
-    let n = c
-        .gzip_compress(body, &mut out)
-        .map_err(|e| format!("gzip of the error lines: {e:?}"))?;
-    out.truncate(n);
-    Ok(out)
 }
 
 fn backoff(attempt: u32) -> Duration {

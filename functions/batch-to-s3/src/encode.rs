@@ -9,11 +9,6 @@ use trickle_shared::framing::{framed_len, push_line};
 pub const CONTENT_TYPE_NDJSON: &str = "application/x-ndjson";
 /// zstd's level: its default, a good speed/ratio balance for a 128 MB Lambda.
 pub const ZSTD_LEVEL: i32 = 3;
-/// gzip by libdeflate at this level: measured beside zlib-rs at zlib's default level 6
-/// (`examples/bench.rs --deflate`), 1.35x faster on the bench's event records at 1.016x the
-/// size, and 1.32x faster and 8% smaller on log lines; level 5 is faster still but 1.085x
-/// the size on event records, over the 1.05x we allow.
-pub const GZIP_LEVEL: i32 = 6;
 
 /// How object bodies are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,28 +58,13 @@ impl Compression {
         }
     }
 
-    /// Compresses a body. gzip output is deterministic (no timestamp or file name in the
-    /// header), so the same records always give the same bytes.
-    pub fn compress(self, body: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    /// Compresses a body (gzip by libdeflate at `gzip_level`, see `trickle_shared::gzip`).
+    /// gzip output is deterministic (no timestamp or file name in the header), so the same
+    /// records always give the same bytes.
+    pub fn compress(self, body: Vec<u8>, gzip_level: u8) -> std::io::Result<Vec<u8>> {
         match self {
             Self::None => Ok(body),
-            Self::Gzip => GZIP.with(|cell| {
-                let mut cell = cell.borrow_mut();
-                let compressor = match &mut *cell {
-                    Some(c) => c,
-                    None => cell.insert(libdeflater::Compressor::new(
-                        libdeflater::CompressionLvl::new(GZIP_LEVEL).map_err(|e| {
-                            std::io::Error::other(format!("gzip level {GZIP_LEVEL}: {e:?}"))
-                        })?,
-                    )),
-                };
-                let mut out = vec![0; compressor.gzip_compress_bound(body.len())];
-                let n = compressor
-                    .gzip_compress(&body, &mut out)
-                    .map_err(|e| std::io::Error::other(format!("gzip: {e}")))?;
-                out.truncate(n);
-                Ok(out)
-            }),
+            Self::Gzip => trickle_shared::gzip::gzip(&body, gzip_level),
             Self::Zstd => ZSTD.with(|cell| {
                 let mut cell = cell.borrow_mut();
                 let compressor = match &mut *cell {
@@ -98,9 +78,6 @@ impl Compression {
 }
 
 thread_local! {
-    /// One libdeflate compressor per thread, kept like the zstd context.
-    static GZIP: std::cell::RefCell<Option<libdeflater::Compressor>> =
-        const { std::cell::RefCell::new(None) };
     /// One zstd context per thread, kept across objects and invocations: a fresh context
     /// allocates its tables (several MB at level 3 for a 3 MB body) and faults them in for
     /// every object, which cost a third as much again as compressing (README, Performance).
@@ -123,6 +100,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::io::Read;
+    use trickle_shared::gzip::DEFAULT_GZIP_LEVEL;
 
     fn decompress(c: Compression, body: &[u8]) -> Vec<u8> {
         match c {
@@ -158,7 +136,9 @@ mod tests {
         let bodies = [b"first body\n".repeat(500), b"second\n".repeat(90)];
         for body in bodies.iter().chain(bodies.iter()) {
             assert_eq!(
-                Compression::Zstd.compress(body.clone()).unwrap(),
+                Compression::Zstd
+                    .compress(body.clone(), DEFAULT_GZIP_LEVEL)
+                    .unwrap(),
                 zstd::bulk::compress(body, ZSTD_LEVEL).unwrap()
             );
         }
@@ -168,8 +148,12 @@ mod tests {
     fn gzip_is_deterministic() {
         let body = b"same records\n".repeat(100);
         assert_eq!(
-            Compression::Gzip.compress(body.clone()).unwrap(),
-            Compression::Gzip.compress(body).unwrap()
+            Compression::Gzip
+                .compress(body.clone(), DEFAULT_GZIP_LEVEL)
+                .unwrap(),
+            Compression::Gzip
+                .compress(body, DEFAULT_GZIP_LEVEL)
+                .unwrap()
         );
     }
 
@@ -183,7 +167,7 @@ mod tests {
             let framed = frame(records.iter().map(Vec::as_slice));
             let expected: usize = records.iter().map(|r| framed_len(r)).sum();
             prop_assert_eq!(framed.len(), expected);
-            let packed = c.compress(framed.clone()).unwrap();
+            let packed = c.compress(framed.clone(), DEFAULT_GZIP_LEVEL).unwrap();
             prop_assert_eq!(decompress(c, &packed), framed);
         }
 

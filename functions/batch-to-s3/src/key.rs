@@ -271,7 +271,10 @@ mod tests {
             ..name(&long, &long)
         }
         .key();
-        assert!(key.split('/').all(|s| s.len() <= MAX_SEGMENT_BYTES), "{key}");
+        assert!(
+            key.split('/').all(|s| s.len() <= MAX_SEGMENT_BYTES),
+            "{key}"
+        );
         let digits = format!("129{}", "7".repeat(MAX_SEQUENCE_DIGITS));
         assert!(
             key.ends_with(&format!("/{shard}/{digits}/{digits}.ndjson.zst")),

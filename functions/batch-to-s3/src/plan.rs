@@ -294,7 +294,7 @@ fn ndjson(config: &Config, body: Vec<u8>) -> Result<Encoded, WriteError> {
         raw_bytes: body.len(),
         body: config
             .compression
-            .compress(body)
+            .compress(body, config.gzip_level)
             .map_err(|e| WriteError::Compression(e.to_string()))?,
         content_type: CONTENT_TYPE_NDJSON,
         content_encoding: config.compression.content_encoding(),
@@ -310,10 +310,7 @@ pub fn records_digest<'a>(records: impl Iterator<Item = &'a [u8]>) -> String {
         hash.update((r.len() as u64).to_le_bytes());
         hash.update(r);
     }
-    hash.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// S3 user metadata travels in HTTP headers: keep printable ASCII, cut to `max` bytes.
@@ -347,6 +344,7 @@ mod tests {
             error_prefix: "errors/".into(),
             state_prefix: "state/".into(),
             compression: Compression::None,
+            gzip_level: trickle_shared::gzip::DEFAULT_GZIP_LEVEL,
             key_layout: KeyLayout::Firehose,
             partitioning: None,
             deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
@@ -510,7 +508,10 @@ mod tests {
     fn a_value_spelled_like_the_default_partition_shares_its_object() {
         let records = [rec_bytes(
             7,
-            aggregate(&[r#"{"c":"__HIVE_DEFAULT_PARTITION__","n":1}"#, r#"{"id":"x"}"#]),
+            aggregate(&[
+                r#"{"c":"__HIVE_DEFAULT_PARTITION__","n":1}"#,
+                r#"{"id":"x"}"#,
+            ]),
         )];
         let p = plan(&partitioned(10), "s", &records).unwrap();
         assert_eq!(p.objects.len(), 1, "{:?}", p.objects);

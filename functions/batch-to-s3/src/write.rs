@@ -81,7 +81,9 @@ pub async fn write_plan<S: ObjectStore>(
             .map(|(_, v)| v.clone());
         let outcome = match store.put_object(o.put).await {
             Ok(PutOutcome::PreconditionFailed) => match store.object_metadata(&key).await {
-                Ok(Some(stored)) if digest.is_some() && stored_digest(&stored) == digest.as_deref() => {
+                Ok(Some(stored))
+                    if digest.is_some() && stored_digest(&stored) == digest.as_deref() =>
+                {
                     Ok(PutOutcome::PreconditionFailed)
                 }
                 // Gone again (a rollback raced us) or another object: not ours to count.

@@ -159,21 +159,39 @@ fn planning_allocates_at_most_a_multiple_of_the_records_whatever_they_hold() {
             name: "densest allowed 1 MiB aggregates x4 of non-JSON, 256-byte key, partitioned",
             config: config(&partitioned),
             records: (0..4)
-                .map(|i| record(i, &long_key, densest_aggregate(MIB, b"not json, twenty-six bytes", &long_key)))
+                .map(|i| {
+                    record(
+                        i,
+                        &long_key,
+                        densest_aggregate(MIB, b"not json, twenty-six bytes", &long_key),
+                    )
+                })
                 .collect(),
         },
         Case {
             name: "densest allowed 1 MiB aggregates x4 of non-JSON, Parquet",
             config: config(&parquet),
             records: (0..4)
-                .map(|i| record(i, &long_key, densest_aggregate(MIB, b"not json, twenty-six bytes", &long_key)))
+                .map(|i| {
+                    record(
+                        i,
+                        &long_key,
+                        densest_aggregate(MIB, b"not json, twenty-six bytes", &long_key),
+                    )
+                })
                 .collect(),
         },
         Case {
             name: "densest allowed 1 MiB aggregates x4 of small JSON, Parquet",
             config: config(&parquet),
             records: (0..4)
-                .map(|i| record(i, "k", densest_aggregate(MIB, br#"{"id":"abcdefghijk","n":7}"#, "k")))
+                .map(|i| {
+                    record(
+                        i,
+                        "k",
+                        densest_aggregate(MIB, br#"{"id":"abcdefghijk","n":7}"#, "k"),
+                    )
+                })
                 .collect(),
         },
         Case {

@@ -90,7 +90,10 @@ fn cloudwatch_logs_record(decoded: usize) -> (FirehoseRecord, usize) {
 #[test]
 fn the_decompression_ceiling_times_the_expansion_fits_the_function() {
     let config = Config::from_lookup(|_| None).unwrap();
-    assert_eq!(config.max_decompressed_bytes, DEFAULT_MAX_DECOMPRESSED_BYTES);
+    assert_eq!(
+        config.max_decompressed_bytes,
+        DEFAULT_MAX_DECOMPRESSED_BYTES
+    );
     let (record, decoded) = cloudwatch_logs_record(DEFAULT_MAX_DECOMPRESSED_BYTES - 1024);
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
@@ -102,7 +105,9 @@ fn the_decompression_ceiling_times_the_expansion_fits_the_function() {
         matches!(
             outcome,
             Outcome::Ok(_)
-                | Outcome::Failed(firehose_transform::error::RecordError::TooLargeForAnyResponse { .. })
+                | Outcome::Failed(
+                    firehose_transform::error::RecordError::TooLargeForAnyResponse { .. }
+                )
         ),
         "{outcome:?}"
     );

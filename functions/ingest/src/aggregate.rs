@@ -192,7 +192,9 @@ mod tests {
     #[test]
     fn builds_no_aggregate_the_writers_would_refuse() {
         for size in [0usize, 1, 5, 20, 26, 40] {
-            let entries: Vec<Entry> = (0..5000).map(|_| entry("k", false, vec![b'x'; size])).collect();
+            let entries: Vec<Entry> = (0..5000)
+                .map(|_| entry("k", false, vec![b'x'; size]))
+                .collect();
             let packed = pack(&entries);
             assert_eq!(packed.iter().map(|p| p.members.len()).sum::<usize>(), 5000);
             for p in &packed {

@@ -407,10 +407,14 @@ mod tests {
         assert_eq!(lines[0]["failedSubSequenceNumbers"], "0-6,8-199");
         assert_eq!(lines[0]["subSequenceNumber"], serde_json::Value::Null);
         assert_eq!(
-            BASE64_STANDARD.decode(lines[0]["rawData"].as_str().unwrap()).unwrap(),
+            BASE64_STANDARD
+                .decode(lines[0]["rawData"].as_str().unwrap())
+                .unwrap(),
             records[0].data
         );
-        assert!(out.len() <= MAX_ERROR_EXPANSION * records[0].data.len() + ERROR_LINE_ALLOWANCE_BYTES);
+        assert!(
+            out.len() <= MAX_ERROR_EXPANSION * records[0].data.len() + ERROR_LINE_ALLOWANCE_BYTES
+        );
         // A few failures keep a line each.
         let mut out = Vec::new();
         write_error_lines(&failures[..3], &records, &mut out);
