@@ -22,7 +22,9 @@ say "Whole processes: cold start and peak RSS under a Runtime API stand-in"
 python3 bench/runtime_bench.py --runs 5
 say "batch-to-s3 FORMAT=parquet against a pyarrow handler, side by side (CPU, RSS, size, cold start)"
 "$VENV/bin/python" bench/parquet_bench.py --rounds 9
-say "gzip: zlib-rs (COMPRESSION=gzip) against libdeflate at each level, on event records and log lines"
+say "Hostile input: peak RSS of the worst events we can construct (dense aggregates, large CloudWatch Logs records)"
+python3 bench/memory_bench.py
+say "gzip: zlib level 6 against libdeflate (COMPRESSION=gzip) at each level, on the bench's records and the gzip corpus"
 cargo run --quiet --release -p batch-to-s3 --example bench -- --deflate
 say "batch-to-iceberg in process: encode / write / commit per 6 MiB event, on a growing table"
 cargo run --quiet --release -p batch-to-iceberg --example bench -- --rounds 20 | grep -v '"_aws"'
