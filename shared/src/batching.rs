@@ -1,6 +1,7 @@
 //! Splitting a request into calls within an API's limits, and the backoff between retries of
 //! the entries a call did not take. Used by ingest (PutRecords) and firehose-transform
-//! (re-ingestion through PutRecords / PutRecordBatch).
+//! (re-ingestion through PutRecords / PutRecordBatch); the backoff also by batch-to-iceberg
+//! (between commit attempts).
 
 use std::ops::Range;
 use std::time::Duration;

@@ -13,6 +13,7 @@ import urllib.parse
 import json
 import re
 import time
+import tomllib
 import uuid
 import zipfile
 
@@ -182,8 +183,21 @@ def test_concurrency_is_reserved_only_when_asked(case):
 
 
 # ---------------------------------------------------------------- roles against calls
+def source_files(binary):
+    """The Rust source a function's binary is built from: its own crate's and that of every
+    workspace crate it depends on (both writers' Glue calls are in shared/glue)."""
+    workspace = tomllib.loads((cfn.ROOT / "Cargo.toml").read_text())["workspace"]
+    paths = {name: spec["path"] for name, spec in workspace["dependencies"].items()
+             if isinstance(spec, dict) and "path" in spec}
+    crate = cfn.ROOT / "functions" / binary
+    dependencies = tomllib.loads((crate / "Cargo.toml").read_text()).get("dependencies", {})
+    crates = [crate] + [cfn.ROOT / paths[d] for d in dependencies if d in paths]
+    return [path for c in crates for path in sorted((c / "src").rglob("*.rs"))]
+
+
 def sdk_calls(binary):
-    """IAM actions for the AWS SDK operations a function's source calls."""
+    """IAM actions for the AWS SDK operations a function's source (with the workspace
+    crates it depends on) calls."""
     services = {"aws_sdk_s3": "s3", "aws_sdk_kinesis": "kinesis", "aws_sdk_firehose": "firehose",
                 "aws_sdk_glue": "glue", "aws_sdk_s3tables": "s3tables"}
     # botocore's service names (its model of S3 Tables is "s3tables", IAM prefix s3tables).
@@ -191,7 +205,7 @@ def sdk_calls(binary):
                       "s3tables": "s3tables"}
     session = botocore.session.get_session()
     calls = set()
-    for path in (cfn.ROOT / "functions" / binary / "src").glob("*.rs"):
+    for path in source_files(binary):
         text = path.read_text()
         for crate, prefix in services.items():
             # A whole crate name: aws_sdk_s3tables is not aws_sdk_s3.
@@ -305,7 +319,7 @@ def test_the_scan_finds_the_calls_it_should():
     # set) updated, a call dropped its permission removed. (Until batch-to-iceberg's source
     # makes its calls, this fails and names them.)
     assert sdk_calls("batch-to-iceberg") == DESIGNED_CALLS["batch-to-iceberg"], (
-        "functions/batch-to-iceberg/src calls "
+        "functions/batch-to-iceberg/src (with shared/glue) calls "
         f"{sorted(sdk_calls('batch-to-iceberg'))}, designed: "
         f"{sorted(DESIGNED_CALLS['batch-to-iceberg'])}")
 

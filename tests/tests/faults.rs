@@ -1301,6 +1301,12 @@ impl batch_to_s3::store::ObjectStore for CrashingStore {
     async fn head_object(&self, key: &str) -> Result<bool, batch_to_s3::store::StoreError> {
         self.inner.head_object(key).await
     }
+    async fn object_metadata(
+        &self,
+        key: &str,
+    ) -> Result<Option<Vec<(String, String)>>, batch_to_s3::store::StoreError> {
+        self.inner.object_metadata(key).await
+    }
 }
 
 /// batch-to-s3 in process for the local pipeline, with faults: a share of invocations answer

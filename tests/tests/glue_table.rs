@@ -4,16 +4,17 @@
 //!
 //! moto gap: UpdateTable ignores `VersionId` (a stale one succeeds; real Glue answers
 //! ConcurrentModificationException), so the retry on a concurrent change is tested against
-//! the in-memory catalog (functions/batch-to-s3/src/glue.rs), not here.
+//! in-memory Glue (`trickle_glue::MemoryGlueTables`, in functions/batch-to-s3/src/glue.rs's
+//! tests), not here.
 //!
 //! Run: `source .local/stack.env && cargo test -p trickle-tests --test glue_table`.
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_glue::types::{Column, DatabaseInput, StorageDescriptor, Table, TableInput};
-use batch_to_s3::glue::sdk::GlueCatalog;
 use batch_to_s3::store::s3::S3Store;
 use batch_to_s3::BatchToS3;
 use std::collections::HashMap;
+use trickle_glue::SdkGlueTables;
 use trickle_tests::{
     batch_to_s3_config, create_bucket, kinesis_event_json, sdk_config, unique_name,
 };
@@ -123,7 +124,7 @@ async fn a_parquet_table_is_created_with_projection_and_then_extended() {
         settings("id bigint, name string, score double"),
         S3Store::new(s3.clone(), &bucket),
     )
-    .with_catalog(GlueCatalog::new(glue.clone(), &db));
+    .with_catalog(SdkGlueTables::new(glue.clone(), &db));
     let out = first
         .process(event(0..3, record), None)
         .await
@@ -188,7 +189,7 @@ async fn a_parquet_table_is_created_with_projection_and_then_extended() {
         settings("id bigint, name string, score string, city string"),
         S3Store::new(s3.clone(), &bucket),
     )
-    .with_catalog(GlueCatalog::new(glue.clone(), &db));
+    .with_catalog(SdkGlueTables::new(glue.clone(), &db));
     let out = second
         .process(event(3..5, record), None)
         .await
@@ -251,7 +252,7 @@ async fn an_ndjson_table_with_the_hive_layout_projects_an_injected_partition() {
         ),
         S3Store::new(s3.clone(), &bucket),
     )
-    .with_catalog(GlueCatalog::new(glue.clone(), &db));
+    .with_catalog(SdkGlueTables::new(glue.clone(), &db));
     let out = f
         .process(
             event(0..2, |i| {
@@ -383,7 +384,7 @@ async fn a_table_made_by_hand_keeps_its_other_properties_when_extended() {
         ),
         S3Store::new(s3.clone(), &bucket),
     )
-    .with_catalog(GlueCatalog::new(glue.clone(), &db));
+    .with_catalog(SdkGlueTables::new(glue.clone(), &db));
     let out = f
         .process(event(0..1, |i| format!(r#"{{"n":{i}}}"#)), None)
         .await
@@ -425,7 +426,7 @@ async fn a_missing_database_is_counted_and_tried_again_while_writing_goes_on() {
         ),
         S3Store::new(s3.clone(), &bucket),
     )
-    .with_catalog(GlueCatalog::new(glue.clone(), &db));
+    .with_catalog(SdkGlueTables::new(glue.clone(), &db));
     let record = |i: usize| format!(r#"{{"n":{i}}}"#);
     let out = f.process(event(0..1, record), None).await.expect("event");
     assert_eq!(out.retry_from, None);

@@ -965,3 +965,182 @@ async fn s3_tables_holds_the_pointer_with_the_same_exactly_once() {
     want.sort();
     assert_eq!(rows, want);
 }
+
+/// A table another engine made (here pyiceberg, then Athena-style DDL through Glue: a
+/// description, an owner, parameters of its own, SerDe and formats, and columns that lag
+/// behind the Iceberg schema) keeps all of that through batch-to-iceberg's commits: Glue's
+/// UpdateTable replaces the whole table (moto's too), so every commit must carry over what it
+/// does not own. Glue's columns and location follow the current Iceberg schema and location.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_another_engine_made_keeps_its_glue_definition_through_commits() {
+    use aws_sdk_glue::types::{Column, SerDeInfo, TableInput};
+
+    let lake = lake().await;
+    let schema = json!([
+        {"name": "id", "type": "long", "required": true, "doc": "the order"},
+        {"name": "ts", "type": "timestamptz"},
+        {"name": "payload", "type": {"type": "struct", "fields": [
+            {"name": "a", "type": "int"}, {"name": "b", "type": "string"}]}},
+        {"name": "tags", "type": {"type": "list", "element": "string"}},
+        {"name": "attrs", "type": {"type": "map", "key": "string", "value": "long"}},
+        {"name": "price", "type": "decimal(10,2)"},
+        {"name": "day", "type": "date"},
+        {"name": "_extra", "type": "string"},
+    ])
+    .to_string();
+    let location = format!(
+        "s3://{}/{}",
+        lake.bucket,
+        lake.table_prefix().trim_end_matches('/')
+    );
+    lake.tool("create", &["--location", &location, "--schema", &schema]);
+    // The Iceberg schema moves on; the Glue columns written below do not know it.
+    lake.tool("add-column", &["--name", "region", "--type", "string"]);
+
+    // Another engine's DDL on the Glue table (Athena writes these SerDe and format names
+    // for Iceberg tables), keeping the Iceberg parameters.
+    let glue = glue_via(&endpoint(), ClientSettings::default()).await;
+    let get = || async {
+        glue.get_table()
+            .database_name(&lake.database)
+            .name(&lake.table)
+            .send()
+            .await
+            .expect("GetTable")
+            .table
+            .expect("a table")
+    };
+    let made = get().await;
+    let mut parameters = made.parameters.clone().unwrap_or_default();
+    parameters.insert("created_by".into(), "another engine".into());
+    parameters.insert("has_encrypted_data".into(), "false".into());
+    let stale_column = Column::builder()
+        .name("id")
+        .r#type("string")
+        .comment("stale")
+        .build()
+        .unwrap();
+    let descriptor = aws_sdk_glue::types::StorageDescriptor::builder()
+        .columns(stale_column)
+        .location(&location)
+        .input_format("org.apache.hadoop.mapred.FileInputFormat")
+        .output_format("org.apache.hadoop.mapred.FileOutputFormat")
+        .serde_info(
+            SerDeInfo::builder()
+                .name("iceberg-serde")
+                .serialization_library("org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe")
+                .parameters("serialization.format", "1")
+                .build(),
+        )
+        .parameters("storage.note", "kept")
+        .build();
+    glue.update_table()
+        .database_name(&lake.database)
+        .table_input(
+            TableInput::builder()
+                .name(&lake.table)
+                .description("orders, as the analysts defined them")
+                .owner("analytics")
+                .retention(30)
+                .table_type("EXTERNAL_TABLE")
+                .set_parameters(Some(parameters))
+                .storage_descriptor(descriptor)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("another engine's UpdateTable");
+
+    let f = lake
+        .function(
+            &[("EXTRA_COLUMN", "_extra")],
+            &endpoint(),
+            ClientSettings::default(),
+        )
+        .await;
+    let data = |_: &str, n: usize| {
+        format!(
+            r#"{{"id":{n},"ts":"2026-12-01T12:00:00Z","payload":{{"a":{n},"b":"x"}},"tags":["t{n}"],"region":"eu"}}"#
+        )
+    };
+    let mut before_last = String::new();
+    for round in 0..3 {
+        before_last = get().await.parameters.unwrap_or_default()["metadata_location"].clone();
+        let s = f
+            .process(&batch_of(SHARD0, round * 3..round * 3 + 3, data), None)
+            .await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        assert_eq!(s.rows_committed, 3, "{s:?}");
+    }
+
+    let t = get().await;
+    assert_eq!(
+        t.description.as_deref(),
+        Some("orders, as the analysts defined them")
+    );
+    assert_eq!(t.owner.as_deref(), Some("analytics"));
+    assert_eq!(t.retention, 30);
+    assert_eq!(t.table_type.as_deref(), Some("EXTERNAL_TABLE"));
+    let p = t.parameters.clone().unwrap_or_default();
+    assert_eq!(p["created_by"], "another engine");
+    assert_eq!(p["has_encrypted_data"], "false");
+    assert!(p["table_type"].eq_ignore_ascii_case("ICEBERG"), "{p:?}");
+    assert_eq!(p["previous_metadata_location"], before_last);
+    assert_ne!(p["metadata_location"], before_last);
+    assert!(p["metadata_location"].starts_with(&format!("{location}/metadata/")));
+
+    let sd = t.storage_descriptor.clone().expect("a storage descriptor");
+    assert_eq!(sd.location.as_deref(), Some(location.as_str()));
+    assert_eq!(
+        sd.input_format.as_deref(),
+        Some("org.apache.hadoop.mapred.FileInputFormat")
+    );
+    assert_eq!(
+        sd.output_format.as_deref(),
+        Some("org.apache.hadoop.mapred.FileOutputFormat")
+    );
+    let serde = sd.serde_info.clone().expect("SerDe info");
+    assert_eq!(serde.name.as_deref(), Some("iceberg-serde"));
+    assert_eq!(
+        serde.serialization_library.as_deref(),
+        Some("org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe")
+    );
+    assert_eq!(
+        serde.parameters.unwrap_or_default()["serialization.format"],
+        "1"
+    );
+    assert_eq!(
+        sd.parameters.clone().unwrap_or_default()["storage.note"],
+        "kept"
+    );
+
+    // Glue's columns are the current Iceberg schema's, in Glue's type names.
+    let columns: Vec<(&str, &str)> = sd
+        .columns()
+        .iter()
+        .map(|c| (c.name.as_str(), c.r#type.as_deref().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("id", "bigint"),
+            ("ts", "timestamp"),
+            ("payload", "struct<a:int,b:string>"),
+            ("tags", "array<string>"),
+            ("attrs", "map<string,bigint>"),
+            ("price", "decimal(10,2)"),
+            ("day", "date"),
+            ("_extra", "string"),
+            ("region", "string"),
+        ]
+    );
+    let id = &sd.columns()[0];
+    assert_eq!(id.comment.as_deref(), Some("the order"));
+    let id_parameters = id.parameters.clone().unwrap_or_default();
+    assert_eq!(id_parameters["iceberg.field.id"], "1");
+    assert_eq!(id_parameters["iceberg.field.optional"], "false");
+
+    let dump = lake.tool("dump", &[]);
+    assert_eq!(dump["rows"].as_array().expect("rows").len(), 9);
+}

@@ -8,11 +8,12 @@
 //! `cargo run --release -p batch-to-iceberg --example bench [-- --rounds N]`
 
 use batch_to_iceberg::catalog::PointerCatalog;
-use batch_to_iceberg::pointer::MemoryPointer;
+use batch_to_iceberg::pointer::GluePointer;
 use batch_to_iceberg::{BatchToIceberg, Config};
 use chrono::{TimeZone, Utc};
 use iceberg::io::FileIO;
 use std::time::Instant;
+use trickle_glue::MemoryGlueTables;
 use trickle_kinesis_batch::{ShardBatch, SourceRecord};
 
 /// Lambda's invocation payload limit, which bounds one batch.
@@ -113,7 +114,7 @@ async fn main() {
     ];
     let config = Config::from_lookup(trickle_shared::config::map_lookup(&pairs)).expect("config");
     let catalog = PointerCatalog::new(
-        MemoryPointer::new(),
+        GluePointer::new(MemoryGlueTables::new(), "bench", "events"),
         FileIO::new_with_memory(),
         "bench",
         "events",

@@ -10,7 +10,7 @@
 //!
 //! Every failure comes back *not retryable* to iceberg-rust, whose own retry would re-apply
 //! the same append (with the same checkpoint) on a newer table: the handler retries itself,
-//! after reading the checkpoint again (`commit.rs`). The swap's own outcome is kept for the
+//! after reading the checkpoint again (`handler.rs`). The swap's own outcome is kept for the
 //! handler (`take_swap_error`): a conflict and an unknown outcome are handled differently
 //! from a failure.
 
@@ -147,11 +147,7 @@ impl<P: TablePointer> PointerCatalog<P> {
             .metadata;
         let location = MetadataLocation::new_with_metadata(&table_location, &metadata);
         metadata.write_to(&self.file_io, &location).await?;
-        match self
-            .pointer
-            .create(&location.to_string(), &table_location)
-            .await
-        {
+        match self.pointer.create(&metadata, &location.to_string()).await {
             Ok(()) | Err(PointerError::AlreadyExists) => {}
             // Settled by loading: if the create was applied, the table is there.
             Err(PointerError::Unknown(_)) => {}
@@ -267,7 +263,11 @@ impl<P: TablePointer> Catalog for PointerCatalog<P> {
             .metadata()
             .write_to(&self.file_io, &MetadataLocation::from_str(&location)?)
             .await?;
-        if let Err(e) = self.pointer.swap(&pointer, &location).await {
+        if let Err(e) = self
+            .pointer
+            .swap(&pointer, staged.metadata(), &location)
+            .await
+        {
             let error = pointer_error(e.clone());
             if let Ok(mut s) = self.state.lock() {
                 s.swap_error = Some(e);
@@ -281,7 +281,7 @@ impl<P: TablePointer> Catalog for PointerCatalog<P> {
                 Pointer {
                     metadata_location: location.clone(),
                     version_id: None,
-                    parameters: pointer.parameters.clone(),
+                    glue_table: None,
                 },
                 staged.metadata_ref(),
             ));

@@ -7,7 +7,7 @@ use trickle_shared::config::{optional, parsed_or, required, ConfigError};
 /// `ERROR_PREFIX` when unset.
 pub const DEFAULT_ERROR_PREFIX: &str = "iceberg-errors/";
 /// Commit attempts per invocation before the batch is reported for a retry (each conflict
-/// re-reads the table and the checkpoint first; see `commit.rs`).
+/// re-reads the table and the checkpoint first; see `handler.rs`).
 pub const DEFAULT_COMMIT_ATTEMPTS: u32 = 8;
 /// The invocation stops retrying commits when less than this is left before its deadline,
 /// so it can still answer (with `batchItemFailures`) instead of timing out.

@@ -32,9 +32,11 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::TableCreation;
 use lambda_runtime::LambdaEvent;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use trickle_kinesis_batch::decode::{write_error_lines, Failure};
 use trickle_kinesis_batch::{response, EventError, ShardBatch, SourceRecord, StreamEvent};
+use trickle_shared::batching::full_jitter;
+use trickle_shared::deadline::{invocation_deadline, time_left};
 
 /// Table properties of a table this function creates.
 pub const NEW_TABLE_PROPERTIES: [(&str, &str); 2] = [
@@ -45,7 +47,8 @@ pub const NEW_TABLE_PROPERTIES: [(&str, &str); 2] = [
 /// Summary property naming the writer of a snapshot.
 pub const WRITER_PROPERTY: &str = "trickle.writer";
 pub const WRITER: &str = "batch-to-iceberg";
-/// Backoff between commit attempts: doubling from this, at most `MAX_BACKOFF`, jittered.
+/// Backoff between commit attempts: full jitter under a ceiling doubling from this, at most
+/// `MAX_BACKOFF` (racing shards do not retry in step).
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_millis(2_000);
 
@@ -112,7 +115,7 @@ impl BatchToIceberg<crate::pointer::AnyPointer> {
         let pointer = match &config.catalog {
             crate::config::CatalogKind::Glue { .. } => {
                 crate::pointer::AnyPointer::Glue(crate::pointer::GluePointer::new(
-                    glue,
+                    trickle_glue::SdkGlueTables::new(glue, config.database.clone()),
                     config.database.clone(),
                     config.table.clone(),
                 ))
@@ -149,7 +152,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
         &self,
         event: LambdaEvent<StreamEvent>,
     ) -> Result<KinesisEventResponse, lambda_runtime::Error> {
-        let deadline = deadline_of(event.context.deadline);
+        let deadline = invocation_deadline(event.context.deadline, SystemTime::now());
         let Some(batch) = ShardBatch::from_event(event.payload).map_err(|e: EventError| {
             tracing::error!(error = %e, "malformed event");
             lambda_runtime::Error::from(e)
@@ -164,7 +167,8 @@ impl<P: TablePointer> BatchToIceberg<P> {
     }
 
     /// One shard's batch; the summary says what happened (`retry_from` on failure).
-    pub async fn process(&self, batch: &ShardBatch, deadline: Option<Instant>) -> Summary {
+    /// `deadline`: the invocation's (`None`: no deadline known).
+    pub async fn process(&self, batch: &ShardBatch, deadline: Option<SystemTime>) -> Summary {
         let _one_at_a_time = self.one_at_a_time.lock().await;
         let started = Instant::now();
         let mut summary = Summary {
@@ -187,7 +191,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
     async fn commit(
         &self,
         batch: &ShardBatch,
-        deadline: Option<Instant>,
+        deadline: Option<SystemTime>,
         summary: &mut Summary,
     ) -> Result<(), (usize, CommitError)> {
         let records = &batch.records;
@@ -199,9 +203,9 @@ impl<P: TablePointer> BatchToIceberg<P> {
         let mut start = 0;
         for attempt in 0..self.config.commit_attempts {
             if attempt > 0 {
-                let wait = backoff(attempt);
+                let wait = full_jitter(attempt, FIRST_BACKOFF, MAX_BACKOFF, fastrand::f64());
                 if deadline.is_some_and(|d| {
-                    d.saturating_duration_since(Instant::now())
+                    time_left(d, SystemTime::now())
                         < wait + Duration::from_millis(DEADLINE_MARGIN_MS)
                 }) {
                     return Err((start, CommitError::DeadlineNear));
@@ -421,27 +425,13 @@ impl<P: TablePointer> BatchToIceberg<P> {
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
-    let base = FIRST_BACKOFF
-        .saturating_mul(1 << attempt.min(8))
-        .min(MAX_BACKOFF);
-    // Full jitter halves: racing shards do not retry in step.
-    base / 2 + base.mul_f64(fastrand::f64() / 2.0)
-}
-
-/// Lambda's deadline (ms since the epoch; 0 when unknown) as an `Instant`.
-fn deadline_of(deadline_ms: u64) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pointer::{MemoryPointer, SwapFault};
+    use crate::pointer::GluePointer;
+    use trickle_glue::{Fault, MemoryGlueTables};
+
+    type MemoryPointer = GluePointer<MemoryGlueTables>;
     use arrow_array::{Array, Int64Array};
     use chrono::{TimeZone, Utc};
     use futures::TryStreamExt;
@@ -476,7 +466,7 @@ mod tests {
 
     fn function(config: Config) -> BatchToIceberg<MemoryPointer> {
         let catalog = PointerCatalog::new(
-            MemoryPointer::new(),
+            GluePointer::new(MemoryGlueTables::new(), "db", "events"),
             FileIO::new_with_memory(),
             "db",
             "events",
@@ -633,11 +623,89 @@ mod tests {
         assert_eq!(ns(&f).await, [1, 1, 2, 2, 3, 3]);
     }
 
+    fn glue_columns(t: &aws_sdk_glue::types::Table) -> Vec<(String, String)> {
+        t.storage_descriptor
+            .as_ref()
+            .map(|sd| sd.columns())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| (c.name.clone(), c.r#type.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_new_glue_table_has_the_schemas_columns_and_the_location() {
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=2), None).await;
+        let t = f.catalog.pointer().tables().table("events").unwrap();
+        assert_eq!(
+            glue_columns(&t),
+            [
+                ("n".into(), "bigint".into()),
+                ("user".into(), "string".into()),
+                ("ts".into(), "timestamp".into()),
+            ]
+        );
+        let sd = t.storage_descriptor.unwrap();
+        assert_eq!(sd.location.as_deref(), Some("s3://lake/wh/db.db/events"));
+        assert_eq!(t.table_type.as_deref(), Some("EXTERNAL_TABLE"));
+        assert_eq!(t.parameters.unwrap()["table_type"], "ICEBERG");
+    }
+
+    #[tokio::test]
+    async fn a_commit_keeps_what_another_engine_set_on_the_glue_table() {
+        use aws_sdk_glue::types::{Column, SerDeInfo};
+        let f = function(config(&[]));
+        f.process(&batch("shardId-0", 1..=2), None).await;
+        let glue = f.catalog.pointer().tables();
+        glue.change("events", |t| {
+            t.description = Some("described".into());
+            t.owner = Some("analytics".into());
+            t.parameters
+                .get_or_insert_with(Default::default)
+                .insert("theirs".into(), "kept".into());
+            let sd = t.storage_descriptor.as_mut().unwrap();
+            sd.serde_info = Some(SerDeInfo::builder().serialization_library("lib").build());
+            sd.input_format = Some("in".into());
+            sd.columns = Some(vec![Column::builder()
+                .name("n")
+                .r#type("string")
+                .comment("the n")
+                .build()
+                .unwrap()]);
+        });
+        let before = glue.table("events").unwrap().parameters.unwrap()["metadata_location"].clone();
+        let s = f.process(&batch("shardId-0", 3..=4), None).await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        let t = glue.table("events").unwrap();
+        assert_eq!(t.description.as_deref(), Some("described"));
+        assert_eq!(t.owner.as_deref(), Some("analytics"));
+        let p = t.parameters.clone().unwrap();
+        assert_eq!(p["theirs"], "kept");
+        assert_eq!(p["table_type"], "ICEBERG");
+        assert_eq!(p["previous_metadata_location"], before);
+        assert_ne!(p["metadata_location"], before);
+        let sd = t.storage_descriptor.clone().unwrap();
+        assert_eq!(sd.input_format.as_deref(), Some("in"));
+        assert_eq!(
+            sd.serde_info
+                .clone()
+                .unwrap()
+                .serialization_library
+                .as_deref(),
+            Some("lib")
+        );
+        assert_eq!(sd.location.as_deref(), Some("s3://lake/wh/db.db/events"));
+        assert_eq!(glue_columns(&t)[0], ("n".into(), "bigint".into()));
+        assert_eq!(sd.columns()[0].comment.as_deref(), Some("the n"));
+        assert_eq!(glue_columns(&t).len(), 3);
+    }
+
     #[tokio::test]
     async fn a_commit_applied_but_unanswered_is_settled_not_repeated() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.pointer().inject(SwapFault::LoseAnswer);
+        f.catalog.pointer().tables().inject(Fault::LoseAnswer);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(s.retry_from, None, "{:?}", s.failure);
         assert_eq!((s.commit_unknown, s.commit_attempts), (1, 1));
@@ -648,7 +716,7 @@ mod tests {
     async fn a_commit_unanswered_and_not_applied_is_made_again() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.pointer().inject(SwapFault::FailUnknown);
+        f.catalog.pointer().tables().inject(Fault::Unknown);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(
             (s.commit_unknown, s.commit_attempts, s.retry_from),
@@ -661,8 +729,8 @@ mod tests {
     async fn a_lost_race_is_retried_on_the_new_table() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.pointer().inject(SwapFault::LoseRace);
-        f.catalog.pointer().inject(SwapFault::LoseRace);
+        f.catalog.pointer().tables().inject(Fault::Conflict);
+        f.catalog.pointer().tables().inject(Fault::Conflict);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(
             (s.commit_conflicts, s.commit_attempts, s.retry_from),
@@ -675,8 +743,8 @@ mod tests {
     async fn too_many_lost_races_report_the_first_uncommitted_record() {
         let f = function(config(&[("COMMIT_ATTEMPTS", "2")]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.pointer().inject(SwapFault::LoseRace);
-        f.catalog.pointer().inject(SwapFault::LoseRace);
+        f.catalog.pointer().tables().inject(Fault::Conflict);
+        f.catalog.pointer().tables().inject(Fault::Conflict);
         let s = f.process(&batch("shardId-0", 1..=5), None).await;
         assert_eq!(s.retry_from.as_deref(), Some("3"));
         assert!(s.failure.unwrap().contains("2 commit attempts"));

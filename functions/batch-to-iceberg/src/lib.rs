@@ -8,8 +8,10 @@
 //! - `rows`: records to rows and error lines (pure).
 //! - `write`: rows to Parquet data files, split by the partition spec.
 //! - `checkpoint`: the per-shard sequence number in the snapshot summaries (exactly once).
-//! - `pointer`: the Glue boundary (`TablePointer`: GetTable / CreateTable / UpdateTable with
-//!   `VersionId`), with the SDK and in-memory implementations.
+//! - `pointer`: the catalog boundary (`TablePointer`: read, create, swap with `VersionId`),
+//!   on Glue through `trickle-glue` (every commit keeps what another engine set on the Glue
+//!   table and writes its columns and location).
+//! - `glue_columns`: an Iceberg schema as Glue columns (pure).
 //! - `s3tables`: the S3 Tables boundary, the same `TablePointer` (`ICEBERG_CATALOG=s3tables`).
 //! - `catalog`: an Iceberg `Catalog` of one table over the pointer.
 //! - `storage`: Iceberg's `Storage` on the S3 SDK client.
@@ -19,6 +21,7 @@
 pub mod catalog;
 pub mod checkpoint;
 pub mod config;
+pub mod glue_columns;
 pub mod handler;
 pub mod metrics;
 pub mod partition;

@@ -11,10 +11,11 @@
 //! must. A table created by `CreateTable` but never pointed at (a crash in between) reads as
 //! missing, and the next invocation finishes creating it.
 
-use crate::pointer::{classify, Pointer, PointerError, TablePointer};
+use crate::pointer::{Pointer, PointerError, TablePointer};
 use async_trait::async_trait;
 use aws_sdk_s3tables::types::OpenTableFormat;
-use std::collections::HashMap;
+use iceberg::spec::TableMetadata;
+use trickle_glue::{classify, SdkOutcome};
 
 /// The S3 Tables implementation.
 #[derive(Debug, Clone)]
@@ -88,7 +89,11 @@ impl S3TablesPointer {
             {
                 Err(PointerError::Conflict(format!("{e:?}")))
             }
-            Err(e) => Err(classify(e, &[])),
+            // The same SDK error types as Glue's: one classification by HTTP status.
+            Err(e) => Err(match classify(&e, &[]) {
+                SdkOutcome::NotApplied => PointerError::Failed(format!("{e:?}")),
+                SdkOutcome::Unknown => PointerError::Unknown(format!("{e:?}")),
+            }),
         }
     }
 }
@@ -100,7 +105,7 @@ impl TablePointer for S3TablesPointer {
             Some((Some(metadata_location), token, _)) => Some(Pointer {
                 metadata_location,
                 version_id: Some(token),
-                parameters: HashMap::new(),
+                glue_table: None,
             }),
             // Created but never pointed at: missing, to be finished by `create`.
             _ => None,
@@ -138,8 +143,8 @@ impl TablePointer for S3TablesPointer {
 
     async fn create(
         &self,
+        _metadata: &TableMetadata,
         metadata_location: &str,
-        _table_location: &str,
     ) -> Result<(), PointerError> {
         match self.read().await? {
             Some((None, token, _)) => match self.update(&token, metadata_location).await {
@@ -151,7 +156,12 @@ impl TablePointer for S3TablesPointer {
         }
     }
 
-    async fn swap(&self, current: &Pointer, metadata_location: &str) -> Result<(), PointerError> {
+    async fn swap(
+        &self,
+        current: &Pointer,
+        _metadata: &TableMetadata,
+        metadata_location: &str,
+    ) -> Result<(), PointerError> {
         let token = current
             .version_id
             .as_deref()

@@ -38,7 +38,7 @@ fn invalid(message: String) -> Error {
 }
 
 fn s3_error<E: std::fmt::Debug>(op: &str, location: &str, e: E) -> Error {
-    // Not retryable for iceberg's own retry loop: the handler decides (commit.rs).
+    // Not retryable for iceberg's own retry loop: the handler decides (handler.rs).
     Error::new(ErrorKind::Unexpected, format!("S3 {op} {location}: {e:?}"))
 }
 

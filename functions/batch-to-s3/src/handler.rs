@@ -26,7 +26,7 @@ use crate::catalog::{table_definition, TableDef};
 use crate::config::Config;
 use crate::error::{EventError, WriteError};
 use crate::event::{response, ShardBatch, StreamEvent};
-use crate::glue::{ensure_table_logged, CatalogReport, NoCatalog, TableCatalog, CATALOG_TIMEOUT};
+use crate::glue::{ensure_table_logged, CatalogReport, NoCatalog, CATALOG_TIMEOUT};
 use crate::intent::{Intent, IntentObject};
 use crate::key::state_key;
 use crate::metrics::Summary;
@@ -38,6 +38,8 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::LambdaEvent;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
+use trickle_glue::GlueTables;
+use trickle_shared::deadline::invocation_deadline;
 use trickle_shared::SequenceNumber;
 
 /// Compare-and-swap attempts on the high-water mark before giving up.
@@ -79,7 +81,7 @@ impl<S: ObjectStore> BatchToS3<S> {
 impl<S, C> BatchToS3<S, C> {
     /// The function keeping the configuration's Glue table matching in `catalog`. Without
     /// `GLUE_TABLE` (and `SCHEMA`) in the configuration, the catalog is never called.
-    pub fn with_catalog<K: TableCatalog>(self, catalog: K) -> BatchToS3<S, K> {
+    pub fn with_catalog<K: GlueTables>(self, catalog: K) -> BatchToS3<S, K> {
         let table = table_definition(&self.config);
         BatchToS3 {
             catalog: table.map(|t| (catalog, t)),
@@ -100,17 +102,15 @@ impl<S, C> BatchToS3<S, C> {
     }
 }
 
-impl<S: ObjectStore, C: TableCatalog> BatchToS3<S, C> {
+impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
     /// Handles one Lambda invocation. Only a malformed event is an invocation error. The
     /// runtime gives a `StreamEvent`; tests may give `aws_lambda_events`' `KinesisEvent`.
     pub async fn handle<E: Into<StreamEvent>>(
         &self,
         event: LambdaEvent<E>,
     ) -> Result<KinesisEventResponse, lambda_runtime::Error> {
-        // Lambda sends the deadline in epoch milliseconds. A deadline already past when the
-        // invocation starts is not one: a hand-built context has 0, and `cargo lambda watch`
-        // sends the timeout itself (600000). Then no deadline is enforced.
-        let deadline = Some(event.context.deadline()).filter(|d| *d > SystemTime::now());
+        // 0 or a deadline already past (`cargo lambda watch`): no deadline known.
+        let deadline = invocation_deadline(event.context.deadline, SystemTime::now());
         tracing::debug!(
             deadline_ms = event.context.deadline,
             now_ms = chrono::Utc::now().timestamp_millis(),
@@ -556,11 +556,11 @@ mod tests {
     use super::*;
     use crate::config::Partitioning;
     use crate::encode::Compression;
-    use crate::glue::memory::MemoryCatalog;
     use crate::key::KeyLayout;
     use crate::store::memory::MemoryStore;
     use aws_lambda_events::event::kinesis::KinesisEvent;
     use std::io::Read;
+    use trickle_glue::MemoryGlueTables as MemoryCatalog;
 
     fn fixture(name: &str) -> KinesisEvent {
         let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -582,6 +582,7 @@ mod tests {
             error_prefix: "errors/".into(),
             state_prefix: "state/".into(),
             compression: Compression::Gzip,
+            gzip_level: trickle_shared::gzip::DEFAULT_GZIP_LEVEL,
             key_layout: KeyLayout::Firehose,
             partitioning: None,
             deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
@@ -953,7 +954,13 @@ mod tests {
     }
 
     fn calls(f: &BatchToS3<MemoryStore, MemoryCatalog>) -> Vec<&'static str> {
-        f.catalog().unwrap().calls.lock().unwrap().clone()
+        f.catalog().unwrap().calls()
+    }
+
+    /// The Glue table as `TableDef` holds it.
+    fn stored_table(f: &BatchToS3<MemoryStore, MemoryCatalog>) -> Option<TableDef> {
+        let t = f.catalog().unwrap().table("events")?;
+        Some(crate::glue::table_def(&t))
     }
 
     #[tokio::test]
@@ -963,8 +970,7 @@ mod tests {
         assert!(calls(&f).is_empty(), "nothing before the first invocation");
         let out = f.process(reform(&event, 0..2), None).await.unwrap();
         assert_eq!(out.summary.objects_written, 1);
-        let (table, _) = f.catalog().unwrap().table("events").unwrap();
-        assert_eq!(Some(&table), table_definition(&f.config).as_ref());
+        assert_eq!(stored_table(&f), table_definition(&f.config));
         f.process(reform(&event, 2..4), None).await.unwrap();
         assert_eq!(calls(&f), ["GetTable", "CreateTable"]);
     }
@@ -973,16 +979,16 @@ mod tests {
     async fn a_catalog_failure_is_counted_and_tried_again_while_writing_goes_on() {
         let event = fixture("kinesis-batch.json");
         let f = function(with_glue("n int")).with_catalog(MemoryCatalog::new());
-        f.catalog().unwrap().fail_calls(true);
+        f.catalog().unwrap().fail_all(true);
         let out = f.process(reform(&event, 0..2), None).await.unwrap();
         assert_eq!(out.retry_from, None);
         assert_eq!(out.summary.objects_written, 1);
         assert_eq!(out.summary.catalog_failures, 1);
         assert_eq!(out.summary.emf(0)["CatalogUpdateFailures"], 1);
-        f.catalog().unwrap().fail_calls(false);
+        f.catalog().unwrap().fail_all(false);
         let out = f.process(reform(&event, 2..3), None).await.unwrap();
         assert_eq!(out.summary.catalog_failures, 0);
-        assert!(f.catalog().unwrap().table("events").is_some());
+        assert!(stored_table(&f).is_some());
         f.process(reform(&event, 3..4), None).await.unwrap();
         assert_eq!(calls(&f), ["GetTable", "GetTable", "CreateTable"]);
         assert_eq!(stored_lines(&f, "raw/"), data_lines(&event));
@@ -991,7 +997,8 @@ mod tests {
     #[tokio::test]
     async fn counts_added_columns_and_type_conflicts() {
         let catalog = MemoryCatalog::new();
-        catalog.insert(table_definition(&with_glue("customer string, n int")).unwrap());
+        let def = table_definition(&with_glue("customer string, n int")).unwrap();
+        catalog.insert(&crate::glue::table_input(&def, None).unwrap());
         let f = function(with_glue("customer string, n bigint, seen date")).with_catalog(catalog);
         let out = f
             .process(fixture("kinesis-batch.json"), None)
@@ -1002,7 +1009,7 @@ mod tests {
         let doc = out.summary.emf(0);
         assert_eq!(doc["CatalogColumnsAdded"], 1);
         assert_eq!(doc["CatalogTypeConflicts"], 1);
-        let (table, _) = f.catalog().unwrap().table("events").unwrap();
+        let table = stored_table(&f).unwrap();
         let columns: Vec<_> = table
             .columns
             .iter()

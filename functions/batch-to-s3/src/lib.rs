@@ -13,8 +13,8 @@
 //! - `store`: the I/O boundary (`ObjectStore`), with the SDK and in-memory implementations.
 //! - `catalog`: the Glue table the objects make up, and what to change in an existing one
 //!   (pure).
-//! - `glue`: the Glue boundary (`TableCatalog`), with the SDK and in-memory implementations,
-//!   and `ensure_table`.
+//! - `glue`: `ensure_table` over `trickle-glue`'s Glue tables (`GlueTables`, with the SDK
+//!   and in-memory implementations), and the mapping between a Glue table and `TableDef`.
 //! - `metrics`: the summary log line and the EMF metrics.
 //! - `handler`: one invocation, end to end.
 
