@@ -7,12 +7,36 @@
 //!   allocate what the input does not hold);
 //! - a correctly framed input is never `Plain`;
 //! - whatever de-aggregates re-aggregates (`kpl::aggregate`) to something that
-//!   de-aggregates to the same user records.
+//!   de-aggregates to the same user records;
+//! - the hand-written protobuf reader agrees with prost's decoding of the same payload (the
+//!   same user records, or both refuse it);
+//! - with the writers' bound (`max_aggregated_records`), an aggregate is refused or holds no
+//!   more user records than its size allows.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use md5::{Digest, Md5};
-use trickle_shared::kpl::{aggregate, deaggregate, Deaggregated, KPL_MAGIC};
+use prost::Message;
+use trickle_shared::kpl::{
+    aggregate, deaggregate, deaggregate_ref, max_aggregated_records, AggregatedRecord,
+    Deaggregated, DeaggregatedRef, KplError, KPL_MAGIC,
+};
+
+/// What prost makes of the payload, as user records (`None`: it, or a key index, fails).
+fn prost_users(payload: &[u8]) -> Option<Vec<(String, Option<String>, Vec<u8>)>> {
+    let agg = AggregatedRecord::decode(payload).ok()?;
+    agg.records
+        .iter()
+        .map(|r| {
+            let pk = agg.partition_key_table.get(usize::try_from(r.partition_key_index).ok()?)?;
+            let ehk = match r.explicit_hash_key_index {
+                None => None,
+                Some(i) => Some(agg.explicit_hash_key_table.get(usize::try_from(i).ok()?)?.clone()),
+            };
+            Some((pk.clone(), ehk, r.data.clone()))
+        })
+        .collect()
+}
 
 fn round_trips(data: &[u8]) {
     if let Ok(Deaggregated::Aggregated(users)) = deaggregate(data) {
@@ -40,5 +64,21 @@ fuzz_target!(|data: &[u8]| {
         !matches!(result, Ok(Deaggregated::Plain)),
         "a record with magic and a matching digest was taken as plain"
     );
+    let ours = result.as_ref().ok().map(|d| match d {
+        Deaggregated::Aggregated(users) => users
+            .iter()
+            .map(|u| (u.partition_key.clone(), u.explicit_hash_key.clone(), u.data.clone()))
+            .collect::<Vec<_>>(),
+        Deaggregated::Plain => unreachable!("checked above"),
+    });
+    assert_eq!(ours, prost_users(data), "the reader and prost disagree");
+    match deaggregate_ref(&framed, max_aggregated_records(framed.len())) {
+        Ok(DeaggregatedRef::Aggregated(users)) => {
+            assert!(users.len() <= max_aggregated_records(framed.len()))
+        }
+        Ok(DeaggregatedRef::Plain) => panic!("framed taken as plain"),
+        Err(KplError::TooManyRecords { records, max, .. }) => assert!(records > max),
+        Err(_) => assert!(result.is_err()),
+    }
     round_trips(&framed);
 });

@@ -109,13 +109,23 @@ pub mod corpus {
         "prefix",
     ];
 
-    /// JSON events as an application sends them (nested, ids, amounts, varied).
-    pub fn event_records(bytes: usize) -> Vec<u8> {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    /// At least `bytes` of lines made by `line(rng, i)`, each ended by `\n`.
+    fn lines(bytes: usize, seed: u64, mut line: impl FnMut(&mut Rng, usize) -> String) -> Vec<u8> {
+        let mut rng = Rng(seed);
         let mut out = Vec::with_capacity(bytes + 1024);
         let mut i = 0usize;
         while out.len() < bytes {
-            let line = format!(
+            out.extend_from_slice(line(&mut rng, i).as_bytes());
+            out.push(b'\n');
+            i += 1;
+        }
+        out
+    }
+
+    /// JSON events as an application sends them (nested, ids, amounts, varied).
+    pub fn event_records(bytes: usize) -> Vec<u8> {
+        lines(bytes, 0x9E37_79B9_7F4A_7C15, |rng, i| {
+            format!(
                 r#"{{"eventId":"{}","eventType":"{}","timestamp":"2026-12-04T12:{:02}:{:02}.{:03}Z","customer":{{"id":"c-{:05}","tier":"{}","country":"{}"}},"items":[{{"sku":"SKU-{:05}","qty":{},"unitPrice":{}.{:02}}}],"total":{}.{:02},"currency":"EUR","latencyMs":{}}}"#,
                 rng.hex(32),
                 rng.pick(&["view", "click", "cart", "purchase", "refund"]),
@@ -132,21 +142,14 @@ pub mod corpus {
                 rng.below(800),
                 rng.below(100),
                 rng.below(2_000),
-            );
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
-            i += 1;
-        }
-        out
+            )
+        })
     }
 
     /// Access-log lines as JSON (short fields, many repeats).
     pub fn log_lines(bytes: usize) -> Vec<u8> {
-        let mut rng = Rng(0x1234_5678_9ABC_DEF1);
-        let mut out = Vec::with_capacity(bytes + 1024);
-        let mut i = 0usize;
-        while out.len() < bytes {
-            let line = format!(
+        lines(bytes, 0x1234_5678_9ABC_DEF1, |rng, i| {
+            format!(
                 r#"{{"time":"2026-12-04T06:{:02}:{:02}.{:03}Z","level":"{}","method":"{}","path":"{}","status":{},"latency_ms":{},"ip":"10.{}.{}.{}","request_id":"{}"}}"#,
                 (i / 60_000) % 60,
                 (i / 1_000) % 60,
@@ -166,32 +169,22 @@ pub mod corpus {
                 rng.below(256),
                 rng.below(256),
                 rng.hex(32),
-            );
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
-            i += 1;
-        }
-        out
+            )
+        })
     }
 
     /// JSON records with a long run of one character, as load generators and the side-by-side
     /// benchmark's Python handler send them (`"pad": "xxxx..."`).
     pub fn padded_records(bytes: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(bytes + 1024);
-        let mut i = 0usize;
-        while out.len() < bytes {
-            let line = format!(
+        lines(bytes, 1, |_, i| {
+            format!(
                 r#"{{"id": {i}, "user": "user-{}", "event": "{}", "ts": {}, "pad": "{}"}}"#,
                 i % 97,
                 ["click", "view", "buy"][i % 3],
                 1_700_000_000 + i,
                 "x".repeat(910),
-            );
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
-            i += 1;
-        }
-        out
+            )
+        })
     }
 
     /// Plain text: sentences of common words, as log messages and free-text fields hold.

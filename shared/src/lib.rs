@@ -6,6 +6,7 @@
 
 pub mod batching;
 pub mod config;
+pub mod counting_alloc;
 pub mod deadline;
 pub mod emf;
 pub mod framing;

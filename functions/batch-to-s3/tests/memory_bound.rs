@@ -10,58 +10,17 @@ use batch_to_s3::config::Config;
 use batch_to_s3::event::SourceRecord;
 use batch_to_s3::plan::plan;
 use chrono::{TimeZone, Utc};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use trickle_shared::counting_alloc::{peak_of, CountingAllocator};
 use trickle_shared::kpl::{self, UserRecord};
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let q = unsafe { System.realloc(p, layout, new_size) };
-        if !q.is_null() {
-            if new_size > layout.size() {
-                let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed)
-                    + (new_size - layout.size());
-                PEAK.fetch_max(live, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        q
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// What planning may allocate beyond the records themselves: this many times their bytes.
 /// (The figures each case measured are printed with `--nocapture`.)
 const BOUND_MULTIPLE: usize = 8;
 /// And this much whatever the records (compressor state, the Parquet writer, tables).
 const BOUND_FIXED: usize = 16 << 20;
-
-/// Bytes allocated at the peak of `f`, beyond what was live before it.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
-    let out = f();
-    (out, PEAK.load(Ordering::Relaxed) - before)
-}
 
 fn config(pairs: &[(&str, &str)]) -> Config {
     let mut all = vec![("BUCKET_NAME", "b"), ("PREFIX", "raw/")];
@@ -156,32 +115,6 @@ fn planning_allocates_at_most_a_multiple_of_the_records_whatever_they_hold() {
             records: vec![record(0, "k", empties.clone())],
         },
         Case {
-            name: "densest allowed 1 MiB aggregates x4 of non-JSON, 256-byte key, partitioned",
-            config: config(&partitioned),
-            records: (0..4)
-                .map(|i| {
-                    record(
-                        i,
-                        &long_key,
-                        densest_aggregate(MIB, b"not json, twenty-six bytes", &long_key),
-                    )
-                })
-                .collect(),
-        },
-        Case {
-            name: "densest allowed 1 MiB aggregates x4 of non-JSON, Parquet",
-            config: config(&parquet),
-            records: (0..4)
-                .map(|i| {
-                    record(
-                        i,
-                        &long_key,
-                        densest_aggregate(MIB, b"not json, twenty-six bytes", &long_key),
-                    )
-                })
-                .collect(),
-        },
-        Case {
             name: "densest allowed 1 MiB aggregates x4 of small JSON, Parquet",
             config: config(&parquet),
             records: (0..4)
@@ -202,6 +135,31 @@ fn planning_allocates_at_most_a_multiple_of_the_records_whatever_they_hold() {
                 .collect(),
         },
     ];
+    let mut cases = cases;
+    for (name, format) in [
+        (
+            "densest allowed 1 MiB aggregates x4 of non-JSON, 256-byte key, partitioned NDJSON",
+            config(&partitioned),
+        ),
+        (
+            "densest allowed 1 MiB aggregates x4 of non-JSON, 256-byte key, Parquet",
+            config(&parquet),
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            config: format,
+            records: (0..4)
+                .map(|i| {
+                    record(
+                        i,
+                        &long_key,
+                        densest_aggregate(MIB, b"not json, twenty-six bytes", &long_key),
+                    )
+                })
+                .collect(),
+        });
+    }
     let mut over = Vec::new();
     for case in cases {
         let input: usize = case.records.iter().map(|r| r.data.len()).sum();

@@ -10,46 +10,11 @@ use firehose_transform::config::{
 };
 use firehose_transform::event::FirehoseRecord;
 use firehose_transform::transform::{transform_record, Outcome};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(live, Ordering::Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let q = unsafe { System.realloc(p, layout, new_size) };
-        if !q.is_null() {
-            if new_size > layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        q
-    }
-}
+use trickle_shared::counting_alloc::{peak_of, CountingAllocator};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// The function's memory (template.yaml) and what the runtime, the event and the answer
 /// around one record take besides it.
@@ -95,10 +60,7 @@ fn the_decompression_ceiling_times_the_expansion_fits_the_function() {
         DEFAULT_MAX_DECOMPRESSED_BYTES
     );
     let (record, decoded) = cloudwatch_logs_record(DEFAULT_MAX_DECOMPRESSED_BYTES - 1024);
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
-    let outcome = transform_record(&record, &config);
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let (outcome, peak) = peak_of(|| transform_record(&record, &config));
     // Ok, or too large to answer (the transform adds fields to every line): memory is the
     // point here, and both paths decode and transform the whole record.
     assert!(
