@@ -33,7 +33,7 @@ use iceberg::TableCreation;
 use lambda_runtime::LambdaEvent;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
-use trickle_kinesis_batch::decode::{write_error_lines, Failure};
+use trickle_kinesis_batch::decode::write_error_lines;
 use trickle_kinesis_batch::{response, EventError, ShardBatch, SourceRecord, StreamEvent};
 use trickle_shared::batching::full_jitter;
 use trickle_shared::deadline::{invocation_deadline, time_left};
@@ -400,9 +400,8 @@ impl<P: TablePointer> BatchToIceberg<P> {
         pending: &[SourceRecord],
         rejected: &[Rejected],
     ) -> Result<(), CommitError> {
-        let failures: Vec<Failure<'_>> = rejected.iter().map(Rejected::failure).collect();
         let mut body = Vec::new();
-        write_error_lines(&failures, pending, &mut body);
+        write_error_lines(rejected, pending, &mut body);
         let gz = trickle_shared::gzip::gzip(&body, trickle_shared::gzip::DEFAULT_GZIP_LEVEL)
             .map_err(|e| CommitError::ErrorObject(format!("gzip of the error lines: {e}")))?;
         let day = pending[0].arrival.format("%Y/%m/%d");

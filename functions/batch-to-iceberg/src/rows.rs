@@ -4,7 +4,7 @@
 use crate::schema::{SchemaError, TableColumns};
 use arrow_array::RecordBatch;
 use trickle_columnar::{RecordEncoder, RecordError};
-use trickle_kinesis_batch::decode::{error_line, user_records, ErrorReason, Failure};
+use trickle_kinesis_batch::decode::{error_line, user_records, AsFailure, ErrorReason, Failure};
 use trickle_kinesis_batch::SourceRecord;
 
 /// One record that goes to the error prefix.
@@ -18,9 +18,9 @@ pub struct Rejected {
     pub data: Vec<u8>,
 }
 
-impl Rejected {
+impl AsFailure for Rejected {
     /// As the shared error-line writer takes it (`write_error_lines`).
-    pub fn failure(&self) -> Failure<'_> {
+    fn as_failure(&self) -> Failure<'_> {
         Failure {
             reason: self.reason,
             message: &self.message,
@@ -29,7 +29,9 @@ impl Rejected {
             data: &self.data,
         }
     }
+}
 
+impl Rejected {
     /// Its line, Firehose's processing-failed shape.
     pub fn line(&self, records: &[SourceRecord]) -> Vec<u8> {
         error_line(

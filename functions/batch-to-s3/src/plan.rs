@@ -12,7 +12,7 @@
 //!   order they are written in (see `write.rs` for why that matters).
 
 use crate::config::{Config, Format};
-use crate::decode::{each_user_record, write_error_lines, ErrorReason, Failure};
+use crate::decode::{each_user_record, write_error_lines, AsFailure, ErrorReason, Failure};
 use crate::encode::{frame, CONTENT_TYPE_NDJSON};
 use crate::error::WriteError;
 use crate::event::SourceRecord;
@@ -91,7 +91,24 @@ struct Member<'a> {
     record: usize,
     sub: Option<usize>,
     data: std::borrow::Cow<'a, [u8]>,
-    error: Option<String>,
+    /// Why it goes to the error output, when it does.
+    error: Option<(ErrorReason, String)>,
+}
+
+impl AsFailure for Member<'_> {
+    fn as_failure(&self) -> Failure<'_> {
+        let (reason, message) = self
+            .error
+            .as_ref()
+            .map_or((ErrorReason::NotJson, ""), |(r, m)| (*r, m.as_str()));
+        Failure {
+            reason,
+            message,
+            record: self.record,
+            sub: self.sub,
+            data: &self.data,
+        }
+    }
 }
 
 /// Plans the objects for `records` (all of one shard, in order, none already stored).
@@ -138,6 +155,10 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
                 }
             }
         }
+        let error = match group {
+            Group::Error(reason) => Some((reason, error.unwrap_or_default())),
+            Group::Data(_) => None,
+        };
         groups.entry(group).or_default().push(Member {
             record: u.record,
             sub: u.sub,
@@ -192,18 +213,8 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
             Group::Error(reason) => {
                 plan.error_records += members.len();
                 let segment = format!("{}/", safe_segment(reason.code(), MAX_REASON_BYTES));
-                let failures: Vec<Failure<'_>> = members
-                    .iter()
-                    .map(|m| Failure {
-                        reason,
-                        message: m.error.as_deref().unwrap_or_default(),
-                        record: m.record,
-                        sub: m.sub,
-                        data: &m.data,
-                    })
-                    .collect();
                 let mut body = Vec::new();
-                write_error_lines(&failures, records, &mut body);
+                write_error_lines(&members, records, &mut body);
                 (
                     config.error_prefix.as_str(),
                     segment,
@@ -242,7 +253,7 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
             metadata.push((META_ERROR_REASON.to_owned(), reason.code().to_owned()));
             let message = members
                 .iter()
-                .find_map(|m| m.error.as_deref())
+                .find_map(|m| m.error.as_ref().map(|(_, message)| message.as_str()))
                 .unwrap_or_default();
             metadata.push((
                 META_ERROR_MESSAGE.to_owned(),

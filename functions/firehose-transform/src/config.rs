@@ -12,10 +12,10 @@ use trickle_shared::limits::FIREHOSE_RESPONSE_BUDGET_BYTES;
 /// its JSON envelope (about 100 bytes per event) and the worst escaping of the messages
 /// (`\u0000` is 6 bytes for 1) it stays under 8 MiB.
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 8 * 1024 * 1024;
-/// The largest gunzip bound accepted. Transforming a record decoding to 30 MB peaked at
-/// 224 MB RSS and 60 MB at 467 MB (7.5-7.8x, release binary, glibc's allocator), while the
-/// bytes allocated at once stay under 2x (`tests/memory_bound.rs`): 24 MiB times 7.8 is
-/// 196 MB, which keeps one record within the function's 256 MB with room for the runtime.
+/// The largest gunzip bound accepted. A CloudWatch Logs record of the smallest events peaks at
+/// about 9x its decoded size in RSS (release binary, glibc's allocator; the bytes allocated at
+/// once stay under 2x, `tests/memory_bound.rs`): 219.5 MB for 24 MiB, 81 MB for 8 MiB
+/// (`bench/memory_bench.py`), so 24 MiB keeps one record within the function's 256 MB.
 pub const MAX_DECOMPRESSED_BYTES_CEILING: usize = 24 * 1024 * 1024;
 /// Default number of PutRecords / PutRecordBatch attempts for re-ingested records.
 pub const DEFAULT_REINGEST_MAX_ATTEMPTS: u32 = 5;

@@ -172,11 +172,17 @@ pub struct Failure<'a> {
 /// they become one line whose `rawData` is the whole Kinesis record, whose
 /// `subSequenceNumber` is null and whose `failedSubSequenceNumbers` lists the failed user
 /// records (`0-5,9`). Nothing is lost: every failed user record is in the raw aggregate.
-pub fn write_error_lines(failures: &[Failure<'_>], records: &[SourceRecord], out: &mut Vec<u8>) {
+pub fn write_error_lines<T: AsFailure>(
+    failures: &[T],
+    records: &[SourceRecord],
+    out: &mut Vec<u8>,
+) {
     let mut rest = failures;
-    while let Some(first) = rest.first() {
+    while let Some(head) = rest.first() {
+        let first = head.as_failure();
         let run = rest
             .iter()
+            .map(AsFailure::as_failure)
             .take_while(|f| f.record == first.record && f.reason == first.reason)
             .count();
         let (group, after) = rest.split_at(run);
@@ -185,6 +191,7 @@ pub fn write_error_lines(failures: &[Failure<'_>], records: &[SourceRecord], out
         let estimate: usize = group
             .iter()
             .map(|f| {
+                let f = f.as_failure();
                 ERROR_LINE_FIXED_BYTES
                     + f.message.len()
                     + record.partition_key.len()
@@ -204,15 +211,28 @@ pub fn write_error_lines(failures: &[Failure<'_>], records: &[SourceRecord], out
                 record,
                 None,
                 &record.data,
-                Some(&sub_ranges(group.iter().filter_map(|f| f.sub))),
+                Some(&sub_ranges(group.iter().filter_map(|f| f.as_failure().sub))),
             ));
             out.push(b'\n');
         } else {
             for f in group {
+                let f = f.as_failure();
                 out.extend_from_slice(&error_line(f.reason, f.message, record, f.sub, f.data));
                 out.push(b'\n');
             }
         }
+    }
+}
+
+/// What `write_error_lines` reads of a failed record (so that a writer need not build a
+/// `Failure` per record first).
+pub trait AsFailure {
+    fn as_failure(&self) -> Failure<'_>;
+}
+
+impl AsFailure for Failure<'_> {
+    fn as_failure(&self) -> Failure<'_> {
+        *self
     }
 }
 
