@@ -1,12 +1,24 @@
 # The two commands of the quick start: `make demo` and `make test`. Everything else they
-# need is installed into .venv / .venv-checkov by scripts/setup.sh.
-.PHONY: demo test setup stack down check-template bench fuzz fmt
+# need is installed into .venv / .venv-checkov by scripts/setup.sh. `make help` lists all.
+.PHONY: help demo test check itest deploy-proof setup stack down check-template bench fuzz fmt
+
+help:            ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 17
 
 demo:            ## run the pipeline locally and show what it did
 	bash scripts/demo.sh
 
 test:            ## every test: unit, property, handler, integration (moto), template checks
 	bash scripts/test.sh
+
+check:           ## the fast loop: formatting, clippy, every test that needs no server
+	bash scripts/check.sh
+
+itest:           ## one integration test file against moto: make itest T=batch_to_s3 [F=filter]
+	bash scripts/itest.sh "$(T)" "$(F)"
+
+deploy-proof:    ## the deploy proofs, or those matching K: make deploy-proof K=terraform
+	bash scripts/deploy-proof.sh "$(K)"
 
 setup:           ## install the local tools only
 	WITH_CHECKOV=1 bash scripts/setup.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Peak RSS of the release binaries on the worst events we can construct (hostile input):
-what one record may expand to is bounded (README, Performance: hostile input).
+what one record may expand to is bounded (docs/design/performance.md, hostile input).
 
 Usage: python3 bench/memory_bench.py [--target-dir target]
 Builds nothing: run `cargo build --release --bin batch-to-s3 --bin firehose-transform` first.

@@ -100,7 +100,7 @@ resource "aws_lambda_function_url" "ingest" {
 # FunctionUrlAuthType NONE) is this resource. Its IngestUrlPublicInvoke (lambda:InvokeFunction
 # with InvokedViaFunctionUrl true), which URLs created since October 2025 need as well, has no
 # counterpart: aws_lambda_permission of the provider this module pins (5.100) has no
-# invoked_via_function_url argument. README.md ("A public URL") gives the one command that
+# invoked_via_function_url argument. docs/guides/deploy-sam.md gives the one command that
 # adds that statement after `terraform apply`; until then the public URL answers 403.
 resource "aws_lambda_permission" "ingest_url_public" {
   count = var.ingest_auth_type == "NONE" ? 1 : 0

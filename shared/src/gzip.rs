@@ -8,8 +8,10 @@ use std::io::Read;
 /// libdeflate's levels.
 pub const GZIP_LEVELS: std::ops::RangeInclusive<u8> = 1..=12;
 /// The default gzip level: the fastest libdeflate level whose output is at most
-/// `MAX_SIZE_VS_ZLIB_6` times zlib level 6's on every input of `corpus` (a test holds it).
-pub const DEFAULT_GZIP_LEVEL: u8 = 7;
+/// `MAX_SIZE_VS_ZLIB_6` times zlib level 6's on every input of `corpus` (a test holds it) and
+/// on batch-to-s3's benchmark records (`examples/bench.rs --deflate`: level 5 is 1.085x there,
+/// though within the bound on the corpus).
+pub const DEFAULT_GZIP_LEVEL: u8 = 6;
 /// How much larger than zlib level 6's (what Python's `gzip`, Go and Java write by default)
 /// the default level's output may be.
 pub const MAX_SIZE_VS_ZLIB_6: f64 = 1.05;
@@ -66,48 +68,6 @@ pub mod corpus {
                 .collect()
         }
     }
-
-    const WORDS: &[&str] = &[
-        "the",
-        "stream",
-        "record",
-        "shard",
-        "object",
-        "bucket",
-        "table",
-        "of",
-        "to",
-        "and",
-        "a",
-        "in",
-        "is",
-        "that",
-        "for",
-        "it",
-        "with",
-        "as",
-        "was",
-        "on",
-        "writes",
-        "once",
-        "every",
-        "retry",
-        "batch",
-        "function",
-        "partition",
-        "sequence",
-        "number",
-        "key",
-        "data",
-        "time",
-        "query",
-        "reader",
-        "schema",
-        "column",
-        "file",
-        "error",
-        "prefix",
-    ];
 
     /// At least `bytes` of lines made by `line(rng, i)`, each ended by `\n`.
     fn lines(bytes: usize, seed: u64, mut line: impl FnMut(&mut Rng, usize) -> String) -> Vec<u8> {
@@ -187,28 +147,25 @@ pub mod corpus {
         })
     }
 
-    /// Plain text: sentences of common words, as log messages and free-text fields hold.
+    /// Prose kept in the repository (its own docs: English with code and tables, as free-text
+    /// fields and log messages hold), repeated to `bytes`. The pages together are longer than
+    /// deflate's 32 KiB window, so a repeat gives no match a real text would not.
+    const PROSE: [&str; 4] = [
+        include_str!("../../docs/design/exactly-once.md"),
+        include_str!("../../docs/reference/batch-to-s3.md"),
+        include_str!("../../docs/design/performance.md"),
+        include_str!("../../docs/design/testing.md"),
+    ];
+
+    /// Plain text: `PROSE`, repeated to at least `bytes`.
     pub fn text(bytes: usize) -> Vec<u8> {
-        let mut rng = Rng(0x0DDB_1A5E_5BAD_5EED);
-        let mut out = String::with_capacity(bytes + 1024);
+        let mut out = Vec::with_capacity(bytes + 20_000);
         while out.len() < bytes {
-            let words = 6 + rng.below(14);
-            for w in 0..words {
-                let word = rng.pick(WORDS);
-                if w == 0 {
-                    let mut c = word.chars();
-                    if let Some(first) = c.next() {
-                        out.push(first.to_ascii_uppercase());
-                        out.push_str(c.as_str());
-                    }
-                } else {
-                    out.push(' ');
-                    out.push_str(word);
-                }
+            for page in PROSE {
+                out.extend_from_slice(page.as_bytes());
             }
-            out.push_str(if rng.below(4) == 0 { ".\n" } else { ". " });
         }
-        out.into_bytes()
+        out
     }
 
     /// Every input, named.
@@ -273,20 +230,21 @@ mod tests {
         e.finish().unwrap()
     }
 
-    /// The default level keeps within `MAX_SIZE_VS_ZLIB_6` of zlib level 6 on every input,
-    /// and the level below it does not on some (so it is the fastest that does; speed is
-    /// measured in the benchmark, not here). Sizes are deterministic.
+    /// The default level keeps within `MAX_SIZE_VS_ZLIB_6` of zlib level 6 on every input of
+    /// the corpus (sizes are deterministic; speed is the benchmark's, not a test's).
     #[test]
-    fn the_default_gzip_level_is_the_lowest_within_its_size_bound() {
-        let within = |level: u8| {
-            corpus::all(1 << 20).iter().all(|(name, data)| {
-                let ratio = gzip(data, level).unwrap().len() as f64 / zlib_6(data).len() as f64;
-                println!("level {level}, {name}: {ratio:.3} of zlib-6");
-                ratio <= MAX_SIZE_VS_ZLIB_6
-            })
-        };
-        assert!(within(DEFAULT_GZIP_LEVEL));
-        assert!(!within(DEFAULT_GZIP_LEVEL - 1));
+    fn the_default_gzip_level_keeps_within_its_size_bound() {
+        for (name, data) in corpus::all(1 << 20) {
+            let ratio =
+                gzip(&data, DEFAULT_GZIP_LEVEL).unwrap().len() as f64 / zlib_6(&data).len() as f64;
+            assert!(ratio <= MAX_SIZE_VS_ZLIB_6, "{name}: {ratio:.3} of zlib-6");
+        }
+        // And the bound means something: the fastest levels exceed it somewhere.
+        let worst = corpus::all(1 << 20)
+            .iter()
+            .map(|(_, data)| gzip(data, 1).unwrap().len() as f64 / zlib_6(data).len() as f64)
+            .fold(0.0, f64::max);
+        assert!(worst > MAX_SIZE_VS_ZLIB_6, "{worst}");
     }
 
     /// `cargo test -p trickle-shared gzip_levels_table -- --ignored --nocapture`: each level's

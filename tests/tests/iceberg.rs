@@ -753,7 +753,7 @@ where
     out
 }
 
-/// The calls one commit makes, counted at the proxy: the README's cost figures. A change
+/// The calls one commit makes, counted at the proxy: the cost figures of docs/reference/batch-to-iceberg.md. A change
 /// that adds a call (a metadata re-read, a listing) fails here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_commit_costs_in_glue_and_s3_calls() {

@@ -10,8 +10,8 @@
 //!   or another engine's append in between does not hide it.
 //! - Snapshot expiry must keep a shard's last trickle snapshot for as long as Lambda can
 //!   still redeliver records it committed (the event source mapping's
-//!   `MaximumRecordAgeInSeconds`, or the stream's retention when unlimited): README,
-//!   "Iceberg". A shard whose checkpoint has expired is read as new.
+//!   `MaximumRecordAgeInSeconds`, or the stream's retention when unlimited):
+//!   docs/design/exactly-once.md. A shard whose checkpoint has expired is read as new.
 //! - Within a shard Lambda delivers in order and one invocation at a time
 //!   (ParallelizationFactor 1), so a shard's key only ever grows; resharding gives the
 //!   children keys of their own.

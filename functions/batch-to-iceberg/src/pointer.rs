@@ -2,7 +2,7 @@
 //! `metadata_location` parameter names the current metadata file, and a commit moves it
 //! with `UpdateTable`, guarded by Glue's optimistic lock: the `VersionId` that `GetTable`
 //! returned. Glue answers a stale `VersionId` with `ConcurrentModificationException`; every
-//! swap here sends one (moto ignores it: the tests put Glue's check in front, README).
+//! swap here sends one (moto ignores it: the tests put Glue's check in front, docs/design/iceberg-catalog.md).
 //!
 //! `UpdateTable` replaces the whole table, so a swap starts from the Glue table as read and
 //! changes only what this function owns, as Iceberg's own Glue catalogs do: the

@@ -6,7 +6,7 @@
 //! Only what an append needs: GetObject (whole or a byte range), HeadObject, PutObject.
 //! This function never deletes: files of a commit that did not happen stay under the
 //! table's `data/` and `metadata/` prefixes, where an orphan-file cleanup finds them
-//! (README, "Iceberg").
+//! (docs/design/iceberg-catalog.md).
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;

@@ -89,7 +89,7 @@ pub struct Config {
     pub compression: Compression,
     /// `GZIP_LEVEL` (1-12, default `trickle_shared::gzip::DEFAULT_GZIP_LEVEL`): libdeflate's
     /// level with `COMPRESSION=gzip`. Lower is faster and larger; the default is the fastest
-    /// within 1.05x of zlib level 6's size on every input of the gzip corpus.
+    /// within 1.05x of zlib level 6's size on every input of the gzip corpus and the bench's.
     pub gzip_level: u8,
     /// `KEY_LAYOUT`: `firehose` (default, `YYYY/MM/DD/HH/`) or `hive`
     /// (`year=YYYY/month=MM/day=DD/hour=HH/`).

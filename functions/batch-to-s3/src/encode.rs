@@ -80,7 +80,7 @@ impl Compression {
 thread_local! {
     /// One zstd context per thread, kept across objects and invocations: a fresh context
     /// allocates its tables (several MB at level 3 for a 3 MB body) and faults them in for
-    /// every object, which cost a third as much again as compressing (README, Performance).
+    /// every object, which cost a third as much again as compressing (docs/design/performance.md).
     static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
         const { std::cell::RefCell::new(None) };
 }

@@ -10,7 +10,7 @@
 //!   one concurrent reader per shard (`concurrent`);
 //! - `invoke`: the `Invoker` boundary: the Lambda Invoke API, or a function in-process.
 //!
-//! Where they differ from AWS is written in the README ("The local pipeline").
+//! Where they differ from AWS is written in docs/reference/local-pipeline.md.
 
 pub mod concurrent;
 pub mod esm;

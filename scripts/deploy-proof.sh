@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make deploy-proof [K=<expr>]`: the offline deploy proofs in tests/deploy (template.yaml
+# translated and created in moto's CloudFormation, the Terraform module applied to moto), or
+# only those pytest's `-k K` selects. moto is started here unless it runs on $MOTO_PORT.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+source "$TRICKLE_ROOT/scripts/lib.sh"
+cd "$TRICKLE_ROOT"
+bash scripts/setup.sh
+watch_pid=""
+started_stack=0
+trap cleanup_local EXIT INT TERM
+ensure_stack
+"$VENV/bin/python" -m pytest tests/deploy -q -p no:cacheprovider ${1:+-k "$1"}
