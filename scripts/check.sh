@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make check`: the fast loop. Formatting, clippy on every crate and target, and every test
-# that needs no server (the workspace's default members: unit, property, handler and
-# memory-bound tests). The integration tests and deploy proofs are `make test`'s.
+# that needs no server (every crate but the integration tests' `trickle-tests`: unit,
+# property, handler and memory-bound tests). The integration tests and deploy proofs are
+# `make test`'s.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$TRICKLE_ROOT"
@@ -10,4 +11,4 @@ cargo fmt --all -- --check
 say "cargo clippy (every crate and target, warnings are errors)"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 say "cargo test (everything that needs no server)"
-cargo test --quiet
+cargo test --quiet --workspace --exclude trickle-tests

@@ -183,4 +183,13 @@ fuzz_target!(|input: Input<'_>| {
             "objects out of write order (or two objects with one key)"
         );
     }
+    let keys: std::collections::BTreeSet<&str> =
+        p.objects.iter().map(|o| o.put.key.as_str()).collect();
+    assert_eq!(keys.len(), p.objects.len(), "two planned objects share a key");
+    for key in &keys {
+        assert!(
+            key.split('/').all(|segment| segment.len() <= 255),
+            "a key segment over 255 bytes: {key}"
+        );
+    }
 });
