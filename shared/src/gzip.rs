@@ -247,20 +247,6 @@ mod tests {
         assert!(worst > MAX_SIZE_VS_ZLIB_6, "{worst}");
     }
 
-    /// `cargo test -p trickle-shared gzip_levels_table -- --ignored --nocapture`: each level's
-    /// size against zlib level 6 on each input (what the default was chosen from).
-    #[test]
-    #[ignore = "a table to read, not a check"]
-    fn gzip_levels_table() {
-        for (name, data) in corpus::all(1 << 20) {
-            let z = zlib_6(&data).len() as f64;
-            let row: Vec<String> = GZIP_LEVELS
-                .map(|l| format!("{l}: {:.3}", gzip(&data, l).unwrap().len() as f64 / z))
-                .collect();
-            println!("{name}: {}", row.join(", "));
-        }
-    }
-
     #[test]
     fn gzip_round_trips_at_every_level() {
         let data = corpus::text(10_000);
