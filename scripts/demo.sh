@@ -13,12 +13,7 @@ source "$(dirname "$0")/env.sh"
 source "$TRICKLE_ROOT/scripts/lib.sh"
 cd "$TRICKLE_ROOT"
 
-bash scripts/setup.sh
-
-watch_pid=""
-started_stack=0
-trap cleanup_local EXIT INT TERM
-ensure_stack
+with_local_stack
 
 stream="trickle-demo-$(date +%s)"
 bucket="$stream"

@@ -6,9 +6,5 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$TRICKLE_ROOT/scripts/lib.sh"
 cd "$TRICKLE_ROOT"
-bash scripts/setup.sh
-watch_pid=""
-started_stack=0
-trap cleanup_local EXIT INT TERM
-ensure_stack
+with_local_stack
 "$VENV/bin/python" -m pytest tests/deploy -q -p no:cacheprovider ${1:+-k "$1"}

@@ -19,9 +19,5 @@ if [ "$test_file" = pipeline_e2e ]; then
   echo "pipeline_e2e needs cargo lambda watch and its stream: run it with make test" >&2
   exit 2
 fi
-bash scripts/setup.sh
-watch_pid=""
-started_stack=0
-trap cleanup_local EXIT INT TERM
-ensure_stack
+with_local_stack
 cargo test -p trickle-tests --test "$test_file" -- ${filter:+"$filter"}

@@ -63,6 +63,16 @@ create_stream_and_bucket() {
   aws s3api create-bucket --bucket "$1" > /dev/null
 }
 
+# with_local_stack: the local tools installed, moto running (started here unless it runs on
+# $MOTO_PORT), and whatever was started here stopped on exit.
+with_local_stack() {
+  bash "$TRICKLE_ROOT/scripts/setup.sh"
+  watch_pid=""
+  started_stack=0
+  trap cleanup_local EXIT INT TERM
+  ensure_stack
+}
+
 # cleanup_local: what demo.sh and test.sh stop on exit (only what they started).
 cleanup_local() {
   stop_watch
