@@ -4,7 +4,7 @@
 use crate::schema::{SchemaError, TableColumns};
 use arrow_array::RecordBatch;
 use trickle_columnar::{RecordEncoder, RecordError};
-use trickle_kinesis_batch::decode::{error_line, user_records, AsFailure, ErrorReason, Failure};
+use trickle_kinesis_batch::decode::{user_records, AsFailure, ErrorReason, Failure};
 use trickle_kinesis_batch::SourceRecord;
 
 /// One record that goes to the error prefix.
@@ -28,19 +28,6 @@ impl AsFailure for Rejected {
             sub: self.sub,
             data: &self.data,
         }
-    }
-}
-
-impl Rejected {
-    /// Its line, Firehose's processing-failed shape.
-    pub fn line(&self, records: &[SourceRecord]) -> Vec<u8> {
-        error_line(
-            self.reason,
-            &self.message,
-            &records[self.record],
-            self.sub,
-            &self.data,
-        )
     }
 }
 
@@ -132,6 +119,17 @@ fn missing_required<'a>(data: &[u8], required: &'a [String]) -> Option<&'a str> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One rejected record's error line, as the handler writes it.
+    fn one_line(r: &Rejected, records: &[SourceRecord]) -> Vec<u8> {
+        let mut out = Vec::new();
+        trickle_kinesis_batch::decode::write_error_lines(
+            std::slice::from_ref(r),
+            records,
+            &mut out,
+        );
+        out
+    }
     use crate::schema::iceberg_schema;
     use chrono::{TimeZone, Utc};
     use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
@@ -171,7 +169,7 @@ mod tests {
             [(1, ErrorReason::SchemaMismatch), (2, ErrorReason::NotJson)]
         );
         let line: serde_json::Value =
-            serde_json::from_slice(&rows.rejected[0].line(&records)).unwrap();
+            serde_json::from_slice(&one_line(&rows.rejected[0], &records)).unwrap();
         assert_eq!(line["errorCode"], "schema-mismatch");
         assert_eq!(line["sequenceNumber"], "2");
         assert!(

@@ -73,16 +73,11 @@ pub async fn write_plan<S: ObjectStore>(
         }
         let key = o.put.key.clone();
         let bytes = o.put.body.len();
-        let digest = o
-            .put
-            .metadata
-            .iter()
-            .find(|(name, _)| name == META_RECORDS_DIGEST)
-            .map(|(_, v)| v.clone());
+        let digest = records_digest_in(&o.put.metadata).map(str::to_owned);
         let outcome = match store.put_object(o.put).await {
             Ok(PutOutcome::PreconditionFailed) => match store.object_metadata(&key).await {
                 Ok(Some(stored))
-                    if digest.is_some() && stored_digest(&stored) == digest.as_deref() =>
+                    if digest.is_some() && records_digest_in(&stored) == digest.as_deref() =>
                 {
                     Ok(PutOutcome::PreconditionFailed)
                 }
@@ -119,8 +114,8 @@ pub async fn write_plan<S: ObjectStore>(
     report
 }
 
-/// The `records-sha256` of a stored object's metadata.
-fn stored_digest(metadata: &[(String, String)]) -> Option<&str> {
+/// The `records-sha256` of an object's metadata (planned, or as S3 gives it back).
+fn records_digest_in(metadata: &[(String, String)]) -> Option<&str> {
     metadata
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(META_RECORDS_DIGEST))

@@ -85,17 +85,17 @@ pub fn each_user_record(records: &[SourceRecord]) -> impl Iterator<Item = UserRe
         .filter(|(_, r)| !is_reingested(&r.partition_key))
         .flat_map(|(index, r)| {
             let one = |error| {
-                vec![UserRecord {
+                OneOrMany::One(Some(UserRecord {
                     record: index,
                     sub: None,
                     data: Cow::Borrowed(r.data.as_slice()),
                     error,
-                }]
+                }))
             };
-            let users: Vec<UserRecord<'_>> =
-                match deaggregate_ref(&r.data, max_aggregated_records(r.data.len())) {
-                    Ok(DeaggregatedRef::Plain) => one(None),
-                    Ok(DeaggregatedRef::Aggregated(users)) => users
+            match deaggregate_ref(&r.data, max_aggregated_records(r.data.len())) {
+                Ok(DeaggregatedRef::Plain) => one(None),
+                Ok(DeaggregatedRef::Aggregated(users)) => OneOrMany::Many(
+                    users
                         .into_iter()
                         .enumerate()
                         .map(|(sub, u)| UserRecord {
@@ -104,17 +104,34 @@ pub fn each_user_record(records: &[SourceRecord]) -> impl Iterator<Item = UserRe
                             data: Cow::Borrowed(u.data),
                             error: None,
                         })
-                        .collect(),
-                    Err(e) => {
-                        let reason = match e {
-                            KplError::TooManyRecords { .. } => ErrorReason::AggregateLimit,
-                            _ => ErrorReason::CorruptAggregate,
-                        };
-                        one(Some((reason, e.to_string())))
-                    }
-                };
-            users
+                        .collect::<Vec<_>>()
+                        .into_iter(),
+                ),
+                Err(e) => {
+                    let reason = match e {
+                        KplError::TooManyRecords { .. } => ErrorReason::AggregateLimit,
+                        _ => ErrorReason::CorruptAggregate,
+                    };
+                    one(Some((reason, e.to_string())))
+                }
+            }
         })
+}
+
+/// A plain record's one user record, without the `Vec` an aggregate's need.
+enum OneOrMany<'a> {
+    One(Option<UserRecord<'a>>),
+    Many(std::vec::IntoIter<UserRecord<'a>>),
+}
+
+impl<'a> Iterator for OneOrMany<'a> {
+    type Item = UserRecord<'a>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Self::One(one) => one.take(),
+            Self::Many(many) => many.next(),
+        }
+    }
 }
 
 /// One line of an error object, in the shape of Firehose's processing-failed output:
