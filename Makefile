@@ -1,6 +1,6 @@
 # The two commands of the quick start: `make demo` and `make test`. Everything else they
 # need is installed into .venv / .venv-checkov by scripts/setup.sh. `make help` lists all.
-.PHONY: help demo test check itest deploy-proof setup stack down check-template bench fuzz fmt
+.PHONY: help demo test check itest deploy-proof setup stack down check-template token bench fuzz fmt
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 17
@@ -31,6 +31,9 @@ down:            ## stop anything the demo or `make stack` left running
 
 check-template:  ## sam validate, cfn-lint, checkov
 	bash scripts/check-template.sh
+
+token:           ## a bearer token for a public URL: its hash into samconfig.toml [CONFIG=public-url]
+	python3 scripts/token.py "$(CONFIG)"
 
 bench:           ## release benchmarks: throughput vs floors, peak memory, cold start
 	bash scripts/bench.sh

@@ -91,7 +91,7 @@ def main():
     hostile = aggregate([b""] * 524_256, empty_messages=True)
     long_key = b"p" * 256
     dense = [aggregate([b"not json, twenty-six bytes"] * (mib // 32 - 16), partition_key=long_key) for _ in range(4)]
-    partitioned = {"BUCKET_NAME": "bench", "PARTITION_POINTER": "/customer"}
+    partitioned = {"BUCKET_NAME": "bench", "OBJECT_PARTITION_POINTER": "/customer"}
     parquet = dict(partitioned, FORMAT="parquet", SCHEMA="id string, n bigint")
     cwl8, cwl8_gz = cloudwatch_logs_record(8 * mib - 4096)
     cwl24, cwl24_gz = cloudwatch_logs_record(24 * mib - 4096)

@@ -89,11 +89,11 @@ database="trickle_demo_$(date +%s)"
 aws glue create-database --database-input "Name=$database" >/dev/null
 iceberg_env="$LOCAL_DIR/lambda-$LAMBDA_PORT-iceberg.env"
 make_env_file "$stream" "$bucket" "$iceberg_env.template" batch-to-iceberg
-grep -vE '^(ICEBERG_DATABASE|ICEBERG_TABLE|ICEBERG_PARTITION|SCHEMA)=' "$iceberg_env.template" > "$iceberg_env"
+grep -vE '^(ICEBERG_DATABASE|ICEBERG_TABLE|ICEBERG_PARTITION_SPEC|SCHEMA)=' "$iceberg_env.template" > "$iceberg_env"
 cat >> "$iceberg_env" <<ENV
 ICEBERG_DATABASE=$database
 ICEBERG_TABLE=events
-ICEBERG_PARTITION="identity(event)"
+ICEBERG_PARTITION_SPEC="identity(event)"
 SCHEMA="event string, user string, n bigint"
 ENV
 start_watch "$iceberg_env"

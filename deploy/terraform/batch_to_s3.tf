@@ -108,7 +108,7 @@ resource "aws_lambda_function" "batch_to_s3" {
       STATE_PREFIX        = "state/"
       COMPRESSION         = var.compression
       KEY_LAYOUT          = var.key_layout
-      PARTITION_POINTER   = var.partition_pointer
+      OBJECT_PARTITION_POINTER   = var.object_partition_pointer
       MAX_PARTITIONS      = "100"
       DEADLINE_MARGIN_MS  = "5000"
       FORMAT              = var.format

@@ -71,7 +71,7 @@ resource "aws_lambda_function" "firehose_transform" {
 
   environment {
     variables = {
-      PARTITION_KEYS         = var.firehose_partition_keys
+      PARTITION_POINTERS         = var.firehose_partition_pointers
       REINGEST_ENABLED       = "true"
       ENRICH                 = tostring(var.firehose_enrich)
       DROP_FILTER_POINTER    = var.firehose_drop_filter_pointer
@@ -174,7 +174,7 @@ resource "aws_kinesis_firehose_delivery_stream" "delivery" {
   count = local.firehose_enabled ? 1 : 0
 
   # Dynamic partitioning cannot be turned on or off for an existing delivery stream, so the
-  # two kinds have different names: switching firehose_partition_keys between empty and set
+  # two kinds have different names: switching firehose_partition_pointers between empty and set
   # replaces the stream instead of failing the update.
   name        = local.has_firehose_partitioning ? "${local.name}-delivery-partitioned" : "${local.name}-delivery"
   destination = "extended_s3"
@@ -228,18 +228,18 @@ resource "aws_kinesis_firehose_delivery_stream" "delivery" {
   lifecycle {
     precondition {
       condition     = !local.has_firehose_partitioning || var.firehose_buffer_size_mib >= 64
-      error_message = "Firehose dynamic partitioning (firehose_partition_keys set) needs firehose_buffer_size_mib >= 64."
+      error_message = "Firehose dynamic partitioning (firehose_partition_pointers set) needs firehose_buffer_size_mib >= 64."
     }
     precondition {
       condition     = !local.has_firehose_partitioning || var.firehose_buffer_interval_seconds > 0
-      error_message = "Firehose dynamic partitioning (firehose_partition_keys set) needs firehose_buffer_interval_seconds > 0."
+      error_message = "Firehose dynamic partitioning (firehose_partition_pointers set) needs firehose_buffer_interval_seconds > 0."
     }
     precondition {
       condition = alltrue([
         for k in local.firehose_partition_key_names :
         strcontains(var.firehose_dynamic_prefix, "!{partitionKeyFromLambda:${k}}")
       ])
-      error_message = "firehose_dynamic_prefix must name every key of firehose_partition_keys as !{partitionKeyFromLambda:NAME}."
+      error_message = "firehose_dynamic_prefix must name every key of firehose_partition_pointers as !{partitionKeyFromLambda:NAME}."
     }
   }
 

@@ -62,7 +62,7 @@ resource "aws_lambda_function" "ingest" {
   environment {
     variables = {
       STREAM_ARN            = aws_kinesis_stream.stream.arn
-      PARTITION_KEY_POINTER = var.partition_key_pointer
+      STREAM_PARTITION_KEY_POINTER = var.stream_partition_key_pointer
       RETRY_BUDGET_MS       = "2000"
       AUTH_TOKEN_SHA256     = var.ingest_token_sha256
       AGGREGATE             = tostring(var.ingest_aggregate)

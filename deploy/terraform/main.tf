@@ -24,7 +24,7 @@ locals {
   has_expiration            = var.bucket_expiration_days != 0
   has_cors                  = length(compact(var.cors_allow_origins)) > 0
   firehose_enabled          = var.enable_firehose
-  has_firehose_partitioning = var.enable_firehose && var.firehose_partition_keys != ""
+  has_firehose_partitioning = var.enable_firehose && var.firehose_partition_pointers != ""
   has_glue_table            = var.glue_database_name != ""
   iceberg_enabled           = var.enable_iceberg
   # iceberg_catalog admits only glue here (IcebergCatalog s3tables is template.yaml's only).
@@ -32,10 +32,10 @@ locals {
   iceberg_uses_efo       = var.enable_iceberg && var.iceberg_enhanced_fan_out
   iceberg_has_optimizers = local.iceberg_on_glue && var.iceberg_optimizers
 
-  # The names firehose_partition_keys ("name=/pointer,...") gives, which the dynamic prefix
+  # The names firehose_partition_pointers ("name=/pointer,...") gives, which the dynamic prefix
   # must each name as !{partitionKeyFromLambda:NAME}.
   firehose_partition_key_names = [
-    for spec in compact([for s in split(",", var.firehose_partition_keys) : trimspace(s)]) :
+    for spec in compact([for s in split(",", var.firehose_partition_pointers) : trimspace(s)]) :
     trimspace(split("=", spec)[0])
   ]
 

@@ -121,7 +121,7 @@ variable "cors_allow_origins" {
   default     = []
 }
 
-variable "partition_key_pointer" {
+variable "stream_partition_key_pointer" {
   description = "JSON pointer (e.g. /user/id) whose value is a JSON record's partition key when no header or query parameter gives one. Empty for a random key per record."
   type        = string
   default     = ""
@@ -219,7 +219,7 @@ variable "key_layout" {
   }
 }
 
-variable "partition_pointer" {
+variable "object_partition_pointer" {
   description = "batch-to-s3 - JSON pointer to partition objects by (dynamic partitioning without Firehose's fee). Empty turns it off."
   type        = string
   default     = ""
@@ -327,8 +327,8 @@ variable "firehose_buffer_size_mib" {
   }
 }
 
-variable "firehose_partition_keys" {
-  description = "firehose-transform PARTITION_KEYS, e.g. \"type=/type\". Non-empty turns on Firehose dynamic partitioning with firehose_dynamic_prefix (and then needs firehose_buffer_size_mib >= 64 and firehose_buffer_interval_seconds > 0)."
+variable "firehose_partition_pointers" {
+  description = "firehose-transform PARTITION_POINTERS, e.g. \"type=/type\". Non-empty turns on Firehose dynamic partitioning with firehose_dynamic_prefix (and then needs firehose_buffer_size_mib >= 64 and firehose_buffer_interval_seconds > 0)."
   type        = string
   default     = ""
 }
@@ -352,7 +352,7 @@ variable "firehose_drop_filter_value" {
 }
 
 variable "firehose_dynamic_prefix" {
-  description = "S3 prefix used when firehose_partition_keys is set; must start with firehose/ and name every key as !{partitionKeyFromLambda:NAME}."
+  description = "S3 prefix used when firehose_partition_pointers is set; must start with firehose/ and name every key as !{partitionKeyFromLambda:NAME}."
   type        = string
   default     = "firehose/type=!{partitionKeyFromLambda:type}/"
 
@@ -382,7 +382,7 @@ variable "enable_iceberg" {
 }
 
 variable "iceberg_catalog" {
-  description = "batch-to-iceberg - where the table's pointer lives: glue, the Glue Data Catalog (the database iceberg_database_name, the files under iceberg_warehouse_prefix in the module's bucket, maintenance by Glue's optimizers, iceberg_optimizers). template.yaml's other catalog, s3tables (Amazon S3 Tables), is not in this module: deploy it with SAM."
+  description = "batch-to-iceberg - where the table's current metadata location is kept: glue, the Glue Data Catalog (the database iceberg_database_name, the files under iceberg_warehouse_prefix in the module's bucket, maintenance by Glue's optimizers, iceberg_optimizers). template.yaml's other catalog, s3tables (Amazon S3 Tables), is not in this module: deploy it with SAM."
   type        = string
   default     = "glue"
 
@@ -430,7 +430,7 @@ variable "iceberg_warehouse_prefix" {
   }
 }
 
-variable "iceberg_partition" {
+variable "iceberg_partition_spec" {
   description = "batch-to-iceberg - the partition spec of a table it creates, e.g. \"hour(ts)\", \"day(ts), identity(customer)\", \"bucket(16, user)\". Empty for an unpartitioned table. An existing table keeps its own."
   type        = string
   default     = ""
@@ -438,8 +438,8 @@ variable "iceberg_partition" {
   # template.yaml's AllowedPattern, as is (what functions/batch-to-iceberg/src/partition.rs
   # parses), so a typo fails the plan, not the function's cold start.
   validation {
-    condition     = can(regex("^\\s*((`*[A-Za-z0-9_]+`*|(?i:identity|years?|months?|days?|hours?)\\s*\\(\\s*`*[A-Za-z0-9_]+`*\\s*\\)|(?i:bucket|truncate)\\s*\\(\\s*[0-9]+\\s*,\\s*`*[A-Za-z0-9_]+`*\\s*\\))\\s*(,\\s*(`*[A-Za-z0-9_]+`*|(?i:identity|years?|months?|days?|hours?)\\s*\\(\\s*`*[A-Za-z0-9_]+`*\\s*\\)|(?i:bucket|truncate)\\s*\\(\\s*[0-9]+\\s*,\\s*`*[A-Za-z0-9_]+`*\\s*\\))\\s*)*)?$", var.iceberg_partition))
-    error_message = "iceberg_partition must be Iceberg partition transforms of top-level columns, separated by commas - identity, year, month, day, hour (of a date or timestamp column), bucket(N, column), truncate(W, column), or a bare column (identity); e.g. \"hour(ts)\", \"day(ts), identity(customer)\", \"bucket(16, user)\"; or empty."
+    condition     = can(regex("^\\s*((`*[A-Za-z0-9_]+`*|(?i:identity|years?|months?|days?|hours?)\\s*\\(\\s*`*[A-Za-z0-9_]+`*\\s*\\)|(?i:bucket|truncate)\\s*\\(\\s*[0-9]+\\s*,\\s*`*[A-Za-z0-9_]+`*\\s*\\))\\s*(,\\s*(`*[A-Za-z0-9_]+`*|(?i:identity|years?|months?|days?|hours?)\\s*\\(\\s*`*[A-Za-z0-9_]+`*\\s*\\)|(?i:bucket|truncate)\\s*\\(\\s*[0-9]+\\s*,\\s*`*[A-Za-z0-9_]+`*\\s*\\))\\s*)*)?$", var.iceberg_partition_spec))
+    error_message = "iceberg_partition_spec must be Iceberg partition transforms of top-level columns, separated by commas - identity, year, month, day, hour (of a date or timestamp column), bucket(N, column), truncate(W, column), or a bare column (identity); e.g. \"hour(ts)\", \"day(ts), identity(customer)\", \"bucket(16, user)\"; or empty."
   }
 }
 
@@ -456,13 +456,13 @@ variable "iceberg_optimizers" {
 }
 
 variable "iceberg_snapshot_retention_days" {
-  description = "batch-to-iceberg - snapshots the retention optimizer keeps (iceberg_optimizers). batch-to-iceberg finds each shard's checkpoint in the table's snapshot history, so this must cover every redelivery - at least 7 days (the longest maximum_record_age_in_seconds) and at least stream_retention_hours / 24 (a new event source mapping starts at TRIM_HORIZON)."
+  description = "batch-to-iceberg - days a snapshot is kept by Glue's retention optimizer (iceberg_optimizers). batch-to-iceberg finds each shard's checkpoint in the table's snapshot history, so this must cover every redelivery - at least 7 days (the longest maximum_record_age_in_seconds) and at least stream_retention_hours / 24 (a new event source mapping starts at TRIM_HORIZON)."
   type        = number
   default     = 7
 
   validation {
-    condition     = var.iceberg_snapshot_retention_days >= 7 && floor(var.iceberg_snapshot_retention_days) == var.iceberg_snapshot_retention_days
-    error_message = "iceberg_snapshot_retention_days must be a whole number >= 7."
+    condition     = contains([7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 60, 90, 180, 365], var.iceberg_snapshot_retention_days)
+    error_message = "iceberg_snapshot_retention_days must be 7 to 30, 60, 90, 180 or 365 (template.yaml's IcebergSnapshotRetentionDays)."
   }
 }
 
@@ -520,5 +520,52 @@ variable "alarm_email" {
   validation {
     condition     = can(regex("^([^@\\s]+@[^@\\s]+)?$", var.alarm_email))
     error_message = "alarm_email must be empty or an email address."
+  }
+}
+
+# ---------------------------------------------------------------- renamed variables
+# Each old name stays declared so that a configuration still setting it fails at plan time
+# naming the new one, instead of being ignored. CHANGELOG.md has the table old -> new.
+variable "partition_key_pointer" {
+  description = "Renamed: set stream_partition_key_pointer."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.partition_key_pointer == null
+    error_message = "partition_key_pointer was renamed: set stream_partition_key_pointer instead."
+  }
+}
+
+variable "partition_pointer" {
+  description = "Renamed: set object_partition_pointer."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.partition_pointer == null
+    error_message = "partition_pointer was renamed: set object_partition_pointer instead."
+  }
+}
+
+variable "firehose_partition_keys" {
+  description = "Renamed: set firehose_partition_pointers."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.firehose_partition_keys == null
+    error_message = "firehose_partition_keys was renamed: set firehose_partition_pointers instead."
+  }
+}
+
+variable "iceberg_partition" {
+  description = "Renamed: set iceberg_partition_spec."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.iceberg_partition == null
+    error_message = "iceberg_partition was renamed: set iceberg_partition_spec instead."
   }
 }

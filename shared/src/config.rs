@@ -13,6 +13,11 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("none of the environment variables {0} is set: one is required")]
     MissingOneOf(&'static str),
+    #[error("environment variable {old} was renamed: set {new} instead")]
+    Renamed {
+        old: &'static str,
+        new: &'static str,
+    },
     #[error("environment variable {name}={value:?} is invalid: {reason}")]
     Invalid {
         name: &'static str,
@@ -105,6 +110,19 @@ pub fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Refuses a variable set under a name it no longer has, naming the new one: a deployment
+/// still setting the old name would otherwise run with the setting silently dropped. `renamed`
+/// is `(old, new)` pairs; an empty value counts as unset, as everywhere here.
+pub fn refuse_renamed(
+    lookup: &impl Fn(&str) -> Option<String>,
+    renamed: &[(&'static str, &'static str)],
+) -> Result<(), ConfigError> {
+    match renamed.iter().find(|(old, _)| optional(lookup, old).is_some()) {
+        Some(&(old, new)) => Err(ConfigError::Renamed { old, new }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +151,19 @@ mod tests {
                 .unwrap()
                 .as_deref(),
             Some("/a/b")
+        );
+    }
+
+    #[test]
+    fn a_renamed_variable_is_refused_naming_the_new_one() {
+        let renamed = [("OLD_A", "NEW_A"), ("OLD_B", "NEW_B")];
+        assert_eq!(refuse_renamed(&map(&[("NEW_A", "/x")]), &renamed), Ok(()));
+        // Empty: unset, as a blank SAM parameter leaves it.
+        assert_eq!(refuse_renamed(&map(&[("OLD_A", "")]), &renamed), Ok(()));
+        let err = refuse_renamed(&map(&[("OLD_B", "/x")]), &renamed).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable OLD_B was renamed: set NEW_B instead"
         );
     }
 }

@@ -146,6 +146,9 @@ class Resolved:
             if fn == "Fn::Join":
                 sep, items = arg
                 return sep.join(self.value(items))
+            if fn == "Fn::FindInMap":
+                mapping, top, second = (self.value(x) for x in arg)
+                return self.cfn["Mappings"][mapping][str(top)][second]
         if isinstance(node, list):
             return [self.value(x) for x in node]
         return node
@@ -189,6 +192,8 @@ class Resolved:
                     cond, yes, no = arg
                     return self.resolve(yes if self.condition(cond) else no)
                 if fn == "Ref" and (arg in self.params or arg in self.pseudo):
+                    return self.value(node)
+                if fn == "Fn::FindInMap":
                     return self.value(node)
             out = {}
             for k, v in node.items():

@@ -31,20 +31,20 @@ README_MAX_LINES = 220
 
 # function -> names its config must be found to read (a floor for the scan, not the list).
 KNOWN_ENV = {
-    "ingest": {"STREAM_NAME", "STREAM_ARN", "PARTITION_KEY_POINTER", "RETRY_BUDGET_MS",
+    "ingest": {"STREAM_NAME", "STREAM_ARN", "STREAM_PARTITION_KEY_POINTER", "RETRY_BUDGET_MS",
                "AGGREGATE", "AUTH_TOKEN_SHA256"},
     "batch-to-s3": {"BUCKET_NAME", "PREFIX", "ERROR_PREFIX", "STATE_PREFIX", "COMPRESSION",
-                    "GZIP_LEVEL", "KEY_LAYOUT", "PARTITION_POINTER", "PARTITION_NAME",
+                    "GZIP_LEVEL", "KEY_LAYOUT", "OBJECT_PARTITION_POINTER", "PARTITION_NAME",
                     "DEFAULT_PARTITION", "MAX_PARTITIONS", "FORMAT", "SCHEMA",
                     "EXTRA_COLUMN", "PARQUET_COMPRESSION", "GLUE_DATABASE", "GLUE_TABLE"},
     "batch-to-iceberg": {"ICEBERG_CATALOG", "ICEBERG_DATABASE", "ICEBERG_TABLE",
-                         "ICEBERG_WAREHOUSE", "ICEBERG_TABLE_BUCKET_ARN", "ICEBERG_PARTITION",
+                         "ICEBERG_WAREHOUSE", "ICEBERG_TABLE_BUCKET_ARN", "ICEBERG_PARTITION_SPEC",
                          "SCHEMA", "EXTRA_COLUMN", "ERROR_BUCKET", "ERROR_PREFIX",
                          "COMMIT_ATTEMPTS"},
     "firehose-transform": {"MAX_DECOMPRESSED_BYTES", "RESPONSE_BUDGET_BYTES",
                            "REINGEST_ENABLED", "REINGEST_MAX_ATTEMPTS", "ENRICH",
                            "ENRICH_ARRIVAL_TIME_FIELD", "ENRICH_PARTITION_KEY_FIELD",
-                           "ENRICH_SEQUENCE_NUMBER_FIELD", "PARTITION_KEYS",
+                           "ENRICH_SEQUENCE_NUMBER_FIELD", "PARTITION_POINTERS",
                            "DROP_FILTER_POINTER", "DROP_FILTER_VALUE"},
 }
 MIN_ENV = {"ingest": 6, "batch-to-s3": 15, "batch-to-iceberg": 10, "firehose-transform": 10}

@@ -24,6 +24,7 @@ import pytest
 import cfn
 
 TOKEN = "a" * 64
+SAMCONFIG = cfn.ROOT / "samconfig.toml"
 PARAMETER_SETS = {
     # The defaults: signed requests, Firehose beside batch-to-s3, no partitioning.
     "iam-firehose": {},
@@ -31,7 +32,7 @@ PARAMETER_SETS = {
     "public-partitioned": {
         "IngestAuthType": "NONE",
         "IngestTokenSha256": TOKEN,
-        "FirehosePartitionKeys": "type=/type",
+        "FirehosePartitionPointers": "type=/type",
         "FirehoseBufferSizeMiB": "64",
         "CorsAllowOrigins": "https://example.com",
         "Format": "parquet",
@@ -45,7 +46,7 @@ PARAMETER_SETS = {
         "IngestReservedConcurrency": "5",
         "BatchToS3ReservedConcurrency": "2",
         "AlarmEmail": "ops@example.com",
-        "PartitionPointer": "/type",
+        "ObjectPartitionPointer": "/type",
         "StreamMode": "ON_DEMAND",
     },
     # The third reader beside batch-to-s3 and Firehose, sharing each shard's throughput; a
@@ -53,7 +54,7 @@ PARAMETER_SETS = {
     "iceberg": {
         "EnableIceberg": "true",
         "Schema": "ts timestamp, customer string, latency_ms bigint",
-        "IcebergPartition": "day(ts), identity(customer)",
+        "IcebergPartitionSpec": "day(ts), identity(customer)",
     },
     # batch-to-iceberg through its own enhanced fan-out consumer, with the table optimizers
     # (a second deploy, once the table exists), a reservation and a warehouse elsewhere; a
@@ -66,7 +67,7 @@ PARAMETER_SETS = {
         "IcebergWarehousePrefix": "lake/iceberg",
         "IcebergDatabaseName": "lake",
         "IcebergTableName": "clicks",
-        "IcebergPartition": "bucket(16, user)",
+        "IcebergPartitionSpec": "bucket(16, user)",
         "IcebergSnapshotRetentionDays": "14",
         "Format": "parquet",
         "Schema": "ts timestamp, user string",
@@ -82,15 +83,48 @@ PARAMETER_SETS = {
         "IcebergCatalog": "s3tables",
         "IcebergDatabaseName": "lake",
         "IcebergTableName": "clicks",
-        "IcebergSnapshotRetentionHours": "336",
+        "IcebergSnapshotRetentionDays": "14",
         "IcebergOrphanFileRetentionDays": "5",
         "Schema": "ts timestamp, user string",
-        "IcebergPartition": "hour(ts)",
+        "IcebergPartitionSpec": "hour(ts)",
         "Format": "parquet",
         "GlueDatabaseName": "lake",
         "GlueTableName": "events",
     },
 }
+
+
+
+def samconfig_overrides(text):
+    """Each samconfig.toml configuration's parameter overrides, read by SAM CLI's own parser
+    (a value with spaces must be quoted, an empty one written as ""), and its stack name."""
+    from samcli.cli.types import CfnParameterOverridesType
+
+    configs = {}
+    for name, config in tomllib.loads(text).items():
+        if name == "version":
+            continue
+        overrides = config["deploy"]["parameters"].get("parameter_overrides", [])
+        params = CfnParameterOverridesType().convert(overrides, None, None)
+        configs[name] = (config["global"]["parameters"]["stack_name"], params)
+    return configs
+
+
+def token_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("token_script", cfn.ROOT / "scripts" / "token.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The named configurations a first deploy uses (`sam deploy --config-env NAME`), proven like
+# the sets above; public-url with a token hash written as `make token` writes it.
+SAMCONFIG_CONFIGS = samconfig_overrides(
+    token_script().with_token_hash(SAMCONFIG.read_text(), "public-url", TOKEN))
+PARAMETER_SETS.update({f"samconfig-{name}": params
+                       for name, (_, params) in SAMCONFIG_CONFIGS.items()})
 
 
 @pytest.fixture(scope="module", params=sorted(PARAMETER_SETS))
@@ -161,6 +195,56 @@ def test_a_public_url_without_a_token_is_refused_before_anything_is_created():
     r = cfn.Resolved(cfn.translate(params), params)
     with pytest.raises(cfn.RuleFailed, match="IngestTokenSha256"):
         r.check_rules()
+
+
+def test_each_named_configuration_deploys_a_stack_of_its_own():
+    stacks = [stack for stack, _ in SAMCONFIG_CONFIGS.values()]
+    assert {"default", "parquet", "iceberg", "public-url"} <= set(SAMCONFIG_CONFIGS)
+    assert len(set(stacks)) == len(stacks), f"two configurations share a stack: {stacks}"
+    config = tomllib.loads(SAMCONFIG.read_text())
+    for name in SAMCONFIG_CONFIGS:
+        deploy = config[name]["deploy"]["parameters"]
+        assert deploy["capabilities"] == "CAPABILITY_IAM", name
+        # A list: one override per item, so a user edits one line.
+        assert isinstance(deploy["parameter_overrides"], list), name
+
+
+def test_public_url_config_is_refused_until_make_token_writes_a_hash():
+    (_, params), = [v for k, v in samconfig_overrides(SAMCONFIG.read_text()).items()
+                    if k == "public-url"]
+    r = cfn.Resolved(cfn.translate(params), params)
+    with pytest.raises(cfn.RuleFailed, match="make token"):
+        r.check_rules()
+    # `make token`'s edit: the hash into public-url's list, nothing else in the file changed.
+    text = SAMCONFIG.read_text()
+    written = token_script().with_token_hash(text, "public-url", "b" * 64)
+    assert samconfig_overrides(written)["public-url"][1]["IngestTokenSha256"] == "b" * 64
+    rest = {k: v for k, v in samconfig_overrides(written).items() if k != "public-url"}
+    assert rest == {k: v for k, v in samconfig_overrides(text).items() if k != "public-url"}
+    assert len(written.splitlines()) == len(text.splitlines())
+
+
+def test_no_logical_id_of_the_previous_template_changed():
+    """A renamed parameter must not rename a resource: CloudFormation would replace it (a new
+    stream, bucket or function) on the next deploy. The ids are those of the last template
+    before the renames, translated for that commit's parameter sets."""
+    previous = json.loads((cfn.ROOT / "tests" / "deploy" / "previous_logical_ids.json").read_text())
+    resources, outputs = set(), set()
+    for params in PARAMETER_SETS.values():
+        t = cfn.translate(params)
+        resources |= set(t["Resources"])
+        outputs |= set(t.get("Outputs", {}))
+    assert set(previous["resources"]) - resources == set()
+    assert set(previous["outputs"]) - outputs == set()
+
+
+def test_the_console_shows_every_parameter_in_a_group():
+    t = cfn.load_template()
+    interface = t["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for g in interface["ParameterGroups"] for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(t["Parameters"]), "each parameter in exactly one group"
+    assert len(grouped) == len(set(grouped))
+    assert set(interface.get("ParameterLabels", {})) <= set(t["Parameters"])
 
 
 # ---------------------------------------------------------------- concurrency
@@ -442,7 +526,11 @@ def test_parameter_ranges_are_awss():
     # outlive the longest redelivery the event source mapping allows,
     # MaximumRecordAgeInSeconds' maximum.
     longest = params["MaximumRecordAgeInSeconds"]["MaxValue"]
-    assert params["IcebergSnapshotRetentionDays"]["MinValue"] * 86400 >= longest
+    days = params["IcebergSnapshotRetentionDays"]["AllowedValues"]
+    assert min(days) * 86400 >= longest
+    # S3 Tables counts hours: each allowed number of days has its hours in the mapping.
+    hours = cfn.load_template()["Mappings"]["SnapshotRetention"]
+    assert {int(d): v["Hours"] for d, v in hours.items()} == {d: 24 * d for d in days}
     # An orphan is a file of a failed commit; a commit writes its files within its
     # invocation, so a day is far more than any file waits for its commit.
     assert params["IcebergOrphanFileRetentionDays"]["MinValue"] * 86400 > int(
@@ -452,8 +540,8 @@ def test_parameter_ranges_are_awss():
 @pytest.mark.parametrize("params,message", [
     ({"MaximumRecordAgeInSeconds": "0"}, "MaximumRecordAgeInSeconds"),
     ({"MaximumRecordAgeInSeconds": "59"}, "MaximumRecordAgeInSeconds"),
-    ({"FirehosePartitionKeys": "type=/type", "FirehoseBufferSizeMiB": "32"}, "at least 64"),
-    ({"FirehosePartitionKeys": "type=/type", "FirehoseBufferIntervalSeconds": "0"}, "above 0"),
+    ({"FirehosePartitionPointers": "type=/type", "FirehoseBufferSizeMiB": "32"}, "at least 64"),
+    ({"FirehosePartitionPointers": "type=/type", "FirehoseBufferIntervalSeconds": "0"}, "above 0"),
     ({"FirehoseDynamicPrefix": "data/type=!{partitionKeyFromLambda:type}/"}, "AllowedPattern"),
     ({"AlarmEmail": "not an address"}, "AllowedPattern"),
     ({"BatchSize": "10001"}, "MaxValue"),
@@ -473,17 +561,17 @@ def test_parameter_ranges_are_awss():
     ({"IcebergWarehousePrefix": "iceberg/"}, "AllowedPattern"),
     ({"IcebergWarehousePrefix": "/iceberg"}, "AllowedPattern"),
     ({"IcebergWarehousePrefix": ""}, "AllowedPattern"),
-    ({"IcebergPartition": "hourly(ts)"}, "AllowedPattern"),
-    ({"IcebergPartition": "bucket(user)"}, "AllowedPattern"),
-    ({"IcebergPartition": "day(ts),"}, "AllowedPattern"),
+    ({"IcebergPartitionSpec": "hourly(ts)"}, "AllowedPattern"),
+    ({"IcebergPartitionSpec": "bucket(user)"}, "AllowedPattern"),
+    ({"IcebergPartitionSpec": "day(ts),"}, "AllowedPattern"),
     # Transforms the function's parser does not take (void; nested columns).
-    ({"IcebergPartition": "void(ts)"}, "AllowedPattern"),
-    ({"IcebergPartition": "identity(geo.lat)"}, "AllowedPattern"),
-    ({"IcebergSnapshotRetentionDays": "6"}, "MinValue"),
+    ({"IcebergPartitionSpec": "void(ts)"}, "AllowedPattern"),
+    ({"IcebergPartitionSpec": "identity(geo.lat)"}, "AllowedPattern"),
+    ({"IcebergSnapshotRetentionDays": "6"}, "AllowedValues"),
     ({"IcebergOrphanFileRetentionDays": "0"}, "MinValue"),
     ({"IcebergEnhancedFanOut": "yes"}, "AllowedValues"),
     ({"IcebergCatalog": "hive"}, "AllowedValues"),
-    ({"IcebergSnapshotRetentionHours": "120"}, "MinValue"),
+    ({"IcebergSnapshotRetentionDays": "31"}, "AllowedValues"),
     # Glue's optimizers act on a Glue table; S3 Tables maintains its own.
     ({"EnableIceberg": "true", "IcebergCatalog": "s3tables", "IcebergOptimizers": "true"},
      "S3 Tables maintains its tables itself"),
@@ -499,16 +587,16 @@ def test_values_aws_rejects_are_refused_before_deploy(params, message):
     {"MaximumRecordAgeInSeconds": "-1"},
     {"MaximumRecordAgeInSeconds": "60"},
     {"MaximumRecordAgeInSeconds": "604800"},
-    {"FirehosePartitionKeys": "type=/type", "FirehoseBufferSizeMiB": "64"},
+    {"FirehosePartitionPointers": "type=/type", "FirehoseBufferSizeMiB": "64"},
     # Without partitioning a small buffer is fine.
     {"FirehoseBufferSizeMiB": "1", "FirehoseBufferIntervalSeconds": "0"},
     # Firehose off: its partitioning settings do not matter.
-    {"EnableFirehose": "false", "FirehosePartitionKeys": "x=/x", "FirehoseBufferSizeMiB": "1"},
-    {"IcebergPartition": "hour(ts)"},
-    {"IcebergPartition": "day(ts), identity(customer)"},
-    {"IcebergPartition": "bucket(16, user)"},
-    {"IcebergPartition": "truncate(4,name), region"},
-    {"IcebergPartition": " HOURS (ts) , `customer`"},
+    {"EnableFirehose": "false", "FirehosePartitionPointers": "x=/x", "FirehoseBufferSizeMiB": "1"},
+    {"IcebergPartitionSpec": "hour(ts)"},
+    {"IcebergPartitionSpec": "day(ts), identity(customer)"},
+    {"IcebergPartitionSpec": "bucket(16, user)"},
+    {"IcebergPartitionSpec": "truncate(4,name), region"},
+    {"IcebergPartitionSpec": " HOURS (ts) , `customer`"},
     {"IcebergWarehousePrefix": "datalake"},
     {"IcebergWarehousePrefix": "lake/iceberg-v2"},
     # Iceberg off: its database name does not matter.
@@ -521,7 +609,7 @@ def test_values_aws_rejects_are_refused_before_deploy(params, message):
     # its name with batch-to-s3's Glue database.
     {"EnableIceberg": "true", "IcebergCatalog": "s3tables", "GlueDatabaseName": "same",
      "GlueTableName": "t", "Schema": "a int", "IcebergDatabaseName": "same"},
-    {"EnableIceberg": "true", "IcebergCatalog": "s3tables", "IcebergSnapshotRetentionHours": "168"},
+    {"EnableIceberg": "true", "IcebergCatalog": "s3tables", "IcebergSnapshotRetentionDays": "365"},
 ])
 def test_values_aws_accepts_pass(params):
     r = cfn.Resolved(cfn.translate({}), params)
@@ -532,7 +620,7 @@ def test_values_aws_accepts_pass(params):
 def test_turning_partitioning_on_replaces_the_delivery_stream():
     names = {}
     for keys in ("", "type=/type"):
-        params = {"FirehosePartitionKeys": keys}
+        params = {"FirehosePartitionPointers": keys}
         r = cfn.Resolved(cfn.translate(params), params)
         p = r.props("DeliveryStream")
         names[keys] = p["DeliveryStreamName"]
@@ -664,7 +752,7 @@ def test_the_iceberg_settings_reach_batch_to_iceberg(case):
         "ICEBERG_DATABASE": r.params["IcebergDatabaseName"],
         "ICEBERG_TABLE": r.params["IcebergTableName"],
         **catalog,
-        "ICEBERG_PARTITION": r.params["IcebergPartition"],
+        "ICEBERG_PARTITION_SPEC": r.params["IcebergPartitionSpec"],
         "SCHEMA": r.params["Schema"],
         "EXTRA_COLUMN": r.params["ExtraColumn"],
         # The error objects stay in the stack's bucket with either catalog.
@@ -806,14 +894,14 @@ def test_s3_tables_resources_are_the_stacks_retained_and_keep_snapshots_long_eno
     assert t["TableBucketARN"] == bucket_arn
     assert (t["Namespace"], t["TableName"]) == (r.params["IcebergDatabaseName"],
                                                 r.params["IcebergTableName"])
-    # Empty: the function writes the first metadata (Schema, IcebergPartition) and points
+    # Empty: the function writes the first metadata (Schema, IcebergPartitionSpec) and points
     # the table at it, as it would after its own CreateTable.
     assert t["OpenTableFormat"] == "ICEBERG" and t["WithoutMetadata"] == "Yes"
     assert "IcebergMetadata" not in t
     snapshots = t["SnapshotManagement"]
     assert snapshots["Status"] == "enabled" and snapshots["MinSnapshotsToKeep"] == 1
     hours = int(snapshots["MaxSnapshotAgeHours"])
-    assert hours == int(r.params["IcebergSnapshotRetentionHours"])
+    assert hours == 24 * int(r.params["IcebergSnapshotRetentionDays"])
     # The shard checkpoints are in the snapshot summaries: snapshots outlive every
     # redelivery - the record age Lambda retries for, and a new mapping's TRIM_HORIZON.
     age = int(r.params["MaximumRecordAgeInSeconds"])

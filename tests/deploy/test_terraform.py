@@ -56,7 +56,7 @@ FULL = {
     "ingest_token_sha256": TOKEN_SHA256,
     "ingest_aggregate": True,
     "cors_allow_origins": ["https://example.com", "https://app.example.com"],
-    "partition_key_pointer": "/user/id",
+    "stream_partition_key_pointer": "/user/id",
     "bucket_expiration_days": 30,
     "batch_size": 500,
     "maximum_batching_window_in_seconds": 10,
@@ -64,14 +64,14 @@ FULL = {
     "maximum_record_age_in_seconds": 3600,
     "compression": "zstd",
     "key_layout": "hive",
-    "partition_pointer": "/type",
+    "object_partition_pointer": "/type",
     "format": "parquet",
     "schema": "ts timestamp, type string, latency_ms bigint",
     "parquet_compression": "snappy",
     "extra_column": "_rest",
     "glue_database_name": f"tft{RUN}_db",
     "glue_table_name": "events",
-    "firehose_partition_keys": "type=/type",
+    "firehose_partition_pointers": "type=/type",
     "firehose_buffer_size_mib": 64,
     "firehose_buffer_interval_seconds": 120,
     "firehose_enrich": True,
@@ -85,7 +85,7 @@ FULL = {
     "iceberg_database_name": f"tft{RUN}_lake",
     "iceberg_table_name": "clicks",
     "iceberg_warehouse_prefix": "lake/iceberg",
-    "iceberg_partition": "day(ts), identity(type)",
+    "iceberg_partition_spec": "day(ts), identity(type)",
     "iceberg_snapshot_retention_days": 14,
     "iceberg_orphan_file_retention_days": 5,
     "iceberg_reserved_concurrency": 2,
@@ -107,18 +107,25 @@ LEAN = {
     "enable_firehose": False,
     "batch_to_s3_reserved_concurrency": 2,
 }
+# Old names kept declared only to fail a plan that still sets them, naming the new one
+# (test_old_variable_names_are_refused_naming_the_new_ones).
+RENAMED_VARIABLES = {
+    "partition_key_pointer": "stream_partition_key_pointer",
+    "partition_pointer": "object_partition_pointer",
+    "firehose_partition_keys": "firehose_partition_pointers",
+    "iceberg_partition": "iceberg_partition_spec",
+}
 TF_ONLY_VARIABLES = {"stack_name", "account_id", "ingest_zip", "batch_to_s3_zip",
                      "firehose_transform_zip", "batch_to_iceberg_zip"}
 
 # template.yaml's S3 Tables catalog (EnableIceberg with IcebergCatalog s3tables: the table
-# bucket, namespace and table the stack makes, S3 Tables' snapshot retention in hours, the
-# table bucket's output, and the Rule that keeps Glue's optimizers off S3 Tables) is SAM-only:
+# bucket, namespace and table the stack makes, the table bucket's output, and the Rule that keeps Glue's optimizers off S3 Tables) is SAM-only:
 # the module deploys batch-to-iceberg with the Glue catalog and refuses iceberg_catalog
 # s3tables (test_the_s3_tables_catalog_is_refused). These names are left out of every
 # comparison below, and only these: test_sam_only_is_exactly_the_s3_tables_catalog fails when
 # this list and the template's S3-Tables-only names (s3tables_only) part.
 SAM_ONLY = {
-    "Parameters": {"IcebergSnapshotRetentionHours"},
+    "Parameters": set(),
     "Resources": {"IcebergTableBucket", "IcebergNamespace", "IcebergS3Table"},
     "Outputs": {"IcebergTableBucketArn"},
     "Rules": {"IcebergOptimizersAreGlues"},
@@ -225,9 +232,9 @@ RULE_CASES = {
          "A Glue table takes its columns from schema"),
     ],
     "DynamicPartitioningNeedsA64MiBBuffer": [
-        ({"firehose_partition_keys": "type=/type", "firehose_buffer_size_mib": 63},
+        ({"firehose_partition_pointers": "type=/type", "firehose_buffer_size_mib": 63},
          "needs firehose_buffer_size_mib >= 64"),
-        ({"firehose_partition_keys": "type=/type", "firehose_buffer_interval_seconds": 0},
+        ({"firehose_partition_pointers": "type=/type", "firehose_buffer_interval_seconds": 0},
          "needs firehose_buffer_interval_seconds > 0"),
     ],
 }
@@ -566,7 +573,8 @@ def test_every_parameter_is_a_variable_and_every_output_an_output(template, offl
                   f"{name} default {p.get('Default')!r} but {var} default {got!r}")
         bad.check(bool(p.get("NoEcho")) == bool(v.get("sensitive")),
                   f"{name} NoEcho={p.get('NoEcho', False)} but {var} sensitive={v.get('sensitive', False)}")
-    extra = set(variables) - {h.snake(p) for p in template["Parameters"]} - TF_ONLY_VARIABLES
+    extra = (set(variables) - {h.snake(p) for p in template["Parameters"]} - TF_ONLY_VARIABLES
+             - set(RENAMED_VARIABLES))
     bad.check(not extra, f"variables with no template parameter: {sorted(extra)}")
     outputs = offline["plan"]["configuration"]["root_module"]["module_calls"]["full"]["module"]["outputs"]
     for name in set(template.get("Outputs", {})) - SAM_ONLY["Outputs"]:
@@ -657,8 +665,12 @@ def refusals(template, tf, work, zips):
             rule_cases.append((rule, case, message, name))
     # Not a Rule of the template (its parameter's description says it): every partition key
     # named in the dynamic prefix.
-    modules["prefix"] = module_args("prefix", {"firehose_partition_keys": "type=/type, level=/level"},
+    modules["prefix"] = module_args("prefix", {"firehose_partition_pointers": "type=/type, level=/level"},
                                     zips, ACCOUNT)
+    # Every old variable name set (with a value its new name takes).
+    modules["renamed"] = module_args("renamed", {old: "/x" if "pointer" in old else "x=/x"
+                                                 if old == "firehose_partition_keys" else "hour(ts)"
+                                                 for old in RENAMED_VARIABLES}, zips, ACCOUNT)
     # The one catalog the module does not have.
     modules["s3tables"] = module_args("s3tables", {"enable_iceberg": True,
                                                    "iceberg_catalog": "s3tables"}, zips, ACCOUNT)
@@ -698,14 +710,14 @@ def refusals(template, tf, work, zips):
 
 
 # Per variable whose template pattern is rewritten (iceberg_warehouse_prefix: RE2 has no
-# lookahead) or long (iceberg_partition): values on both sides of the template's pattern.
+# lookahead) or long (iceberg_partition_spec): values on both sides of the template's pattern.
 PATTERN_SAMPLES = {
     "iceberg_warehouse_prefix": [
         "iceberg", "lake/iceberg", "datalake", "data2/x", "a/b.c=d-e_f", "iceberg-errors2",
         "data", "data/x", "errors", "state/s", "firehose", "firehose-errors/y",
         "iceberg-errors", "/lead", "trail/", "a//b", "-a", "",
     ],
-    "iceberg_partition": [
+    "iceberg_partition_spec": [
         "", "hour(ts)", "day(ts), identity(customer)", "bucket(16, user)", " truncate( 4 ,name ) ",
         "HOURS(ts)", "`ts`", "years(ts),months(ts)", "identity(`a_b`)", "a, b",
         "hour(ts", "bucket(user)", "week(ts)", "a,", "hour(ts.x)", "truncate(-1, x)",
@@ -773,6 +785,13 @@ def test_rewritten_patterns_accept_and_refuse_what_the_template_does(template, r
                       f"{var}={value!r}: template {'refuses' if want else 'accepts'} it, "
                       f"Terraform {'refuses' if var in refused else 'accepts'} it")
     bad.assert_none("variable validations and template patterns differ")
+
+
+def test_old_variable_names_are_refused_naming_the_new_ones(refusals):
+    diags = refusals["by_module"]["renamed"]
+    assert _refused_variables(diags) == set(RENAMED_VARIABLES), [_text(d) for d in diags]
+    for old, new in RENAMED_VARIABLES.items():
+        assert any(f"{old} was renamed: set {new} instead" in _text(d) for d in diags), (old, new)
 
 
 def test_the_s3_tables_catalog_is_refused(refusals):

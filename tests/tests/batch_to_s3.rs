@@ -266,7 +266,7 @@ async fn half_failed_batch(format: &[(&str, &str)]) {
         config(
             &bucket,
             format,
-            &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/n")],
+            &[("PREFIX", "raw/"), ("OBJECT_PARTITION_POINTER", "/n")],
         ),
         FailingStore {
             inner: S3Store::new(client.clone(), &bucket),
@@ -311,7 +311,7 @@ async fn default_partition_spelling(format: &[(&str, &str)]) {
         config(
             &bucket,
             format,
-            &[("PREFIX", "raw/"), ("PARTITION_POINTER", "/customer")],
+            &[("PREFIX", "raw/"), ("OBJECT_PARTITION_POINTER", "/customer")],
         ),
         S3Store::new(client.clone(), &bucket),
     );

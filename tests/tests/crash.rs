@@ -38,7 +38,7 @@ fn env<'a>(bucket: &'a str, endpoint: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("BUCKET_NAME", bucket),
         ("PREFIX", "raw/"),
-        ("PARTITION_POINTER", "/customer"),
+        ("OBJECT_PARTITION_POINTER", "/customer"),
         ("AWS_ENDPOINT_URL", endpoint),
         // One attempt: a held request is not retried around the kill.
         ("AWS_MAX_ATTEMPTS", "1"),

@@ -244,7 +244,7 @@ async fn an_ndjson_table_with_the_hive_layout_projects_an_injected_partition() {
             &[
                 ("PREFIX", "json/"),
                 ("KEY_LAYOUT", "hive"),
-                ("PARTITION_POINTER", "/customer"),
+                ("OBJECT_PARTITION_POINTER", "/customer"),
                 ("SCHEMA", "n int, tags array<string>"),
                 ("GLUE_DATABASE", &db),
                 ("GLUE_TABLE", "clicks"),

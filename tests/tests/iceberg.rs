@@ -192,7 +192,7 @@ async fn pyiceberg_reads_every_record_once_after_retries_and_reformed_batches() 
     let lake = lake().await;
     let extra = [
         ("SCHEMA", SCHEMA),
-        ("ICEBERG_PARTITION", "hour(ts), identity(user)"),
+        ("ICEBERG_PARTITION_SPEC", "hour(ts), identity(user)"),
     ];
     let f = lake
         .function(&extra, &endpoint(), ClientSettings::default())
@@ -864,7 +864,7 @@ async fn s3_tables_holds_the_pointer_with_the_same_exactly_once() {
         ("ICEBERG_TABLE", "events"),
         ("ERROR_BUCKET", error_bucket.as_str()),
         ("SCHEMA", SCHEMA),
-        ("ICEBERG_PARTITION", "identity(shard)"),
+        ("ICEBERG_PARTITION_SPEC", "identity(shard)"),
     ]);
     let config = || Config::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).expect("config");
     let proxy = FaultProxy::start(vec![]).await;

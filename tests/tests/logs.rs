@@ -35,7 +35,7 @@ async fn run_ingest() {
     let config = ingest::Config::from_lookup(|k| {
         match k {
             "STREAM_NAME" => Some("s".into()),
-            "PARTITION_KEY_POINTER" => Some("/k".into()),
+            "STREAM_PARTITION_KEY_POINTER" => Some("/k".into()),
             // sha256 of "s3cret": requests carrying TOKEN are rejected, and logged.
             "AUTH_TOKEN_SHA256" => {
                 Some("1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0".into())
@@ -84,7 +84,7 @@ async fn run_ingest() {
 async fn run_batch_to_s3() {
     let config = batch_to_s3::Config::from_lookup(|k| match k {
         "BUCKET_NAME" => Some("b".into()),
-        "PARTITION_POINTER" => Some("/k".into()),
+        "OBJECT_PARTITION_POINTER" => Some("/k".into()),
         _ => None,
     })
     .unwrap();
@@ -116,7 +116,7 @@ async fn run_batch_to_s3() {
 
 async fn run_firehose_transform() {
     let config = firehose_transform::Config::from_lookup(|k| match k {
-        "PARTITION_KEYS" => Some("k=/k".into()),
+        "PARTITION_POINTERS" => Some("k=/k".into()),
         "ENRICH" => Some("true".into()),
         _ => None,
     })
