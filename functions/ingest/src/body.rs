@@ -1,17 +1,32 @@
 //! Pure request parsing: an HTTP request's parts become the Kinesis entries to write, or a
 //! client error. No I/O; the adapter in `handler.rs` extracts the parts from the Lambda event.
+//!
+//! The body pipeline, in order (docs/reference/ingest.md):
+//! 1. the method (POST only);
+//! 2. `Content-Encoding` decoded within `MAX_DECODED_BODY_BYTES` (`encoding.rs`);
+//! 3. split by `Content-Type` into records (`BodyFormat`): a JSON array or a stream of JSON
+//!    values, NDJSON lines, Fluent Bit's msgpack events (`msgpack.rs`), or the body whole;
+//! 4. each record with its partition key (header, query, `STREAM_PARTITION_KEY_POINTER`, or
+//!    random) and the per-record and per-request limits.
 
 use crate::error::IngestError;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 use std::sync::Arc;
-use trickle_shared::gzip::{gunzip_bounded, GunzipError};
+use crate::encoding::{decode, ContentEncoding};
 use trickle_shared::json::{minified_len, minify_valid_json};
 use trickle_shared::limits::{KINESIS_MAX_PARTITION_KEY_CHARS, KINESIS_MAX_RECORD_BYTES};
 use trickle_shared::pointer::scalar_at_pointer;
 
-/// The most a gzip body may decode to (the function URL's own request limit is 6 MB).
+/// The most a compressed body may decode to. The function URL refuses a request over 6 MB
+/// before ingest runs; a decoded body of 6 MiB is what one shard takes in 6 s (1 MiB/s), well
+/// within the retry budget, and what ingest's memory holds with its entries (see
+/// docs/reference/ingest.md#limits).
 pub const MAX_DECODED_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// The most JSON a msgpack body may convert to (msgpack is denser than JSON: `nil` is one byte,
+/// `null` four).
+pub const MAX_CONVERTED_BODY_BYTES: usize = 2 * MAX_DECODED_BODY_BYTES;
 
 /// The most records one request may carry. A 6 MiB body of tiny records (`[0,0,0,...]`) would
 /// otherwise become three million entries, each with its own allocations and key: hundreds of
@@ -152,6 +167,9 @@ pub enum BodyFormat {
     /// `application/x-ndjson`, `application/ndjson`, `application/jsonl`,
     /// `application/x-jsonlines`, `application/jsonlines`: one record per non-empty line.
     Ndjson,
+    /// `application/msgpack`, `application/x-msgpack` (Fluent Bit's default `format`): one
+    /// JSON object per event.
+    Msgpack,
     /// Anything else: the body is one record, byte for byte.
     Raw,
 }
@@ -170,6 +188,7 @@ impl BodyFormat {
             | "application/jsonl"
             | "application/x-jsonlines"
             | "application/jsonlines" => Self::Ndjson,
+            "application/msgpack" | "application/x-msgpack" => Self::Msgpack,
             e if e.starts_with("application/") && e.ends_with("+json") => Self::Json,
             _ => Self::Raw,
         }
@@ -181,19 +200,10 @@ pub fn parse(input: &HttpInput<'_>, key_pointer: Option<&str>) -> Result<Vec<Ent
     if !input.method.eq_ignore_ascii_case("POST") {
         return Err(IngestError::MethodNotAllowed(input.method.to_owned()));
     }
-    let body: Bytes = match content_encoding(input.content_encoding)? {
-        Encoding::Identity => input.body.clone(),
-        Encoding::Gzip => {
-            if input.body.is_empty() {
-                return Err(IngestError::EmptyBody);
-            }
-            gunzip_bounded(&input.body, MAX_DECODED_BODY_BYTES)
-                .map_err(|e| match e {
-                    GunzipError::TooLarge { limit } => IngestError::DecodedTooLarge { limit },
-                    GunzipError::Corrupt(e) => IngestError::CorruptGzip(e.to_string()),
-                })?
-                .into()
-        }
+    let body: Bytes = match ContentEncoding::from_header(input.content_encoding)? {
+        ContentEncoding::Identity => input.body.clone(),
+        _ if input.body.is_empty() => return Err(IngestError::EmptyBody),
+        encoding => decode(encoding, &input.body, MAX_DECODED_BODY_BYTES)?.into(),
     };
     if body.is_empty() {
         return Err(IngestError::EmptyBody);
@@ -221,6 +231,7 @@ pub fn parse(input: &HttpInput<'_>, key_pointer: Option<&str>) -> Result<Vec<Ent
     match BodyFormat::from_content_type(input.content_type) {
         BodyFormat::Json => split_json(&body, &mut records)?,
         BodyFormat::Ndjson => split_ndjson(&body, &mut records)?,
+        BodyFormat::Msgpack => split_msgpack(&body, &mut records)?,
         BodyFormat::Raw => records.push(body, None)?,
     }
     Ok(records.out)
@@ -288,19 +299,6 @@ impl Records<'_> {
     }
 }
 
-enum Encoding {
-    Identity,
-    Gzip,
-}
-
-fn content_encoding(header: Option<&str>) -> Result<Encoding, IngestError> {
-    match header.map(|h| h.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") | Some("identity") => Ok(Encoding::Identity),
-        Some("gzip") | Some("x-gzip") => Ok(Encoding::Gzip),
-        Some(other) => Err(IngestError::UnsupportedEncoding(other.to_owned())),
-    }
-}
-
 /// The key from the header, else the query parameter; validated.
 fn fixed_partition_key(input: &HttpInput<'_>) -> Result<Option<Arc<str>>, IngestError> {
     let Some(key) = input.partition_key_header.or(input.partition_key_query) else {
@@ -333,14 +331,38 @@ pub fn validate_partition_key(key: &str) -> Result<(), String> {
     }
 }
 
+/// `application/json`: one value (an array is one record per element), or a stream of values
+/// concatenated or separated by whitespace (Fluent Bit's `json_stream` and `gelf` formats,
+/// what Firehose de-aggregates): one record per value, an array among them one record.
 fn split_json(body: &Bytes, records: &mut Records<'_>) -> Result<(), IngestError> {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'[') {
-        let raw: &RawValue =
-            serde_json::from_slice(body).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
-        let key = records.key_from(raw.get().as_bytes());
-        return records.push(body.clone(), key);
+    let mut values = serde_json::Deserializer::from_slice(body).into_iter::<&RawValue>();
+    let first = match values.next() {
+        Some(v) => v.map_err(|e| IngestError::InvalidJson(e.to_string()))?,
+        None => return Err(IngestError::InvalidJson("no JSON value in the body".into())),
+    };
+    let second = values.next();
+    if second.is_none() && first.get().starts_with('[') {
+        return split_json_array(body, records);
     }
+    for value in std::iter::once(Ok(first)).chain(second).chain(values) {
+        let raw = value.map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+        push_json_value(body, raw.get().as_bytes(), records)?;
+    }
+    Ok(())
+}
+
+/// One JSON value of the body as a record: shared when it is already compact, else minified.
+fn push_json_value(body: &Bytes, text: &[u8], records: &mut Records<'_>) -> Result<(), IngestError> {
+    let data = if minified_len(text) == text.len() {
+        body.slice_ref(text)
+    } else {
+        minify_valid_json(text).into()
+    };
+    let key = records.key_from(text);
+    records.push(data, key)
+}
+
+fn split_json_array(body: &Bytes, records: &mut Records<'_>) -> Result<(), IngestError> {
     let too_many = std::cell::Cell::new(false);
     let mut de = serde_json::Deserializer::from_slice(body);
     let elements = serde::de::DeserializeSeed::deserialize(
@@ -364,15 +386,21 @@ fn split_json(body: &Bytes, records: &mut Records<'_>) -> Result<(), IngestError
     }
     records.out.reserve_exact(elements.len());
     for raw in elements {
-        let text = raw.get().as_bytes();
-        // An element already without insignificant whitespace is shared, not copied.
-        let data = if minified_len(text) == text.len() {
-            body.slice_ref(text)
-        } else {
-            minify_valid_json(text).into()
-        };
-        let key = records.key_from(text);
-        records.push(data, key)?;
+        push_json_value(body, raw.get().as_bytes(), records)?;
+    }
+    Ok(())
+}
+
+/// Fluent Bit's msgpack: one JSON object per event (`msgpack.rs`).
+fn split_msgpack(body: &Bytes, records: &mut Records<'_>) -> Result<(), IngestError> {
+    let mut json = Vec::with_capacity(body.len().saturating_mul(2).min(MAX_CONVERTED_BODY_BYTES));
+    let ranges = crate::msgpack::to_json_records(body, &mut json, MAX_CONVERTED_BODY_BYTES)?;
+    let json = Bytes::from(json);
+    records.out.reserve_exact(ranges.len().min(MAX_RECORDS_PER_REQUEST));
+    for range in ranges {
+        let text = json.slice(range);
+        let key = records.key_from(&text);
+        records.push(text, key)?;
     }
     Ok(())
 }
@@ -465,10 +493,73 @@ mod tests {
     }
 
     #[test]
-    fn keeps_any_other_json_value_as_the_body_bytes() {
+    fn any_other_json_value_is_one_compact_record() {
         let body = b"{ \"a\" : [1, 2] }\n";
         let e = parse(&post("application/json; charset=utf-8", body), None).unwrap();
-        assert_eq!(datas(&e), [&body[..]]);
+        assert_eq!(datas(&e), [&b"{\"a\":[1,2]}"[..]]);
+    }
+
+    #[test]
+    fn a_stream_of_json_values_is_one_record_per_value() {
+        // Fluent Bit json_stream (concatenated), gelf (newline separated), an array among them.
+        let body = b"{\"a\":1}{\"a\": 2}\n\n[1, 2] \"s\" 3";
+        let e = parse(&post("application/json", body), None).unwrap();
+        assert_eq!(
+            datas(&e),
+            [&b"{\"a\":1}"[..], b"{\"a\":2}", b"[1,2]", b"\"s\"", b"3"]
+        );
+        // What is invalid names where.
+        let err = parse(&post("application/json", b"{\"a\":1}\n{\"a\":}"), None).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn every_content_encoding_is_decoded_before_the_split() {
+        use crate::encoding::ContentEncoding as E;
+        let body = b"{\"a\":1}\n{\"a\":2}\n";
+        for (token, enc) in [
+            ("gzip", E::Gzip),
+            ("x-gzip", E::Gzip),
+            ("deflate", E::Deflate),
+            ("zstd", E::Zstd),
+            ("br", E::Brotli),
+            ("snappy", E::Snappy),
+            ("x-snappy-framed", E::SnappyFramed),
+        ] {
+            let encoded = crate::encoding::tests::encode(enc, body);
+            let input = HttpInput {
+                content_encoding: Some(token),
+                ..post("application/x-ndjson", &encoded)
+            };
+            let e = parse(&input, None).unwrap();
+            assert_eq!(datas(&e), [&b"{\"a\":1}"[..], b"{\"a\":2}"], "{token}");
+        }
+    }
+
+    #[test]
+    fn fluent_bit_msgpack_is_one_json_object_per_event() {
+        // [1700000000, {"log": "x"}] twice, the second as [[t, {}], {...}].
+        let mut body = vec![0x92, 0xce];
+        body.extend(1_700_000_000u32.to_be_bytes());
+        body.extend([0x81, 0xa3, b'l', b'o', b'g', 0xa1, b'x']);
+        body.extend([0x92, 0x92, 0xce]);
+        body.extend(1_700_000_001u32.to_be_bytes());
+        body.extend([0x80, 0x81, 0xa3, b'l', b'o', b'g', 0xa1, b'y']);
+        for ct in ["application/msgpack", "application/x-msgpack"] {
+            let e = parse(&post(ct, &body), Some("/log")).unwrap();
+            assert_eq!(
+                datas(&e),
+                [
+                    &b"{\"log\":\"x\",\"date\":1700000000.000000}"[..],
+                    b"{\"log\":\"y\",\"date\":1700000001.000000}"
+                ]
+            );
+            assert_eq!(e[0].partition_key, "x", "the key pointer reads the converted JSON");
+        }
+        let err = parse(&post("application/msgpack", &[0x92, 0xc0]), None).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err.to_string().contains("event 0"), "{err}");
     }
 
     #[test]
@@ -539,10 +630,17 @@ mod tests {
     #[test]
     fn rejects_unknown_encoding_with_415() {
         let input = HttpInput {
-            content_encoding: Some("br"),
+            content_encoding: Some("lz4"),
             ..post("text/plain", b"x")
         };
         assert_eq!(parse(&input, None).unwrap_err().status(), 415);
+        let stacked = HttpInput {
+            content_encoding: Some("gzip, br"),
+            ..post("text/plain", b"x")
+        };
+        let err = parse(&stacked, None).unwrap_err();
+        assert_eq!(err.status(), 415);
+        assert!(err.to_string().contains(crate::encoding::ACCEPTED), "{err}");
     }
 
     #[test]

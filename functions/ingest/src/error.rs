@@ -1,7 +1,12 @@
 //! Everything a client can get wrong, each with its HTTP status. Upstream (Kinesis) failures
 //! are not here: they are per-record outcomes, see `write.rs`.
 
+use crate::encoding::EncodingError;
+use crate::msgpack::MsgpackError;
 use http::StatusCode;
+
+/// What every 413 adds: the sender setting that makes requests smaller.
+pub const BATCH_SETTINGS: &str = ": send smaller requests (Vector batch.max_bytes, Fluent Bit a shorter Flush, Logstash pipeline.batch.size, OpenTelemetry max_export_batch_size or the Collector's send_batch_max_size)";
 
 /// Bad client input: answered with a 4xx and `{"error": "..."}`, and nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,7 +26,7 @@ pub enum IngestError {
     #[error("invalid NDJSON on line {line}: {detail}")]
     InvalidNdjson { line: usize, detail: String },
     #[error(
-        "record {index} is {bytes} bytes with its partition key; Kinesis takes at most {limit}"
+        "record {index} is {bytes} bytes with its partition key; Kinesis takes at most {limit}: split the record"
     )]
     RecordTooLarge {
         index: usize,
@@ -33,16 +38,14 @@ pub enum IngestError {
         index: Option<usize>,
         reason: String,
     },
-    #[error("more than {limit} records in one request: split it")]
+    #[error("more than {limit} records in one request{BATCH_SETTINGS}")]
     TooManyRecords { limit: usize },
     #[error("invalid X-Explicit-Hash-Key: expected a decimal integer from 0 to 2^128-1")]
     InvalidExplicitHashKey,
-    #[error("unsupported Content-Encoding {0:?}: send gzip or identity")]
-    UnsupportedEncoding(String),
-    #[error("body decodes to more than {limit} bytes")]
-    DecodedTooLarge { limit: usize },
-    #[error("corrupt gzip body: {0}")]
-    CorruptGzip(String),
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
+    #[error(transparent)]
+    Msgpack(#[from] MsgpackError),
     #[error("the event says isBase64Encoded but its body is not base64: {0}")]
     InvalidBase64Body(String),
 }
@@ -54,9 +57,12 @@ impl IngestError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RecordTooLarge { .. }
-            | Self::DecodedTooLarge { .. }
+            | Self::Encoding(EncodingError::TooLarge { .. })
+            | Self::Msgpack(MsgpackError::TooLarge { .. })
             | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Encoding(EncodingError::Unsupported(_) | EncodingError::Stacked(_)) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::EmptyBody
             | Self::KplAggregate
             | Self::NoRecords(_)
@@ -64,7 +70,8 @@ impl IngestError {
             | Self::InvalidNdjson { .. }
             | Self::InvalidPartitionKey { .. }
             | Self::InvalidExplicitHashKey
-            | Self::CorruptGzip(_)
+            | Self::Encoding(EncodingError::Corrupt { .. })
+            | Self::Msgpack(MsgpackError::Invalid { .. })
             | Self::InvalidBase64Body(_) => StatusCode::BAD_REQUEST,
         }
     }

@@ -1,7 +1,9 @@
 //! `ingest`: HTTP POST to a Lambda function URL -> Kinesis PutRecord/PutRecords.
 //!
-//! - `body`: the pure parsing of a request into entries (content types, gzip, partition keys,
-//!   limits).
+//! - `body`: the body pipeline, a request's parts into entries (method, encoding, content
+//!   type, partition keys, limits).
+//! - `encoding`: `Content-Encoding` decoded within the decoded-size bound.
+//! - `msgpack`: Fluent Bit's msgpack events as JSON records.
 //! - `write`: chunking into PutRecords calls and retrying the failed subset.
 //! - `sink`: the I/O boundary (`RecordSink`), with the SDK and in-memory implementations.
 //! - `aggregate`: KPL aggregation of a request's records (`AGGREGATE=true`).
@@ -13,9 +15,11 @@ pub mod aggregate;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod encoding;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod msgpack;
 pub mod sink;
 pub mod write;
 
