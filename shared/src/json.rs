@@ -82,6 +82,60 @@ pub fn minified_len(text: &[u8]) -> usize {
     len
 }
 
+/// One record as a line of an NDJSON object: every line is one JSON value, and one record is
+/// one line, whatever the record holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NdjsonLine<'a> {
+    /// Valid JSON, without insignificant whitespace (the record itself when already compact).
+    Json(std::borrow::Cow<'a, [u8]>),
+    /// UTF-8 text that is not JSON, as `{"message":"..."}` without one trailing `\n` (or
+    /// `\r\n`): what firehose-transform writes for text, so both paths agree.
+    Text(Vec<u8>),
+    /// Bytes that are not UTF-8, as `{"data_base64":"..."}` (standard alphabet, padded).
+    Binary(Vec<u8>),
+}
+
+impl NdjsonLine<'_> {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Json(j) => j,
+            Self::Text(t) | Self::Binary(t) => t,
+        }
+    }
+}
+
+/// A record as its NDJSON line (`NdjsonLine`).
+pub fn ndjson_line(data: &[u8]) -> NdjsonLine<'_> {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
+        return NdjsonLine::Json(if minified_len(data) == data.len() {
+            std::borrow::Cow::Borrowed(data)
+        } else {
+            std::borrow::Cow::Owned(minify_valid_json(data))
+        });
+    }
+    match std::str::from_utf8(data) {
+        Ok(text) => {
+            let message = text
+                .strip_suffix('\n')
+                .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                .unwrap_or(text);
+            let mut out = Vec::with_capacity(message.len() + message.len() / 8 + 16);
+            out.extend_from_slice(b"{\"message\":");
+            serde_json::to_writer(&mut out, message).expect("writing to a Vec cannot fail");
+            out.push(b'}');
+            NdjsonLine::Text(out)
+        }
+        Err(_) => {
+            use base64::Engine;
+            let mut out = String::with_capacity(data.len().div_ceil(3) * 4 + 20);
+            out.push_str("{\"data_base64\":\"");
+            base64::engine::general_purpose::STANDARD.encode_string(data, &mut out);
+            out.push_str("\"}");
+            NdjsonLine::Binary(out.into_bytes())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +187,28 @@ mod tests {
                 values.iter().map(|s| serde_json::to_string(s).unwrap() + ",").collect::<String>()
             );
             prop_assert_eq!(String::from_utf8(minify_valid_json(text.as_bytes())).unwrap(), compact);
+        }
+    }
+
+    #[test]
+    fn every_record_is_one_json_line() {
+        let line = |d: &[u8]| String::from_utf8(ndjson_line(d).as_bytes().to_vec()).unwrap();
+        assert!(matches!(ndjson_line(b"{\"a\":1}"), NdjsonLine::Json(std::borrow::Cow::Borrowed(_))));
+        assert_eq!(line(b"{ \"a\" :\n [1, 2] }\n"), r#"{"a":[1,2]}"#);
+        assert_eq!(line(b"3"), "3");
+        assert_eq!(line(b"HelloWorld"), r#"{"message":"HelloWorld"}"#);
+        assert_eq!(line(b"two\nlines\r\n"), r#"{"message":"two\nlines"}"#);
+        assert_eq!(line(b"{\"cut\":"), r#"{"message":"{\"cut\":"}"#);
+        assert_eq!(line(b""), r#"{"message":""}"#);
+        assert_eq!(line(&[0xff, 0x00, 0x0a]), r#"{"data_base64":"/wAK"}"#);
+    }
+
+    proptest! {
+        #[test]
+        fn a_line_is_json_without_a_newline(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let line = ndjson_line(&data);
+            prop_assert!(!line.as_bytes().contains(&b'\n'));
+            serde_json::from_slice::<Value>(line.as_bytes()).expect("a JSON line");
         }
     }
 }
