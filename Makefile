@@ -1,6 +1,6 @@
 # The two commands of the quick start: `make demo` and `make test`. Everything else they
 # need is installed into .venv / .venv-checkov by scripts/setup.sh. `make help` lists all.
-.PHONY: help demo test check itest deploy-proof setup stack down check-template token bench fuzz fmt
+.PHONY: help demo test check itest senders deploy-proof setup stack down check-template token bench fuzz fmt
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 17
@@ -16,6 +16,9 @@ check:           ## the fast loop: formatting, clippy, every test that needs no 
 
 itest:           ## one integration test file against moto: make itest T=batch_to_s3 [F=filter]
 	bash scripts/itest.sh "$(T)" "$(F)"
+
+senders:         ## the sender tests through the local function-URL front: make senders [K=fluent]
+	bash scripts/senders.sh "$(K)"
 
 deploy-proof:    ## the deploy proofs, or those matching K: make deploy-proof K=terraform
 	bash scripts/deploy-proof.sh "$(K)"

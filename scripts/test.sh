@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the template checks; unit, property and handler tests; integration tests against
 # the local stack (moto on 127.0.0.1, started here unless it runs); the end-to-end test
-# through `cargo lambda watch` and the local pipeline; and the deploy proofs (tests/deploy).
+# through `cargo lambda watch` and the local pipeline; the sender tests (tests/senders); and
+# the deploy proofs (tests/deploy).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$TRICKLE_ROOT/scripts/lib.sh"
@@ -30,6 +31,11 @@ export TRICKLE_E2E_STREAM="$e2e" TRICKLE_E2E_BUCKET="$e2e" LAMBDA_PORT
 say "cargo test --workspace"
 rc=0
 cargo test --workspace --no-fail-fast || rc=$?
+
+# Each common sender's payload through the local function-URL front into ingest (under the
+# same cargo lambda watch), read back from the end-to-end test's stream, which is idle now.
+say "pytest tests/senders"
+TRICKLE_SENDERS_STREAM="$e2e" "$VENV/bin/python" -m pytest tests/senders -q -p no:cacheprovider || rc=$?
 
 # The deploy proofs: template.yaml translated as CloudFormation would and created in moto's
 # CloudFormation; the Terraform module applied to moto and destroyed; SAM and Terraform agree.
