@@ -115,3 +115,34 @@ async fn bad_requests_get_4xx_and_write_nothing() {
         assert!(sink.calls.lock().unwrap().is_empty(), "{file}");
     }
 }
+
+/// A compressed body arrives base64-encoded (`isBase64Encoded: true`), as a function URL
+/// hands the function any binary body: Fluent Bit's msgpack, zstd-compressed.
+#[tokio::test]
+async fn fluent_bit_msgpack_in_zstd_is_one_json_record_per_event() {
+    let (status, body, sink) = invoke("ingest-post-msgpack-zstd.json").await;
+    assert_eq!(status, 200, "{body}");
+    let written = sink.written.lock().unwrap();
+    let records: Vec<&[u8]> = written.iter().map(|e| &e.data[..]).collect();
+    assert_eq!(
+        records,
+        [
+            &br#"{"user":"u0","log":"line 0","date":1700000000.250000}"#[..],
+            br#"{"user":"u1","log":"line 1","date":1700000001.250000}"#,
+            br#"{"user":"u2","log":"line 2","date":1700000002.250000}"#,
+        ]
+    );
+    // STREAM_PARTITION_KEY_POINTER (/user) reads the converted JSON.
+    assert_eq!(written[1].partition_key, "u1");
+}
+
+/// An uncompressed JSON body arrives as text: several JSON values in it are one record each.
+#[tokio::test]
+async fn a_json_stream_as_text_is_one_record_per_value() {
+    let (status, body, sink) = invoke("ingest-post-json-stream.json").await;
+    assert_eq!(status, 200, "{body}");
+    let written = sink.written.lock().unwrap();
+    let keys: Vec<&str> = written.iter().map(|e| e.partition_key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    assert_eq!(&written[2].data[..], br#"{"user":"c","n":3}"#);
+}
