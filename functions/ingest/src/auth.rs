@@ -1,4 +1,6 @@
-//! Bearer-token check for a public function URL (`AuthType: NONE`).
+//! Token check for a public function URL (`AuthType: NONE`): `Authorization: Bearer TOKEN`,
+//! or `Authorization: Basic` with the token as the password (any user name), for senders that
+//! only speak Basic auth (Fluent Bit's `http_User`/`http_Passwd`, Logstash's `user`/`password`).
 //!
 //! The deployed configuration holds only the SHA-256 of the token (`AUTH_TOKEN_SHA256`), never
 //! the token. A request's token is hashed and the two digests are compared in constant time,
@@ -28,15 +30,27 @@ fn constant_time_eq(a: &TokenDigest, b: &TokenDigest) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// True when the `Authorization` header carries `Bearer <token>` with the expected token.
+/// True when the `Authorization` header carries the expected token: `Bearer <token>`, or
+/// `Basic base64(<user>:<token>)`.
 pub fn bearer_matches(authorization: Option<&str>, expected: &TokenDigest) -> bool {
-    let Some((scheme, token)) = authorization.and_then(|h| h.trim().split_once(' ')) else {
+    let Some((scheme, credentials)) = authorization.and_then(|h| h.trim().split_once(' ')) else {
         return false;
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let credentials = credentials.trim();
+    let digest: TokenDigest = if scheme.eq_ignore_ascii_case("bearer") {
+        Sha256::digest(credentials.as_bytes()).into()
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine;
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credentials) else {
+            return false;
+        };
+        let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+            return false;
+        };
+        Sha256::digest(&decoded[colon + 1..]).into()
+    } else {
         return false;
-    }
-    let digest: TokenDigest = Sha256::digest(token.trim().as_bytes()).into();
+    };
     constant_time_eq(&digest, expected)
 }
 
@@ -58,6 +72,12 @@ mod tests {
         assert!(bearer_matches(Some("bearer s3cret"), &d));
         assert!(!bearer_matches(Some("Bearer s3cret2"), &d));
         assert!(!bearer_matches(Some("Basic s3cret"), &d));
+        // Basic: the token is the password, the user name is anything.
+        assert!(bearer_matches(Some("Basic Zmx1ZW50OnMzY3JldA=="), &d)); // fluent:s3cret
+        assert!(bearer_matches(Some("basic OnMzY3JldA=="), &d)); // :s3cret
+        assert!(!bearer_matches(Some("Basic czNjcmV0"), &d)); // s3cret, no colon
+        assert!(!bearer_matches(Some("Basic Zmx1ZW50OnMzY3JldDI="), &d)); // fluent:s3cret2
+        assert!(!bearer_matches(Some("Basic !!!"), &d));
         assert!(!bearer_matches(Some("s3cret"), &d));
         assert!(!bearer_matches(None, &d));
     }

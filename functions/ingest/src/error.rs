@@ -11,7 +11,7 @@ pub const BATCH_SETTINGS: &str = ": send smaller requests (Vector batch.max_byte
 /// Bad client input: answered with a 4xx and `{"error": "..."}`, and nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
-    #[error("missing or wrong bearer token: send Authorization: Bearer <token>")]
+    #[error("missing or wrong token: send Authorization: Bearer <token>, or Basic auth with the token as the password")]
     Unauthorized,
     #[error("method {0} not allowed: POST records to this URL")]
     MethodNotAllowed(String),
