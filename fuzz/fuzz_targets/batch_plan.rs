@@ -72,13 +72,13 @@ fuzz_target!(|input: Input<'_>| {
     match input.pointer {
         Pointer::None => {}
         Pointer::Simple => {
-            env.insert("PARTITION_POINTER", "/customer".into());
+            env.insert("OBJECT_PARTITION_POINTER", "/customer".into());
         }
         Pointer::Nested => {
-            env.insert("PARTITION_POINTER", "/a/b~1c/0".into());
+            env.insert("OBJECT_PARTITION_POINTER", "/a/b~1c/0".into());
         }
         Pointer::Any(p) => {
-            env.insert("PARTITION_POINTER", p.into());
+            env.insert("OBJECT_PARTITION_POINTER", p.into());
         }
     }
     // A pointer the configuration refuses fails the cold start, not a batch.

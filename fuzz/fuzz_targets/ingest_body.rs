@@ -50,7 +50,7 @@ struct Input<'a> {
     partition_key_header: Option<&'a str>,
     partition_key_query: Option<&'a str>,
     explicit_hash_key: Option<&'a str>,
-    /// The `PARTITION_KEY_POINTER` setting.
+    /// The `STREAM_PARTITION_KEY_POINTER` setting.
     key_pointer: Option<&'a str>,
     body: &'a [u8],
 }

@@ -117,7 +117,10 @@ pub fn refuse_renamed(
     lookup: &impl Fn(&str) -> Option<String>,
     renamed: &[(&'static str, &'static str)],
 ) -> Result<(), ConfigError> {
-    match renamed.iter().find(|(old, _)| optional(lookup, old).is_some()) {
+    match renamed
+        .iter()
+        .find(|(old, _)| optional(lookup, old).is_some())
+    {
         Some(&(old, new)) => Err(ConfigError::Renamed { old, new }),
         None => Ok(()),
     }

@@ -193,7 +193,10 @@ mod tests {
     #[test]
     fn every_record_is_one_json_line() {
         let line = |d: &[u8]| String::from_utf8(ndjson_line(d).as_bytes().to_vec()).unwrap();
-        assert!(matches!(ndjson_line(b"{\"a\":1}"), NdjsonLine::Json(std::borrow::Cow::Borrowed(_))));
+        assert!(matches!(
+            ndjson_line(b"{\"a\":1}"),
+            NdjsonLine::Json(std::borrow::Cow::Borrowed(_))
+        ));
         assert_eq!(line(b"{ \"a\" :\n [1, 2] }\n"), r#"{"a":[1,2]}"#);
         assert_eq!(line(b"3"), "3");
         assert_eq!(line(b"HelloWorld"), r#"{"message":"HelloWorld"}"#);

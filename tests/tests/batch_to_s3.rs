@@ -311,7 +311,10 @@ async fn default_partition_spelling(format: &[(&str, &str)]) {
         config(
             &bucket,
             format,
-            &[("PREFIX", "raw/"), ("OBJECT_PARTITION_POINTER", "/customer")],
+            &[
+                ("PREFIX", "raw/"),
+                ("OBJECT_PARTITION_POINTER", "/customer"),
+            ],
         ),
         S3Store::new(client.clone(), &bucket),
     );

@@ -706,7 +706,10 @@ async fn batch_to_s3_under_s3_errors_checkpoints_exactly_and_stores_once() {
     // Two attempts: the SDK hides some faults, the rest reach the function.
     let client = s3_via(proxy.url(), settings(2)).await;
     let f = BatchToS3::new(
-        batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("OBJECT_PARTITION_POINTER", "/p")]),
+        batch_to_s3_config(
+            &bucket,
+            &[("PREFIX", "raw/"), ("OBJECT_PARTITION_POINTER", "/p")],
+        ),
         S3Store::new(client, &bucket),
     );
     let total = 90;
@@ -779,7 +782,10 @@ async fn batch_to_s3_survives_resets_and_slow_answers_before_and_after_s3_applie
     )
     .await;
     let f = BatchToS3::new(
-        batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("OBJECT_PARTITION_POINTER", "/p")]),
+        batch_to_s3_config(
+            &bucket,
+            &[("PREFIX", "raw/"), ("OBJECT_PARTITION_POINTER", "/p")],
+        ),
         S3Store::new(client, &bucket),
     );
     let total = 60;

@@ -59,6 +59,10 @@ pub enum CatalogKind {
     S3Tables { table_bucket_arn: String },
 }
 
+/// Environment variables renamed (old, new): refused at cold start, naming the new one
+/// (docs/reference/parameters.md#renamed-settings).
+pub const RENAMED: &[(&str, &str)] = &[("ICEBERG_PARTITION", "ICEBERG_PARTITION_SPEC")];
+
 /// Everything the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -71,7 +75,7 @@ pub struct Config {
     /// `SCHEMA`: the columns of a new table (the Parquet work's syntax). An existing
     /// table's own schema is always the truth.
     pub schema: Option<TableSchema>,
-    /// `ICEBERG_PARTITION`: the partition spec of a new table, e.g. `hour(ts)`.
+    /// `ICEBERG_PARTITION_SPEC`: the partition spec of a new table, e.g. `hour(ts)`.
     pub partition: Vec<PartitionField>,
     /// `EXTRA_COLUMN`: a string column that keeps the fields the table does not have (as
     /// one JSON object). Unset: they are dropped and counted (`FieldsDropped`).
@@ -90,6 +94,7 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        trickle_shared::config::refuse_renamed(&lookup, RENAMED)?;
         let database = glue_name(&lookup, "ICEBERG_DATABASE")?;
         let table = glue_name(&lookup, "ICEBERG_TABLE")?;
         let catalog = match optional(&lookup, "ICEBERG_CATALOG")
@@ -139,7 +144,7 @@ impl Config {
                 reason: e.to_string(),
             })?),
         };
-        let partition = match optional(&lookup, "ICEBERG_PARTITION") {
+        let partition = match optional(&lookup, "ICEBERG_PARTITION_SPEC") {
             None => Vec::new(),
             Some(text) => {
                 let fields =
@@ -192,7 +197,7 @@ impl Config {
 
 fn invalid_partition(text: &str, e: PartitionSpecError) -> ConfigError {
     ConfigError::Invalid {
-        name: "ICEBERG_PARTITION",
+        name: "ICEBERG_PARTITION_SPEC",
         value: text.to_owned(),
         reason: e.to_string(),
     }
@@ -317,13 +322,13 @@ mod tests {
     fn refuses_a_partition_on_a_column_the_schema_lacks() {
         let e = with(&[
             ("SCHEMA", "ts timestamp, user string"),
-            ("ICEBERG_PARTITION", "hour(when)"),
+            ("ICEBERG_PARTITION_SPEC", "hour(when)"),
         ])
         .unwrap_err();
         assert!(e.to_string().contains("when"), "{e}");
         let c = with(&[
             ("SCHEMA", "ts timestamp, user string"),
-            ("ICEBERG_PARTITION", "day(ts), bucket(16, user)"),
+            ("ICEBERG_PARTITION_SPEC", "day(ts), bucket(16, user)"),
         ])
         .unwrap();
         assert_eq!(c.partition.len(), 2);
@@ -340,6 +345,17 @@ mod tests {
         assert_eq!(
             with(&[("ERROR_PREFIX", "bad")]).unwrap().error_prefix,
             "bad/"
+        );
+    }
+
+    #[test]
+    fn the_old_name_is_refused_naming_the_new_one() {
+        let err =
+            Config::from_lookup(|name: &str| (name == "ICEBERG_PARTITION").then(|| "x".to_owned()))
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable ICEBERG_PARTITION was renamed: set ICEBERG_PARTITION_SPEC instead"
         );
     }
 }

@@ -351,7 +351,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
         tx.commit(&self.catalog).await
     }
 
-    /// The table, created from `SCHEMA` and `ICEBERG_PARTITION` when missing.
+    /// The table, created from `SCHEMA` and `ICEBERG_PARTITION_SPEC` when missing.
     async fn table(&self, summary: &mut Summary) -> Result<Table, CommitError> {
         if let Some(t) = self.catalog.load().await? {
             return Ok(t);
@@ -792,7 +792,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_partitioned_table_gets_a_file_per_partition() {
-        let f = function(config(&[("ICEBERG_PARTITION", "hour(ts), identity(user)")]));
+        let f = function(config(&[(
+            "ICEBERG_PARTITION_SPEC",
+            "hour(ts), identity(user)",
+        )]));
         let s = f.process(&batch("shardId-0", 1..=6), None).await;
         assert_eq!(s.retry_from, None, "{:?}", s.failure);
         // n % 24 hours x n % 3 users: 6 distinct pairs.

@@ -2,7 +2,7 @@
 //! Iceberg table in the Glue Data Catalog, exactly once.
 //!
 //! - `config`: the environment, read once.
-//! - `partition`: `ICEBERG_PARTITION`, the spec of a table it creates.
+//! - `partition`: `ICEBERG_PARTITION_SPEC`, the spec of a table it creates.
 //! - `schema`: `SCHEMA` to a new table's schema; an existing table's schema to the columns
 //!   records are matched against, and the rows to a data file's Arrow batch.
 //! - `rows`: records to rows and error lines (pure).

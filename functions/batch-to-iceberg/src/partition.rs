@@ -1,4 +1,4 @@
-//! `ICEBERG_PARTITION`: the partition spec of a table the function creates, written as
+//! `ICEBERG_PARTITION_SPEC`: the partition spec of a table the function creates, written as
 //! Iceberg's transforms over columns: `hour(ts)`, `day(ts), identity(customer)`,
 //! `bucket(16, user)`, `truncate(4, name)`, `year(ts)`, `month(ts)`, or a bare column name
 //! (identity). Hidden partitioning: readers filter on the column, not on a path.
@@ -31,7 +31,7 @@ impl PartitionField {
     }
 }
 
-/// Why `ICEBERG_PARTITION` does not parse or does not fit `SCHEMA`.
+/// Why `ICEBERG_PARTITION_SPEC` does not parse or does not fit `SCHEMA`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PartitionSpecError {
     #[error("field {index}: {reason}")]

@@ -56,6 +56,10 @@ pub struct DropFilter {
     pub value: String,
 }
 
+/// Environment variables renamed (old, new): refused at cold start, naming the new one
+/// (docs/reference/parameters.md#renamed-settings).
+pub const RENAMED: &[(&str, &str)] = &[("PARTITION_KEYS", "PARTITION_POINTERS")];
+
 /// Typed configuration of `firehose-transform`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -71,7 +75,7 @@ pub struct Config {
     pub reingest_max_attempts: u32,
     /// `ENRICH` (default false) plus the field names; `None` when off.
     pub enrichment: Option<Enrichment>,
-    /// `PARTITION_KEYS="name=/pointer,..."`: empty when dynamic partitioning is off; the
+    /// `PARTITION_POINTERS="name=/pointer,..."`: empty when dynamic partitioning is off; the
     /// response then has no `metadata` field at all.
     pub partition_keys: Vec<PartitionKeySpec>,
     /// `DROP_FILTER_POINTER` and `DROP_FILTER_VALUE` (both or neither).
@@ -100,6 +104,7 @@ impl Config {
 
     /// Reads the configuration from any lookup (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        cfg::refuse_renamed(&lookup, RENAMED)?;
         let max_decompressed_bytes = cfg::parsed_or(
             &lookup,
             "MAX_DECOMPRESSED_BYTES",
@@ -150,7 +155,7 @@ impl Config {
         } else {
             None
         };
-        let partition_keys = match cfg::optional(&lookup, "PARTITION_KEYS") {
+        let partition_keys = match cfg::optional(&lookup, "PARTITION_POINTERS") {
             None => Vec::new(),
             Some(spec) => parse_partition_keys(&spec)?,
         };
@@ -202,9 +207,9 @@ fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
-/// Parses `PARTITION_KEYS`: comma-separated `name=/json/pointer` pairs, names unique.
+/// Parses `PARTITION_POINTERS`: comma-separated `name=/json/pointer` pairs, names unique.
 pub fn parse_partition_keys(spec: &str) -> Result<Vec<PartitionKeySpec>, ConfigError> {
-    let bad = |reason: &str| invalid("PARTITION_KEYS", spec, reason);
+    let bad = |reason: &str| invalid("PARTITION_POINTERS", spec, reason);
     let mut out: Vec<PartitionKeySpec> = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (name, pointer) = item
@@ -256,7 +261,7 @@ mod tests {
             ("REINGEST_MAX_ATTEMPTS", "2"),
             ("ENRICH", "true"),
             ("ENRICH_ARRIVAL_TIME_FIELD", "at"),
-            ("PARTITION_KEYS", "customer=/customer/id, level=/level"),
+            ("PARTITION_POINTERS", "customer=/customer/id, level=/level"),
             ("DROP_FILTER_POINTER", "/level"),
             ("DROP_FILTER_VALUE", "debug"),
         ]))
@@ -283,8 +288,11 @@ mod tests {
     #[test]
     fn rejects_malformed_partition_keys_naming_the_variable() {
         for spec in ["customer", "customer=id", "=/a", "a=/x,a=/y", "a b=/x"] {
-            let err = Config::from_lookup(lookup(&[("PARTITION_KEYS", spec)])).unwrap_err();
-            assert!(err.to_string().contains("PARTITION_KEYS"), "{spec}: {err}");
+            let err = Config::from_lookup(lookup(&[("PARTITION_POINTERS", spec)])).unwrap_err();
+            assert!(
+                err.to_string().contains("PARTITION_POINTERS"),
+                "{spec}: {err}"
+            );
         }
     }
 
@@ -307,5 +315,16 @@ mod tests {
         assert!(Config::from_lookup(lookup(&[("MAX_DECOMPRESSED_BYTES", "0")])).is_err());
         let huge = usize::MAX.to_string();
         assert!(Config::from_lookup(lookup(&[("MAX_DECOMPRESSED_BYTES", &huge)])).is_err());
+    }
+
+    #[test]
+    fn the_old_name_is_refused_naming_the_new_one() {
+        let err =
+            Config::from_lookup(|name: &str| (name == "PARTITION_KEYS").then(|| "x".to_owned()))
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable PARTITION_KEYS was renamed: set PARTITION_POINTERS instead"
+        );
     }
 }

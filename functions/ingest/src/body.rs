@@ -9,11 +9,11 @@
 //! 4. each record with its partition key (header, query, `STREAM_PARTITION_KEY_POINTER`, or
 //!    random) and the per-record and per-request limits.
 
+use crate::encoding::{decode, ContentEncoding};
 use crate::error::IngestError;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 use std::sync::Arc;
-use crate::encoding::{decode, ContentEncoding};
 use trickle_shared::json::{minified_len, minify_valid_json};
 use trickle_shared::limits::{KINESIS_MAX_PARTITION_KEY_CHARS, KINESIS_MAX_RECORD_BYTES};
 use trickle_shared::pointer::scalar_at_pointer;
@@ -352,7 +352,11 @@ fn split_json(body: &Bytes, records: &mut Records<'_>) -> Result<(), IngestError
 }
 
 /// One JSON value of the body as a record: shared when it is already compact, else minified.
-fn push_json_value(body: &Bytes, text: &[u8], records: &mut Records<'_>) -> Result<(), IngestError> {
+fn push_json_value(
+    body: &Bytes,
+    text: &[u8],
+    records: &mut Records<'_>,
+) -> Result<(), IngestError> {
     let data = if minified_len(text) == text.len() {
         body.slice_ref(text)
     } else {
@@ -396,7 +400,9 @@ fn split_msgpack(body: &Bytes, records: &mut Records<'_>) -> Result<(), IngestEr
     let mut json = Vec::with_capacity(body.len().saturating_mul(2).min(MAX_CONVERTED_BODY_BYTES));
     let ranges = crate::msgpack::to_json_records(body, &mut json, MAX_CONVERTED_BODY_BYTES)?;
     let json = Bytes::from(json);
-    records.out.reserve_exact(ranges.len().min(MAX_RECORDS_PER_REQUEST));
+    records
+        .out
+        .reserve_exact(ranges.len().min(MAX_RECORDS_PER_REQUEST));
     for range in ranges {
         let text = json.slice(range);
         let key = records.key_from(&text);
@@ -555,7 +561,10 @@ mod tests {
                     b"{\"log\":\"y\",\"date\":1700000001.000000}"
                 ]
             );
-            assert_eq!(e[0].partition_key, "x", "the key pointer reads the converted JSON");
+            assert_eq!(
+                e[0].partition_key, "x",
+                "the key pointer reads the converted JSON"
+            );
         }
         let err = parse(&post("application/msgpack", &[0x92, 0xc0]), None).unwrap_err();
         assert_eq!(err.status(), 400);

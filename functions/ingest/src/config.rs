@@ -16,12 +16,16 @@ pub enum StreamTarget {
     Arn(String),
 }
 
+/// Environment variables renamed (old, new): refused at cold start, naming the new one
+/// (docs/reference/parameters.md#renamed-settings).
+pub const RENAMED: &[(&str, &str)] = &[("PARTITION_KEY_POINTER", "STREAM_PARTITION_KEY_POINTER")];
+
 /// Typed configuration of `ingest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// `STREAM_NAME` or `STREAM_ARN`: the Kinesis data stream; one is required.
     pub stream: StreamTarget,
-    /// `PARTITION_KEY_POINTER`: a JSON pointer whose value, when a JSON/NDJSON record has it,
+    /// `STREAM_PARTITION_KEY_POINTER`: a JSON pointer whose value, when a JSON/NDJSON record has it,
     /// becomes that record's partition key (after the header and the query parameter).
     pub partition_key_pointer: Option<String>,
     /// `RETRY_BUDGET_MS`: how long to retry throttled entries (default 2000).
@@ -41,6 +45,7 @@ impl Config {
 
     /// Reads the configuration from any lookup (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        cfg::refuse_renamed(&lookup, RENAMED)?;
         let stream = match (
             cfg::optional(&lookup, "STREAM_ARN"),
             cfg::optional(&lookup, "STREAM_NAME"),
@@ -76,7 +81,7 @@ impl Config {
             aggregate: cfg::bool_or(&lookup, "AGGREGATE", false)?,
             auth_token_sha256,
             stream,
-            partition_key_pointer: cfg::json_pointer(&lookup, "PARTITION_KEY_POINTER")?,
+            partition_key_pointer: cfg::json_pointer(&lookup, "STREAM_PARTITION_KEY_POINTER")?,
             retry_budget: Duration::from_millis(retry_ms),
         })
     }
@@ -130,8 +135,20 @@ mod tests {
         assert!(Config::from_lookup(lookup(&[("STREAM_ARN", "stream/x")])).is_err());
         assert!(Config::from_lookup(lookup(&[
             ("STREAM_NAME", "s"),
-            ("PARTITION_KEY_POINTER", "user")
+            ("STREAM_PARTITION_KEY_POINTER", "user")
         ]))
         .is_err());
+    }
+
+    #[test]
+    fn the_old_name_is_refused_naming_the_new_one() {
+        let err = Config::from_lookup(|name: &str| {
+            (name == "PARTITION_KEY_POINTER").then(|| "x".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable PARTITION_KEY_POINTER was renamed: set STREAM_PARTITION_KEY_POINTER instead"
+        );
     }
 }

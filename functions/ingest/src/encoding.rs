@@ -39,11 +39,12 @@ pub enum ContentEncoding {
 pub enum EncodingError {
     #[error("Content-Encoding {0:?} is not supported; send one of: {ACCEPTED}")]
     Unsupported(String),
-    #[error(
-        "Content-Encoding {0:?} stacks several encodings; send one of: {ACCEPTED}"
-    )]
+    #[error("Content-Encoding {0:?} stacks several encodings; send one of: {ACCEPTED}")]
     Stacked(String),
-    #[error("the body decodes to more than {limit} bytes{}", crate::error::BATCH_SETTINGS)]
+    #[error(
+        "the body decodes to more than {limit} bytes{}",
+        crate::error::BATCH_SETTINGS
+    )]
     TooLarge { limit: usize },
     #[error("the body is not valid {encoding}: {detail}")]
     Corrupt {
@@ -112,7 +113,12 @@ pub fn decode(
                 // stored block with non-zero padding bits can) fails as zlib, and is then read
                 // as raw deflate. It would be misread only if it also parsed as zlib to the end,
                 // Adler-32 included.
-                let zlib = bounded(flate2::read::ZlibDecoder::new(body), body.len(), limit, corrupt);
+                let zlib = bounded(
+                    flate2::read::ZlibDecoder::new(body),
+                    body.len(),
+                    limit,
+                    corrupt,
+                );
                 match zlib {
                     Err(EncodingError::Corrupt { .. }) => {}
                     other => return other,
@@ -126,8 +132,8 @@ pub fn decode(
             )
         }
         ContentEncoding::Zstd => {
-            let mut decoder = zstd::stream::read::Decoder::new(body)
-                .map_err(|e| corrupt(e.to_string()))?;
+            let mut decoder =
+                zstd::stream::read::Decoder::new(body).map_err(|e| corrupt(e.to_string()))?;
             decoder
                 .window_log_max(ZSTD_MAX_WINDOW_LOG)
                 .map_err(|e| corrupt(e.to_string()))?;
@@ -140,8 +146,7 @@ pub fn decode(
             corrupt,
         ),
         ContentEncoding::Snappy => {
-            let declared =
-                snap::raw::decompress_len(body).map_err(|e| corrupt(e.to_string()))?;
+            let declared = snap::raw::decompress_len(body).map_err(|e| corrupt(e.to_string()))?;
             if declared > limit {
                 return Err(EncodingError::TooLarge { limit });
             }
@@ -164,7 +169,10 @@ fn is_zlib_header(body: &[u8]) -> bool {
     let [cmf, flg, ..] = *body else {
         return false;
     };
-    cmf & 0x0f == 8 && cmf >> 4 <= 7 && flg & 0x20 == 0 && (u16::from(cmf) << 8 | u16::from(flg)) % 31 == 0
+    cmf & 0x0f == 8
+        && cmf >> 4 <= 7
+        && flg & 0x20 == 0
+        && (u16::from(cmf) << 8 | u16::from(flg)) % 31 == 0
 }
 
 /// Reads all of `reader`, or `TooLarge` once it yields more than `limit` bytes.
@@ -204,12 +212,14 @@ pub(crate) mod tests {
         match encoding {
             ContentEncoding::Identity => data.to_vec(),
             ContentEncoding::Gzip => {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
             }
             ContentEncoding::Deflate => {
-                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut e =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
             }
@@ -262,7 +272,9 @@ pub(crate) mod tests {
 
     #[test]
     fn every_encoding_round_trips() {
-        let data: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         for enc in ALL {
             let encoded = encode(enc, &data);
             assert_eq!(decode(enc, &encoded, data.len()).unwrap(), data, "{enc:?}");
@@ -273,7 +285,10 @@ pub(crate) mod tests {
     fn raw_deflate_is_read_when_the_zlib_header_is_absent() {
         let data = b"{\"a\":1}\n{\"a\":2}\n".repeat(100);
         let raw = raw_deflate(&data);
-        assert_eq!(decode(ContentEncoding::Deflate, &raw, 1 << 20).unwrap(), data);
+        assert_eq!(
+            decode(ContentEncoding::Deflate, &raw, 1 << 20).unwrap(),
+            data
+        );
     }
 
     #[test]
@@ -340,7 +355,8 @@ pub(crate) mod tests {
             // must hold is that nothing panics and an error names the encoding.
             if let Err(e) = err {
                 assert!(
-                    e.to_string().contains(enc.name()) || matches!(e, EncodingError::TooLarge { .. }),
+                    e.to_string().contains(enc.name())
+                        || matches!(e, EncodingError::TooLarge { .. }),
                     "{enc:?}: {e}"
                 );
             }

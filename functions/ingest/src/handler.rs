@@ -205,7 +205,10 @@ pub fn to_response(answer: Answer) -> UrlResponse {
             headers.insert("retry-after", RETRY_AFTER_SECONDS.to_string());
         }
         StatusCode::UNAUTHORIZED => {
-            headers.insert("www-authenticate", r#"Bearer, Basic realm="trickle""#.to_owned());
+            headers.insert(
+                "www-authenticate",
+                r#"Bearer, Basic realm="trickle""#.to_owned(),
+            );
         }
         StatusCode::METHOD_NOT_ALLOWED => {
             headers.insert("allow", "POST".to_owned());
@@ -298,9 +301,9 @@ mod tests {
                 .await;
             assert_eq!(a.status, 401, "{auth:?}");
             assert_eq!(
-            to_response(a).headers["www-authenticate"],
-            r#"Bearer, Basic realm="trickle""#
-        );
+                to_response(a).headers["www-authenticate"],
+                r#"Bearer, Basic realm="trickle""#
+            );
         }
         assert!(i.sink.calls.lock().unwrap().is_empty());
         let a = i

@@ -37,7 +37,10 @@ pub enum MsgpackError {
         offset: usize,
         reason: String,
     },
-    #[error("the msgpack body converts to more than {limit} bytes of JSON{}", crate::error::BATCH_SETTINGS)]
+    #[error(
+        "the msgpack body converts to more than {limit} bytes of JSON{}",
+        crate::error::BATCH_SETTINGS
+    )]
     TooLarge { limit: usize },
 }
 
@@ -196,8 +199,7 @@ fn event_to_json(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
         }
         _ => Err((
             at,
-            "an event must be [timestamp, record], [[timestamp, metadata], record] or a map"
-                .into(),
+            "an event must be [timestamp, record], [[timestamp, metadata], record] or a map".into(),
         )),
     }
 }
