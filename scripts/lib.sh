@@ -1,5 +1,16 @@
 # Sourced by demo.sh and test.sh: the steps both take. Expects env.sh to be sourced.
 
+# set_env_var FILE NAME VALUE: NAME=VALUE in an env file, in place of any NAME= line.
+set_env_var() {
+  local file="$1" name="$2" value="$3"
+  grep -v "^$name=" "$file" > "$file.tmp" || true
+  echo "$name=$value" >> "$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+# The browser key the sender tests' page uses (tests/senders/test_browser.py).
+TEST_BROWSER_KEY="trickle-test-page-key"
+
 # make_env_file STREAM BUCKET FILE [FUNCTIONS]: the functions' environment from template.yaml,
 # resolved for the local stack, plus the local AWS settings. FUNCTIONS (comma-separated
 # binaries) defaults to the three that share one `cargo lambda watch`; batch-to-iceberg's

@@ -7,11 +7,12 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$TRICKLE_ROOT/scripts/lib.sh"
 cd "$TRICKLE_ROOT"
-with_local_stack
+WITH_BROWSER=1 with_local_stack
 cargo build --quiet -p local-pipeline
 name="trickle-senders-$(date +%s)"
 create_stream_and_bucket "$name" 2
 make_env_file "$name" "$name" "$LOCAL_DIR/senders-$LAMBDA_PORT.env"
+set_env_var "$LOCAL_DIR/senders-$LAMBDA_PORT.env" BROWSER_KEY "$TEST_BROWSER_KEY"
 start_watch "$LOCAL_DIR/senders-$LAMBDA_PORT.env"
 export TRICKLE_SENDERS_STREAM="$name" LAMBDA_PORT
 "$VENV/bin/python" -m pytest tests/senders -q -p no:cacheprovider ${1:+-k "$1"}

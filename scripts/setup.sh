@@ -27,3 +27,14 @@ if [ "${WITH_CHECKOV:-0}" = 1 ]; then
     echo "$want_c" > "$cv/.trickle-stamp"
   fi
 fi
+# The browser test (tests/senders/test_browser.py) drives Debian's Chromium, headless. It is a
+# system package: installed with apt when missing and this runs as root, else the test says
+# how to get it.
+if [ "${WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "Installing Chromium from Debian's packages (first run only, ~1-2 min)"
+  if ! apt-get install -y -qq --no-install-recommends chromium > "$LOCAL_DIR/apt-chromium.log" 2>&1; then
+    apt-get update -qq > /dev/null 2>&1 || true
+    apt-get install -y -qq --no-install-recommends chromium > "$LOCAL_DIR/apt-chromium.log" 2>&1 ||
+      echo "apt-get install chromium failed: see $LOCAL_DIR/apt-chromium.log" >&2
+  fi
+fi

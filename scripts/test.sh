@@ -8,7 +8,7 @@ source "$(dirname "$0")/env.sh"
 source "$TRICKLE_ROOT/scripts/lib.sh"
 cd "$TRICKLE_ROOT"
 
-WITH_CHECKOV=1 bash scripts/setup.sh
+WITH_CHECKOV=1 WITH_BROWSER=1 bash scripts/setup.sh
 
 watch_pid=""
 started_stack=0
@@ -25,6 +25,7 @@ cargo build --quiet --workspace --bins --tests
 e2e="trickle-e2e-$(date +%s)"
 create_stream_and_bucket "$e2e" 4
 make_env_file "$e2e" "$e2e" "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
+set_env_var "$LOCAL_DIR/lambda-$LAMBDA_PORT.env" BROWSER_KEY "$TEST_BROWSER_KEY"
 start_watch "$LOCAL_DIR/lambda-$LAMBDA_PORT.env"
 export TRICKLE_E2E_STREAM="$e2e" TRICKLE_E2E_BUCKET="$e2e" LAMBDA_PORT
 

@@ -160,15 +160,15 @@ resource "aws_lambda_function" "batch_to_iceberg" {
 
   environment {
     variables = {
-      ICEBERG_CATALOG   = var.iceberg_catalog
-      ICEBERG_DATABASE  = var.iceberg_database_name
-      ICEBERG_TABLE     = var.iceberg_table_name
-      ICEBERG_WAREHOUSE = "s3://${aws_s3_bucket.bucket.id}/${var.iceberg_warehouse_prefix}"
+      ICEBERG_CATALOG        = var.iceberg_catalog
+      ICEBERG_DATABASE       = var.iceberg_database_name
+      ICEBERG_TABLE          = var.iceberg_table_name
+      ICEBERG_WAREHOUSE      = "s3://${aws_s3_bucket.bucket.id}/${var.iceberg_warehouse_prefix}"
       ICEBERG_PARTITION_SPEC = var.iceberg_partition_spec
-      SCHEMA            = var.schema
-      EXTRA_COLUMN      = var.extra_column
-      ERROR_BUCKET      = aws_s3_bucket.bucket.id
-      ERROR_PREFIX      = "iceberg-errors/"
+      SCHEMA                 = var.schema
+      EXTRA_COLUMN           = var.extra_column
+      ERROR_BUCKET           = aws_s3_bucket.bucket.id
+      ERROR_PREFIX           = "iceberg-errors/"
     }
   }
 

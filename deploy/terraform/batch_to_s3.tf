@@ -102,21 +102,21 @@ resource "aws_lambda_function" "batch_to_s3" {
 
   environment {
     variables = {
-      BUCKET_NAME         = aws_s3_bucket.bucket.id
-      PREFIX              = "data/"
-      ERROR_PREFIX        = "errors/"
-      STATE_PREFIX        = "state/"
-      COMPRESSION         = var.compression
-      KEY_LAYOUT          = var.key_layout
-      OBJECT_PARTITION_POINTER   = var.object_partition_pointer
-      MAX_PARTITIONS      = "100"
-      DEADLINE_MARGIN_MS  = "5000"
-      FORMAT              = var.format
-      SCHEMA              = var.schema
-      PARQUET_COMPRESSION = var.parquet_compression
-      EXTRA_COLUMN        = var.extra_column
-      GLUE_DATABASE       = var.glue_database_name
-      GLUE_TABLE          = var.glue_table_name
+      BUCKET_NAME              = aws_s3_bucket.bucket.id
+      PREFIX                   = "data/"
+      ERROR_PREFIX             = "errors/"
+      STATE_PREFIX             = "state/"
+      COMPRESSION              = var.compression
+      KEY_LAYOUT               = var.key_layout
+      OBJECT_PARTITION_POINTER = var.object_partition_pointer
+      MAX_PARTITIONS           = "100"
+      DEADLINE_MARGIN_MS       = "5000"
+      FORMAT                   = var.format
+      SCHEMA                   = var.schema
+      PARQUET_COMPRESSION      = var.parquet_compression
+      EXTRA_COLUMN             = var.extra_column
+      GLUE_DATABASE            = var.glue_database_name
+      GLUE_TABLE               = var.glue_table_name
     }
   }
 

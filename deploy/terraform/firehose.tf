@@ -71,7 +71,7 @@ resource "aws_lambda_function" "firehose_transform" {
 
   environment {
     variables = {
-      PARTITION_POINTERS         = var.firehose_partition_pointers
+      PARTITION_POINTERS     = var.firehose_partition_pointers
       REINGEST_ENABLED       = "true"
       ENRICH                 = tostring(var.firehose_enrich)
       DROP_FILTER_POINTER    = var.firehose_drop_filter_pointer

@@ -61,11 +61,12 @@ resource "aws_lambda_function" "ingest" {
 
   environment {
     variables = {
-      STREAM_ARN            = aws_kinesis_stream.stream.arn
+      STREAM_ARN                   = aws_kinesis_stream.stream.arn
       STREAM_PARTITION_KEY_POINTER = var.stream_partition_key_pointer
-      RETRY_BUDGET_MS       = "2000"
-      AUTH_TOKEN_SHA256     = var.ingest_token_sha256
-      AGGREGATE             = tostring(var.ingest_aggregate)
+      RETRY_BUDGET_MS              = "2000"
+      AUTH_TOKEN_SHA256            = var.ingest_token_sha256
+      BROWSER_KEY                  = var.ingest_browser_key
+      AGGREGATE                    = tostring(var.ingest_aggregate)
     }
   }
 

@@ -109,6 +109,17 @@ variable "ingest_token_sha256" {
   }
 }
 
+variable "ingest_browser_key" {
+  description = "A public key web pages send as ?key= with navigator.sendBeacon or fetch keepalive (CORS via cors_allow_origins). Anyone who sees a page can write with it: its requests are small (64 KiB), JSON or text only, never choose a shard, and every record is marked {\"source\":\"browser\",...}. Empty: no browser key."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_-]{16,128})?$", var.ingest_browser_key))
+    error_message = "ingest_browser_key must be empty or 16 to 128 letters, digits, - or _."
+  }
+}
+
 variable "ingest_aggregate" {
   description = "Pack each request's records into KPL aggregates (up to 1 MiB each); Firehose and batch-to-s3 de-aggregate them."
   type        = bool

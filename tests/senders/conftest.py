@@ -43,13 +43,19 @@ def env():
 
 
 @pytest.fixture(scope="session")
-def front(env):
-    """The front's base URL, CORS open to https://page.example."""
+def page_port():
+    """The port test_browser.py serves its page on: the one origin the front's CORS allows."""
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def front(env, page_port):
+    """The front's base URL, CORS open to the test page's origin only."""
     port = _free_port()
     module = _front_module()
     invoke = f"http://127.0.0.1:{env['LAMBDA_PORT']}"
     thread = threading.Thread(target=module.serve,
-                              args=(port, invoke, "ingest", ["https://page.example"]),
+                              args=(port, invoke, "ingest", [f"http://127.0.0.1:{page_port}"]),
                               daemon=True)
     thread.start()
     for _ in range(100):

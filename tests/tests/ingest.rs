@@ -19,6 +19,7 @@ async fn setup() -> (Ingest<KinesisSink>, aws_sdk_kinesis::Client, String) {
         partition_key_pointer: None,
         retry_budget: Duration::from_secs(2),
         auth_token_sha256: None,
+        browser_key: None,
         aggregate: false,
     };
     let ingest = Ingest::new(
@@ -212,6 +213,7 @@ async fn a_missing_stream_is_a_502_not_a_success() {
         partition_key_pointer: None,
         retry_budget: Duration::from_millis(200),
         auth_token_sha256: None,
+        browser_key: None,
         aggregate: false,
     };
     let ingest = Ingest::new(config.clone(), KinesisSink::new(client, config.stream));

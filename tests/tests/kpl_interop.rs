@@ -31,6 +31,7 @@ async fn official_deaggregator_reads_back_what_ingest_aggregates() {
         partition_key_pointer: Some("/user".into()),
         retry_budget: Duration::from_secs(2),
         auth_token_sha256: None,
+        browser_key: None,
         aggregate: true,
     };
     let ingest = Ingest::new(

@@ -143,6 +143,10 @@ pub struct HttpInput<'a> {
     pub explicit_hash_key: Option<&'a str>,
     /// `Authorization` header (checked only when a token is configured).
     pub authorization: Option<&'a str>,
+    /// `?key=` query parameter: the public browser key (`browser.rs`).
+    pub browser_key: Option<&'a str>,
+    /// `Origin` header (a browser's page).
+    pub origin: Option<&'a str>,
     /// The body; records are slices of it.
     pub body: Bytes,
 }

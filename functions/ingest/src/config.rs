@@ -35,7 +35,13 @@ pub struct Config {
     pub auth_token_sha256: Option<TokenDigest>,
     /// `AGGREGATE` (default false): pack each request's records into KPL aggregates.
     pub aggregate: bool,
+    /// `BROWSER_KEY`: a public key web pages send as `?key=` (`browser.rs`); unset, none is
+    /// accepted. Public by design: it is in every page that sends.
+    pub browser_key: Option<String>,
 }
+
+/// A browser key's length: long enough not to be guessed by accident, short enough for a URL.
+pub const BROWSER_KEY_CHARS: std::ops::RangeInclusive<usize> = 16..=128;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -77,8 +83,24 @@ impl Config {
                 reason: "expected 64 hex digits, the SHA-256 of the token (printf %s TOKEN | sha256sum)".into(),
             })?),
         };
+        let browser_key = match cfg::optional(&lookup, "BROWSER_KEY") {
+            Some(key)
+                if !BROWSER_KEY_CHARS.contains(&key.len())
+                    || !key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                return Err(ConfigError::Invalid {
+                    name: "BROWSER_KEY",
+                    value: key,
+                    reason: "expected 16 to 128 letters, digits, - or _".into(),
+                })
+            }
+            key => key,
+        };
         Ok(Self {
             aggregate: cfg::bool_or(&lookup, "AGGREGATE", false)?,
+            browser_key,
             auth_token_sha256,
             stream,
             partition_key_pointer: cfg::json_pointer(&lookup, "STREAM_PARTITION_KEY_POINTER")?,

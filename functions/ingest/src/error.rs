@@ -46,6 +46,12 @@ pub enum IngestError {
     Encoding(#[from] EncodingError),
     #[error(transparent)]
     Msgpack(#[from] MsgpackError),
+    #[error("a browser key may not send {0}: use a token for trusted senders")]
+    BrowserRefused(String),
+    #[error("a request with the browser key may carry at most {limit} bytes: send fewer events per beacon")]
+    BrowserBodyTooLarge { limit: usize },
+    #[error("unknown browser key")]
+    UnknownBrowserKey,
     #[error("the event says isBase64Encoded but its body is not base64: {0}")]
     InvalidBase64Body(String),
 }
@@ -54,9 +60,10 @@ impl IngestError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::UnknownBrowserKey => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RecordTooLarge { .. }
+            | Self::BrowserBodyTooLarge { .. }
             | Self::Encoding(EncodingError::TooLarge { .. })
             | Self::Msgpack(MsgpackError::TooLarge { .. })
             | Self::TooManyRecords { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,6 +79,7 @@ impl IngestError {
             | Self::InvalidExplicitHashKey
             | Self::Encoding(EncodingError::Corrupt { .. })
             | Self::Msgpack(MsgpackError::Invalid { .. })
+            | Self::BrowserRefused(_)
             | Self::InvalidBase64Body(_) => StatusCode::BAD_REQUEST,
         }
     }

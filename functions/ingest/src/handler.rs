@@ -5,6 +5,7 @@
 use crate::aggregate::pack;
 use crate::auth::bearer_matches;
 use crate::body::{parse, HttpInput};
+use crate::browser::parse_browser;
 use crate::config::Config;
 use crate::error::IngestError;
 use crate::event::{UrlRequest, UrlResponse};
@@ -14,6 +15,15 @@ use http::StatusCode;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+
+/// Who sent a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sender {
+    /// A sender with the token (or any sender, when no token is configured).
+    Trusted,
+    /// A web page with the public browser key: less allowed, records marked (`browser.rs`).
+    Browser,
+}
 
 /// Seconds a client should wait before retrying throttled records.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
@@ -53,6 +63,7 @@ impl<S: RecordSink> Ingest<S> {
     pub async fn respond(&self, mut req: UrlRequest) -> UrlResponse {
         let body = req.take_body();
         let query_key = req.query("partitionKey");
+        let browser_key = req.query("key");
         let mut input = HttpInput {
             method: &req.request_context.http.method,
             content_type: req.header("content-type"),
@@ -61,6 +72,8 @@ impl<S: RecordSink> Ingest<S> {
             partition_key_query: query_key.as_deref(),
             explicit_hash_key: req.header("x-explicit-hash-key"),
             authorization: req.header("authorization"),
+            browser_key: browser_key.as_deref(),
+            origin: req.header("origin"),
             body: Default::default(),
         };
         let answer = match body {
@@ -88,12 +101,47 @@ impl<S: RecordSink> Ingest<S> {
         Some(client_error(&IngestError::Unauthorized))
     }
 
+    /// Which sender a request is: a browser when it carries the browser key (and no valid
+    /// token), else a trusted sender once the token, if one is configured, matches.
+    fn sender(&self, input: &HttpInput<'_>) -> Result<Sender, Answer> {
+        let token_ok = self
+            .config
+            .auth_token_sha256
+            .as_ref()
+            .is_none_or(|expected| bearer_matches(input.authorization, expected));
+        match (input.browser_key, &self.config.browser_key) {
+            (Some(_), _) if token_ok && self.config.auth_token_sha256.is_some() => {
+                Ok(Sender::Trusted)
+            }
+            (Some(given), Some(key)) if given == key => Ok(Sender::Browser),
+            (Some(_), _) => {
+                tracing::warn!(status = 401, "rejected request: unknown browser key");
+                Err(client_error(&IngestError::UnknownBrowserKey))
+            }
+            (None, _) => match self.refuse_unauthorized(input) {
+                Some(refused) => Err(refused),
+                None => Ok(Sender::Trusted),
+            },
+        }
+    }
+
     /// Parses, writes and builds the answer for a request's parts.
     pub async fn answer(&self, input: &HttpInput<'_>) -> Answer {
-        if let Some(refused) = self.refuse_unauthorized(input) {
-            return refused;
-        }
-        let entries = match parse(input, self.config.partition_key_pointer.as_deref()) {
+        let sender = match self.sender(input) {
+            Ok(sender) => sender,
+            Err(refused) => return refused,
+        };
+        let parsed = match sender {
+            Sender::Trusted => parse(input, self.config.partition_key_pointer.as_deref()),
+            Sender::Browser => {
+                if !input.method.eq_ignore_ascii_case("POST") {
+                    Err(IngestError::MethodNotAllowed(input.method.to_owned()))
+                } else {
+                    parse_browser(input, input.origin)
+                }
+            }
+        };
+        let entries = match parsed {
             Ok(e) => e,
             Err(err) => {
                 tracing::warn!(status = err.status().as_u16(), reason = %err, "rejected request");
@@ -239,6 +287,7 @@ mod tests {
                 partition_key_pointer: None,
                 retry_budget: Duration::from_millis(20),
                 auth_token_sha256: None,
+                browser_key: None,
                 aggregate: false,
             },
             MemorySink::new(),
@@ -317,6 +366,43 @@ mod tests {
 
     fn post(body: &[u8]) -> HttpInput<'_> {
         HttpInput::post("application/json", body)
+    }
+
+    #[tokio::test]
+    async fn the_browser_key_marks_records_and_the_token_still_wins() {
+        const KEY: &str = "page-key-0123456789";
+        let mut i = ingest();
+        i.config.browser_key = Some(KEY.into());
+        i.config.auth_token_sha256 = Some(<sha2::Sha256 as sha2::Digest>::digest(b"s3cret").into());
+        let beacon = HttpInput {
+            browser_key: Some(KEY),
+            origin: Some("https://page.example"),
+            ..HttpInput::post("text/plain", br#"{"e":1}"#)
+        };
+        assert_eq!(i.answer(&beacon).await.status, 200);
+        // The token, with or without the key: a trusted sender, its record as sent.
+        let trusted = HttpInput {
+            authorization: Some("Bearer s3cret"),
+            ..beacon.clone()
+        };
+        assert_eq!(i.answer(&trusted).await.status, 200);
+        let wrong = HttpInput {
+            browser_key: Some("not-the-key-000000"),
+            ..beacon.clone()
+        };
+        assert_eq!(i.answer(&wrong).await.status, 401);
+        let none = HttpInput {
+            browser_key: None,
+            ..beacon.clone()
+        };
+        assert_eq!(i.answer(&none).await.status, 401);
+        let written = i.into_sink().written.lock().unwrap().clone();
+        assert_eq!(
+            &written[0].data[..],
+            br#"{"source":"browser","origin":"https://page.example","record":{"e":1}}"#
+        );
+        assert_eq!(&written[1].data[..], br#"{"e":1}"#);
+        assert_eq!(written.len(), 2);
     }
 
     #[tokio::test]

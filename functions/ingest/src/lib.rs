@@ -2,6 +2,7 @@
 //!
 //! - `body`: the body pipeline, a request's parts into entries (method, encoding, content
 //!   type, partition keys, limits).
+//! - `browser`: requests from web pages with the public browser key: limits and marked records.
 //! - `encoding`: `Content-Encoding` decoded within the decoded-size bound.
 //! - `msgpack`: Fluent Bit's msgpack events as JSON records.
 //! - `write`: chunking into PutRecords calls and retrying the failed subset.
@@ -14,6 +15,7 @@
 pub mod aggregate;
 pub mod auth;
 pub mod body;
+pub mod browser;
 pub mod config;
 pub mod encoding;
 pub mod error;

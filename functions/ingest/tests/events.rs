@@ -19,6 +19,7 @@ async fn invoke(file: &str) -> (u16, Value, MemorySink) {
             partition_key_pointer: Some("/user".into()),
             retry_budget: Duration::from_millis(50),
             auth_token_sha256: None,
+            browser_key: None,
             aggregate: false,
         },
         MemorySink::new(),
