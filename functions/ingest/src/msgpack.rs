@@ -51,7 +51,11 @@ pub fn to_json_records(
     out: &mut Vec<u8>,
     out_limit: usize,
 ) -> Result<Vec<std::ops::Range<usize>>, MsgpackError> {
-    let mut reader = Reader { data: body, pos: 0 };
+    let mut reader = Reader {
+        data: body,
+        pos: 0,
+        out_limit,
+    };
     let mut ranges = Vec::new();
     while reader.pos < body.len() {
         let event = ranges.len();
@@ -61,10 +65,13 @@ pub fn to_json_records(
             offset: pos,
             reason,
         };
-        event_to_json(&mut reader, out).map_err(|(pos, reason)| fail(pos, reason))?;
+        let converted = event_to_json(&mut reader, out);
+        // Checked as the JSON grows (inside arrays and maps too), so one event of a million
+        // nils stops at the limit instead of growing past it.
         if out.len() > out_limit {
             return Err(MsgpackError::TooLarge { limit: out_limit });
         }
+        converted.map_err(|(pos, reason)| fail(pos, reason))?;
         ranges.push(start..out.len());
     }
     Ok(ranges)
@@ -89,6 +96,8 @@ enum Head {
 struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
+    /// The JSON output's limit: a container stops converting once the output is past it.
+    out_limit: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -251,6 +260,9 @@ fn map_to_json(
         out.extend_from_slice(&key);
         out.push(b':');
         value_to_json(r, out, depth + 1)?;
+        if out.len() > r.out_limit {
+            return Err((r.pos, "the JSON is over its limit".into()));
+        }
     }
     if let (Some(date), false) = (date, has_date) {
         if n > 0 {
@@ -332,6 +344,9 @@ fn value_to_json(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<
                     out.push(b',');
                 }
                 value_to_json(r, out, depth + 1)?;
+                if out.len() > r.out_limit {
+                    return Err((r.pos, "the JSON is over its limit".into()));
+                }
             }
             out.push(b']');
         }
