@@ -39,7 +39,7 @@ pub struct Summary {
     pub records_reingested_skipped: usize,
     /// Parquet with `EXTRA_COLUMN=` (empty): fields not in `SCHEMA`, dropped by request.
     pub fields_dropped: usize,
-    /// Write intents of invocations that died mid-write, settled (`intent.rs`).
+    /// Write intents of invocations that died mid-write, settled (`shard_state/intent.rs`).
     pub intents_settled: usize,
     /// Objects deleted again after a failure (see `write.rs`).
     pub objects_rolled_back: usize,
