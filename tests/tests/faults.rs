@@ -17,12 +17,12 @@ use firehose_transform::contract::check_response;
 use firehose_transform::event::{
     FirehoseEvent, FirehoseRecord, KinesisRecordMetadata, TransformResult,
 };
-use firehose_transform::sink::aws::AwsReingestSink;
 use firehose_transform::sink::memory::MemoryReingestSink;
+use firehose_transform::sink::sdk::AwsReingestSink;
 use firehose_transform::FirehoseTransform;
 use ingest::body::HttpInput;
 use ingest::config::StreamTarget;
-use ingest::sink::kinesis::KinesisSink;
+use ingest::sink::sdk::KinesisSink;
 use ingest::Ingest;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@ use firehose_transform::contract::check_response;
 use firehose_transform::event::{
     FirehoseEvent, FirehoseRecord, KinesisRecordMetadata, TransformResult,
 };
-use firehose_transform::sink::aws::AwsReingestSink;
+use firehose_transform::sink::sdk::AwsReingestSink;
 use firehose_transform::FirehoseTransform;
 use std::collections::BTreeSet;
 use trickle_shared::reingest::reingested_partition_key;
