@@ -11,7 +11,7 @@
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use base64::Engine;
-use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::BatchToS3;
 use firehose_transform::contract::check_response;
 use firehose_transform::event::{

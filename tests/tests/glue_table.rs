@@ -11,7 +11,7 @@
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_glue::types::{Column, DatabaseInput, StorageDescriptor, Table, TableInput};
-use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::BatchToS3;
 use std::collections::HashMap;
 use trickle_glue::SdkGlueTables;
