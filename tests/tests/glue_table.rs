@@ -4,7 +4,7 @@
 //!
 //! moto gap: UpdateTable ignores `VersionId` (a stale one succeeds; real Glue answers
 //! ConcurrentModificationException), so the retry on a concurrent change is tested against
-//! in-memory Glue (`trickle_glue::MemoryGlueTables`, in functions/batch-to-s3/src/glue.rs's
+//! in-memory Glue (`trickle_glue::MemoryGlueTables`, in functions/batch-to-s3/src/glue/mod.rs's
 //! tests), not here.
 //!
 //! Run: `source .local/stack.env && cargo test -p trickle-tests --test glue_table`.

@@ -54,7 +54,7 @@ pub struct Summary {
     /// True when the mark could not be advanced (data is stored; see the handler).
     pub mark_update_failed: bool,
     /// 1 when making the Glue table match failed in this invocation (tried again on the
-    /// next one; see `glue.rs`).
+    /// next one; see `glue/`).
     pub catalog_failures: usize,
     /// Glue table columns whose type differs from `SCHEMA`'s (left as they are).
     pub catalog_type_conflicts: usize,
