@@ -25,7 +25,7 @@
 //! Run: `source .local/stack.env && cargo test -p trickle-tests --test resharding`.
 
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ScalingType};
-use batch_to_iceberg::pointer::AnyPointer;
+use batch_to_iceberg::catalog::AnyPointer;
 use batch_to_iceberg::BatchToIceberg;
 use batch_to_s3::event::{response, ShardBatch, StreamEvent};
 use batch_to_s3::store::sdk::S3Store;
