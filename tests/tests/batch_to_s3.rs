@@ -5,7 +5,7 @@
 //! Run: `source .local/stack.env && cargo test -p trickle-tests --test batch_to_s3`.
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
-use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::store::{ObjectStore, PutObject, PutOutcome, StoreError, StoredObject};
 use batch_to_s3::BatchToS3;
 use std::io::Read;

@@ -11,18 +11,18 @@
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use base64::Engine;
-use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::BatchToS3;
 use firehose_transform::contract::check_response;
 use firehose_transform::event::{
     FirehoseEvent, FirehoseRecord, KinesisRecordMetadata, TransformResult,
 };
-use firehose_transform::sink::aws::AwsReingestSink;
 use firehose_transform::sink::memory::MemoryReingestSink;
+use firehose_transform::sink::sdk::AwsReingestSink;
 use firehose_transform::FirehoseTransform;
 use ingest::body::HttpInput;
 use ingest::config::StreamTarget;
-use ingest::sink::kinesis::KinesisSink;
+use ingest::sink::sdk::KinesisSink;
 use ingest::Ingest;
 use serde_json::Value;
 use std::collections::BTreeMap;

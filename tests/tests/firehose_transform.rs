@@ -11,7 +11,7 @@ use firehose_transform::contract::check_response;
 use firehose_transform::event::{
     FirehoseEvent, FirehoseRecord, KinesisRecordMetadata, TransformResult,
 };
-use firehose_transform::sink::aws::AwsReingestSink;
+use firehose_transform::sink::sdk::AwsReingestSink;
 use firehose_transform::FirehoseTransform;
 use std::collections::BTreeSet;
 use trickle_shared::reingest::reingested_partition_key;
@@ -262,7 +262,7 @@ async fn both_readers_of_the_stream_store_each_record_once_through_re_ingestion(
     let (s3, bucket) = create_bucket("fh-two-readers").await;
     let f = batch_to_s3::BatchToS3::new(
         batch_to_s3_config(&bucket, &[("PREFIX", "raw/"), ("COMPRESSION", "none")]),
-        batch_to_s3::store::s3::S3Store::new(s3.clone(), &bucket),
+        batch_to_s3::store::sdk::S3Store::new(s3.clone(), &bucket),
     );
     let event: aws_lambda_events::event::kinesis::KinesisEvent =
         serde_json::from_value(local_pipeline::esm::kinesis_event(&all, &arn, "us-east-1"))

@@ -4,14 +4,14 @@
 //!
 //! moto gap: UpdateTable ignores `VersionId` (a stale one succeeds; real Glue answers
 //! ConcurrentModificationException), so the retry on a concurrent change is tested against
-//! in-memory Glue (`trickle_glue::MemoryGlueTables`, in functions/batch-to-s3/src/glue.rs's
+//! in-memory Glue (`trickle_glue::MemoryGlueTables`, in functions/batch-to-s3/src/glue/mod.rs's
 //! tests), not here.
 //!
 //! Run: `source .local/stack.env && cargo test -p trickle-tests --test glue_table`.
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_glue::types::{Column, DatabaseInput, StorageDescriptor, Table, TableInput};
-use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::BatchToS3;
 use std::collections::HashMap;
 use trickle_glue::SdkGlueTables;

@@ -13,7 +13,7 @@
 //! (`FaultProxy::enforce_glue_version_id`), and the concurrency test asserts that conflicts
 //! did happen and were all Glue's answers.
 
-use batch_to_iceberg::pointer::AnyPointer;
+use batch_to_iceberg::catalog::AnyPointer;
 use batch_to_iceberg::{BatchToIceberg, Config};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 
 use ingest::body::HttpInput;
 use ingest::config::{Config, StreamTarget};
-use ingest::sink::kinesis::KinesisSink;
+use ingest::sink::sdk::KinesisSink;
 use ingest::Ingest;
 use serde_json::Value;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 use base64::Engine;
 use ingest::body::HttpInput;
 use ingest::config::{Config, StreamTarget};
-use ingest::sink::kinesis::KinesisSink;
+use ingest::sink::sdk::KinesisSink;
 use ingest::Ingest;
 use serde_json::{json, Value};
 use std::io::Write;

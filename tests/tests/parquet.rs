@@ -5,7 +5,7 @@
 //! batch_to_s3.rs.)
 
 use base64::prelude::*;
-use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::BatchToS3;
 use serde_json::{json, Value};
 use trickle_tests::{

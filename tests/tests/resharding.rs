@@ -25,10 +25,10 @@
 //! Run: `source .local/stack.env && cargo test -p trickle-tests --test resharding`.
 
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ScalingType};
-use batch_to_iceberg::pointer::AnyPointer;
+use batch_to_iceberg::catalog::AnyPointer;
 use batch_to_iceberg::BatchToIceberg;
 use batch_to_s3::event::{response, ShardBatch, StreamEvent};
-use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::BatchToS3;
 use firehose_transform::event::FirehoseEvent;
 use firehose_transform::sink::memory::MemoryReingestSink;

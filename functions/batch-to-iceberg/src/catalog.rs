@@ -13,8 +13,12 @@
 //! after reading the checkpoint again (`handler.rs`). The swap's own outcome is kept for the
 //! handler (`take_swap_error`): a conflict and an unknown outcome are handled differently
 //! from a failure.
+//!
+//! `AnyPointer` is the pointer `ICEBERG_CATALOG` names (Glue, or S3 Tables), the one type
+//! the binary runs.
 
-use crate::pointer::{Pointer, PointerError, TablePointer};
+use crate::pointer::{GluePointer, Pointer, PointerError, TablePointer};
+use crate::s3tables::S3TablesPointer;
 use async_trait::async_trait;
 use iceberg::io::FileIO;
 use iceberg::spec::{TableMetadata, TableMetadataBuilder};
@@ -287,5 +291,49 @@ impl<P: TablePointer> Catalog for PointerCatalog<P> {
             ));
         }
         Ok(staged)
+    }
+}
+
+/// The catalog `ICEBERG_CATALOG` names: one type for the binary to run.
+#[derive(Debug, Clone)]
+pub enum AnyPointer {
+    Glue(GluePointer),
+    S3Tables(S3TablesPointer),
+}
+
+#[async_trait]
+impl TablePointer for AnyPointer {
+    async fn get(&self) -> std::result::Result<Option<Pointer>, PointerError> {
+        match self {
+            Self::Glue(p) => p.get().await,
+            Self::S3Tables(p) => p.get().await,
+        }
+    }
+    async fn table_location(&self, proposed: &str) -> std::result::Result<String, PointerError> {
+        match self {
+            Self::Glue(p) => p.table_location(proposed).await,
+            Self::S3Tables(p) => p.table_location(proposed).await,
+        }
+    }
+    async fn create(
+        &self,
+        metadata: &TableMetadata,
+        metadata_location: &str,
+    ) -> std::result::Result<(), PointerError> {
+        match self {
+            Self::Glue(p) => p.create(metadata, metadata_location).await,
+            Self::S3Tables(p) => p.create(metadata, metadata_location).await,
+        }
+    }
+    async fn swap(
+        &self,
+        current: &Pointer,
+        metadata: &TableMetadata,
+        metadata_location: &str,
+    ) -> std::result::Result<(), PointerError> {
+        match self {
+            Self::Glue(p) => p.swap(current, metadata, metadata_location).await,
+            Self::S3Tables(p) => p.swap(current, metadata, metadata_location).await,
+        }
     }
 }

@@ -99,7 +99,7 @@ struct Prepared {
     rows: usize,
 }
 
-impl BatchToIceberg<crate::pointer::AnyPointer> {
+impl BatchToIceberg<crate::catalog::AnyPointer> {
     /// The function on the AWS SDK: the table's files through `s3`, its pointer through
     /// `glue` or `s3tables` (as `ICEBERG_CATALOG` says). Inside the tokio runtime.
     pub fn from_clients(
@@ -114,14 +114,14 @@ impl BatchToIceberg<crate::pointer::AnyPointer> {
         .build();
         let pointer = match &config.catalog {
             crate::config::CatalogKind::Glue { .. } => {
-                crate::pointer::AnyPointer::Glue(crate::pointer::GluePointer::new(
+                crate::catalog::AnyPointer::Glue(crate::pointer::GluePointer::new(
                     trickle_glue::SdkGlueTables::new(glue, config.database.clone()),
                     config.database.clone(),
                     config.table.clone(),
                 ))
             }
             crate::config::CatalogKind::S3Tables { table_bucket_arn } => {
-                crate::pointer::AnyPointer::S3Tables(crate::s3tables::S3TablesPointer::new(
+                crate::catalog::AnyPointer::S3Tables(crate::s3tables::S3TablesPointer::new(
                     s3tables,
                     table_bucket_arn.clone(),
                     config.database.clone(),

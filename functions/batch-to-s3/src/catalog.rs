@@ -1,6 +1,6 @@
 //! The Glue table that describes the data objects, as plain data (no SDK, no I/O): what the
 //! table should be for a configuration (`table_definition`), and what to change in a table
-//! that already exists (`reconcile`). `glue.rs` reads and writes it.
+//! that already exists (`reconcile`). `glue/` reads and writes it.
 //!
 //! - Columns: `SCHEMA`'s, then the extra column (Parquet with `EXTRA_COLUMN` only: NDJSON
 //!   keeps unknown fields in the line itself), typed as Athena writes types.

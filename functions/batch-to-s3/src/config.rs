@@ -1,8 +1,7 @@
 //! The batch-to-s3 function's configuration, read once at cold start.
 
 use crate::encode::Compression;
-use crate::key::{KeyLayout, MAX_PREFIX_BYTES};
-use crate::write::DEFAULT_DEADLINE_MARGIN;
+use crate::key::{KeyLayout, MAX_PARTITION_NAME_BYTES, MAX_PREFIX_BYTES};
 use std::sync::Arc;
 use std::time::Duration;
 use trickle_columnar::{ParquetCompression, TableSchema};
@@ -56,8 +55,10 @@ pub const DEFAULT_MAX_PARTITIONS: usize = 100;
 /// for records over the partition bound. Hive, Spark and Athena use this name for the
 /// partition of NULL values, so queries over the layout keep working.
 pub const DEFAULT_PARTITION_VALUE: &str = "__HIVE_DEFAULT_PARTITION__";
-/// The longest `PARTITION_NAME` accepted.
-pub const MAX_PARTITION_NAME_BYTES: usize = 64;
+/// Default `DEADLINE_MARGIN_MS`: do not start a PUT with less than this left before the
+/// invocation deadline, because a timeout in the middle of a plan would leave objects the
+/// next attempt does not know about. Small enough for Lambda's default 3 s timeout.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1_000);
 
 /// Dynamic partitioning: group records by the value at a JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]

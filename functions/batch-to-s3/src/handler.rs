@@ -2,7 +2,7 @@
 //!
 //! 1. read the shard's state (a failure here retries the whole batch: without it we cannot
 //!    know what is stored); if it holds the write intent of an invocation that did not
-//!    finish (killed, timed out), settle it first (`intent.rs`);
+//!    finish (killed, timed out), settle it first (`shard_state/`);
 //! 2. skip the records at or below the high-water mark;
 //! 3. plan the objects for the rest (`plan.rs`), record them as the intent (a conditional
 //!    PUT of the state), write them in order (`write.rs`);
@@ -27,12 +27,13 @@ use crate::config::Config;
 use crate::error::{EventError, WriteError};
 use crate::event::{response, ShardBatch, StreamEvent};
 use crate::glue::{ensure_table_logged, CatalogReport, NoCatalog, CATALOG_TIMEOUT};
-use crate::intent::{Intent, IntentObject};
 use crate::key::state_key;
 use crate::metrics::Summary;
-use crate::plan::{plan, ObjectKind, META_LAST_SEQUENCE, META_SHARD_ID};
-use crate::store::{Condition, ObjectStore, PutObject, PutOutcome, StoreError};
-use crate::watermark::{first_unstored, HighWaterMark};
+use crate::plan::{plan, ObjectKind};
+use crate::shard_state::intent::{Intent, IntentObject};
+use crate::shard_state::watermark::first_unstored;
+use crate::shard_state::ShardState;
+use crate::store::ObjectStore;
 use crate::write::{settle, write_plan};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::LambdaEvent;
@@ -41,11 +42,6 @@ use std::time::{Instant, SystemTime};
 use trickle_glue::GlueTables;
 use trickle_shared::deadline::invocation_deadline;
 use trickle_shared::SequenceNumber;
-
-/// Compare-and-swap attempts on the high-water mark before giving up.
-pub const MARK_ATTEMPTS: usize = 3;
-/// The state object's Content-Type.
-const CONTENT_TYPE_JSON: &str = "application/json";
 
 /// The function: configuration plus where objects go, and optionally the Glue table that
 /// describes them.
@@ -167,7 +163,8 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             &batch.stream_name,
             &batch.shard_id,
         );
-        let (mut mark, intent, mut etag) = match self.read_state(&key).await {
+        let state = ShardState::new(&self.store, &key, &batch.shard_id);
+        let (mut mark, intent, mut etag) = match state.read().await {
             Ok(m) => m,
             Err(e) => {
                 fail_at(&mut summary, 0, &e);
@@ -176,10 +173,7 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         };
         // An intent left by an invocation that died while writing: settle it first.
         if let Some(intent) = intent {
-            match self
-                .settle_intent(&key, &batch.shard_id, &intent, mark.clone(), etag.take())
-                .await
-            {
+            match state.settle(&intent, mark.clone(), etag.take()).await {
                 Ok((m, e, deleted)) => {
                     tracing::warn!(key = %key, objects = intent.objects.len(), deleted,
                         mark = ?m.as_ref().map(ToString::to_string),
@@ -225,8 +219,7 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         if planned.objects.is_empty() {
             // Nothing to write (every record a re-ingested copy): only the mark moves.
             if let Some(last) = todo.last() {
-                self.move_mark(&key, &batch.shard_id, &last.sequence, etag, &mut summary)
-                    .await;
+                move_mark(&state, &last.sequence, etag, &mut summary).await;
             }
             return finish(summary);
         }
@@ -235,8 +228,8 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             fail_at(&mut summary, start, &WriteError::DeadlineNear);
             return finish(summary);
         }
-        // The intent, before the first data PUT (`intent.rs`): a process killed from here on
-        // leaves enough for the next invocation to know what is stored.
+        // The intent, before the first data PUT (`shard_state/intent.rs`): a process killed
+        // from here on leaves enough for the next invocation to know what is stored.
         let intent = Intent::new(
             planned
                 .objects
@@ -249,10 +242,7 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
                 .collect(),
             &todo.iter().map(|r| &r.sequence).collect::<Vec<_>>(),
         );
-        let etag = match self
-            .write_state(&key, &batch.shard_id, mark.as_ref(), Some(intent), etag)
-            .await
-        {
+        let etag = match state.write(mark.as_ref(), Some(intent), etag).await {
             Ok(e) => e,
             Err(e) => {
                 fail_at(&mut summary, start, &e);
@@ -325,15 +315,9 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             None => mark.as_ref(),
         };
         match to {
-            Some(to) => {
-                self.move_mark(&key, &batch.shard_id, to, etag, &mut summary)
-                    .await
-            }
+            Some(to) => move_mark(&state, to, etag, &mut summary).await,
             None => {
-                if let Err(e) = self
-                    .write_state(&key, &batch.shard_id, None, None, etag)
-                    .await
-                {
+                if let Err(e) = state.write(None, None, etag).await {
                     tracing::error!(error = %e, key = %key,
                         "could not clear the write intent; the next invocation will settle it");
                     summary.mark_update_failed = true;
@@ -341,99 +325,6 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             }
         }
         finish(summary)
-    }
-
-    /// Moves the mark to `to` (clearing any intent), recording the outcome in the summary.
-    /// If it fails although the data is stored, the invocation still succeeds: the next one
-    /// finds the intent (or the old mark) and settles it.
-    async fn move_mark(
-        &self,
-        key: &str,
-        shard_id: &str,
-        to: &SequenceNumber,
-        etag: Option<String>,
-        summary: &mut Summary,
-    ) {
-        match self.advance_mark(key, shard_id, to, etag).await {
-            Ok(m) => summary.high_water_mark = Some(m.to_string()),
-            Err(e) => {
-                tracing::error!(error = %e, key = %key,
-                    "data is stored but the high-water mark could not be advanced");
-                summary.mark_update_failed = true;
-            }
-        }
-    }
-
-    /// Settles an intent (`intent.rs`): which of its objects exist, which go, where the mark
-    /// moves; then writes the mark without the intent. Returns the mark, the state's new
-    /// ETag and how many objects were deleted.
-    async fn settle_intent(
-        &self,
-        key: &str,
-        shard_id: &str,
-        intent: &Intent,
-        mark: Option<SequenceNumber>,
-        etag: Option<String>,
-    ) -> Result<(Option<SequenceNumber>, Option<String>, usize), WriteError> {
-        let mut exists = Vec::with_capacity(intent.objects.len());
-        for o in &intent.objects {
-            exists.push(self.store.head_object(&o.key).await?);
-        }
-        let settled = intent
-            .settle(&exists)
-            .map_err(|reason| WriteError::CorruptState {
-                key: key.to_owned(),
-                reason,
-            })?;
-        for k in &settled.delete {
-            self.store.delete_object(k).await?;
-        }
-        // Never backwards.
-        let mark = match (mark, settled.mark) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        let etag = self
-            .write_state(key, shard_id, mark.as_ref(), None, etag)
-            .await?;
-        Ok((mark, etag, settled.delete.len()))
-    }
-
-    /// One conditional PUT of the state object (`If-Match` the ETag read, or
-    /// `If-None-Match: *` when there was none); returns the new ETag. Another writer in
-    /// between is an error.
-    async fn write_state(
-        &self,
-        key: &str,
-        shard_id: &str,
-        mark: Option<&SequenceNumber>,
-        intent: Option<Intent>,
-        etag: Option<String>,
-    ) -> Result<Option<String>, WriteError> {
-        let mut metadata = vec![(META_SHARD_ID.to_owned(), shard_id.to_owned())];
-        if let Some(m) = mark {
-            metadata.push((META_LAST_SEQUENCE.to_owned(), m.to_string()));
-        }
-        let put = PutObject {
-            key: key.to_owned(),
-            body: HighWaterMark::with_intent(shard_id, mark, intent).to_body(),
-            content_type: CONTENT_TYPE_JSON,
-            content_encoding: None,
-            metadata,
-            condition: match etag {
-                Some(e) => Condition::IfMatch(e),
-                None => Condition::IfNoneMatch,
-            },
-        };
-        match self.store.put_object(put).await? {
-            PutOutcome::Created { etag } => Ok(etag),
-            PutOutcome::PreconditionFailed => Err(WriteError::Store(StoreError {
-                operation: "PutObject",
-                key: key.to_owned(),
-                code: "PreconditionFailed".into(),
-                message: "the shard's state changed under us (another writer?)".into(),
-            })),
-        }
     }
 
     /// Makes the Glue table match, until that succeeded once in this container. (Lambda
@@ -466,81 +357,24 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         }
         report
     }
+}
 
-    /// Reads the shard's state: the mark, an intent, and the ETag (all `None` for a shard
-    /// never written).
-    #[allow(clippy::type_complexity)]
-    async fn read_state(
-        &self,
-        key: &str,
-    ) -> Result<(Option<SequenceNumber>, Option<Intent>, Option<String>), WriteError> {
-        match self.store.get_object(key).await? {
-            None => Ok((None, None, None)),
-            Some(o) => {
-                let (mark, intent) =
-                    HighWaterMark::read(&o.body).map_err(|reason| WriteError::CorruptState {
-                        key: key.to_owned(),
-                        reason,
-                    })?;
-                Ok((mark, intent, o.etag))
-            }
+/// Moves the mark to `to` (clearing any intent), recording the outcome in the summary.
+/// If it fails although the data is stored, the invocation still succeeds: the next one
+/// finds the intent (or the old mark) and settles it.
+async fn move_mark<S: ObjectStore>(
+    state: &ShardState<'_, S>,
+    to: &SequenceNumber,
+    etag: Option<String>,
+    summary: &mut Summary,
+) {
+    match state.advance(to, etag).await {
+        Ok(m) => summary.high_water_mark = Some(m.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, key = %state.key(),
+                "data is stored but the high-water mark could not be advanced");
+            summary.mark_update_failed = true;
         }
-    }
-
-    /// Moves the mark forward to `to` with a compare-and-swap, never backwards. Returns the
-    /// mark now stored.
-    async fn advance_mark(
-        &self,
-        key: &str,
-        shard_id: &str,
-        to: &SequenceNumber,
-        mut etag: Option<String>,
-    ) -> Result<SequenceNumber, WriteError> {
-        for _ in 0..MARK_ATTEMPTS {
-            let put = PutObject {
-                key: key.to_owned(),
-                body: HighWaterMark::new(shard_id, to).to_body(),
-                content_type: CONTENT_TYPE_JSON,
-                content_encoding: None,
-                metadata: vec![
-                    (META_SHARD_ID.to_owned(), shard_id.to_owned()),
-                    (META_LAST_SEQUENCE.to_owned(), to.to_string()),
-                ],
-                condition: match etag.take() {
-                    Some(e) => Condition::IfMatch(e),
-                    None => Condition::IfNoneMatch,
-                },
-            };
-            match self.store.put_object(put).await? {
-                PutOutcome::Created { .. } => return Ok(to.clone()),
-                PutOutcome::PreconditionFailed => {
-                    // Someone else moved it (ParallelizationFactor > 1, or a late earlier
-                    // attempt): re-read, and stop if it is already at or past ours.
-                    let (current, intent, current_etag) = self.read_state(key).await?;
-                    if intent.is_some() {
-                        // Another invocation's intent: it (or the next one) settles it.
-                        return Err(WriteError::Store(StoreError {
-                            operation: "PutObject",
-                            key: key.to_owned(),
-                            code: "PreconditionFailed".into(),
-                            message: "another invocation is writing this shard".into(),
-                        }));
-                    }
-                    tracing::warn!(key, current = ?current.as_ref().map(ToString::to_string),
-                        "high-water mark changed under us");
-                    if let Some(c) = current.filter(|c| c >= to) {
-                        return Ok(c);
-                    }
-                    etag = current_etag;
-                }
-            }
-        }
-        Err(WriteError::Store(StoreError {
-            operation: "PutObject",
-            key: key.to_owned(),
-            code: "PreconditionFailed".into(),
-            message: format!("the mark kept changing over {MARK_ATTEMPTS} attempts"),
-        }))
     }
 }
 
@@ -585,7 +419,7 @@ mod tests {
             gzip_level: trickle_shared::gzip::DEFAULT_GZIP_LEVEL,
             key_layout: KeyLayout::Firehose,
             partitioning: None,
-            deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
+            deadline_margin: crate::config::DEFAULT_DEADLINE_MARGIN,
             format: crate::config::Format::Ndjson,
             schema: None,
             glue: None,
@@ -653,7 +487,9 @@ mod tests {
         let keys = f.store().keys("state/");
         let key = keys.first()?;
         let o = f.store().object(key)?;
-        HighWaterMark::parse(&o.body).ok().map(|s| s.to_string())
+        crate::shard_state::watermark::HighWaterMark::parse(&o.body)
+            .ok()
+            .map(|s| s.to_string())
     }
 
     fn seq(event: &KinesisEvent, i: usize) -> String {

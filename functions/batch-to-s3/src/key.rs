@@ -53,6 +53,8 @@ pub const ONE_SEGMENT_MAX_SEQUENCE_DIGITS: usize = 85;
 
 /// The longest `PREFIX`, `ERROR_PREFIX` or `STATE_PREFIX` accepted.
 pub const MAX_PREFIX_BYTES: usize = 256;
+/// The longest `PARTITION_NAME` accepted (the `{name}=` of a partition segment).
+pub const MAX_PARTITION_NAME_BYTES: usize = 64;
 /// The longest partition value segment; longer values are cut (after escaping).
 pub const MAX_PARTITION_VALUE_BYTES: usize = 128;
 /// Kinesis: a shard id is 1 to 128 characters.
@@ -198,7 +200,7 @@ pub fn state_key(state_prefix: &str, stream_name: &str, shard_id: &str) -> Strin
 
 /// The longest key this module can build, which must fit S3's limit.
 pub const fn longest_key_bytes() -> usize {
-    let segment = crate::config::MAX_PARTITION_NAME_BYTES + 1 + MAX_PARTITION_VALUE_BYTES + 1;
+    let segment = MAX_PARTITION_NAME_BYTES + 1 + MAX_PARTITION_VALUE_BYTES + 1;
     let date = "year=YYYY/month=MM/day=DD/hour=HH/".len();
     MAX_PREFIX_BYTES
         + segment
@@ -298,7 +300,7 @@ mod tests {
         let prefix = "p".repeat(MAX_PREFIX_BYTES);
         let segment = format!(
             "{}={}/",
-            "n".repeat(crate::config::MAX_PARTITION_NAME_BYTES),
+            "n".repeat(MAX_PARTITION_NAME_BYTES),
             "v".repeat(MAX_PARTITION_VALUE_BYTES)
         );
         let shard = "s".repeat(MAX_SHARD_ID_BYTES);

@@ -8,8 +8,10 @@
 //! - `key`: every S3 key (data, error, state), derived only from the data.
 //! - `encode`: NDJSON framing and compression.
 //! - `plan`: records -> the objects to write (pure).
-//! - `watermark`: the per-shard high-water mark that makes redeliveries exact.
 //! - `write`: writing a plan, and rolling back to a stored prefix on failure.
+//! - `shard_state`: the shard's state object and its compare-and-swap: the high-water mark
+//!   that makes redeliveries exact (`watermark`) and the write intent that makes a crash
+//!   mid-write exact (`intent`).
 //! - `store`: the I/O boundary (`ObjectStore`), with the SDK and in-memory implementations.
 //! - `catalog`: the Glue table the objects make up, and what to change in an existing one
 //!   (pure).
@@ -24,13 +26,12 @@ pub mod encode;
 pub mod error;
 pub mod glue;
 pub mod handler;
-pub mod intent;
 pub mod key;
 pub mod metrics;
 pub mod partition;
 pub mod plan;
+pub mod shard_state;
 pub mod store;
-pub mod watermark;
 pub mod write;
 
 /// The event adapter and de-aggregation live in `trickle-kinesis-batch` (batch-to-iceberg

@@ -1,7 +1,7 @@
 //! The `batch-to-s3` Lambda: wiring only; the logic is in the library.
 
 use batch_to_s3::event::StreamEvent;
-use batch_to_s3::store::s3::S3Store;
+use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::{BatchToS3, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use trickle_glue::{GlueTables, SdkGlueTables};

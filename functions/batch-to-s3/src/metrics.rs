@@ -39,7 +39,7 @@ pub struct Summary {
     pub records_reingested_skipped: usize,
     /// Parquet with `EXTRA_COLUMN=` (empty): fields not in `SCHEMA`, dropped by request.
     pub fields_dropped: usize,
-    /// Write intents of invocations that died mid-write, settled (`intent.rs`).
+    /// Write intents of invocations that died mid-write, settled (`shard_state/intent.rs`).
     pub intents_settled: usize,
     /// Objects deleted again after a failure (see `write.rs`).
     pub objects_rolled_back: usize,
@@ -54,7 +54,7 @@ pub struct Summary {
     /// True when the mark could not be advanced (data is stored; see the handler).
     pub mark_update_failed: bool,
     /// 1 when making the Glue table match failed in this invocation (tried again on the
-    /// next one; see `glue.rs`).
+    /// next one; see `glue/`).
     pub catalog_failures: usize,
     /// Glue table columns whose type differs from `SCHEMA`'s (left as they are).
     pub catalog_type_conflicts: usize,

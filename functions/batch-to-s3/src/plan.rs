@@ -358,7 +358,7 @@ mod tests {
             gzip_level: trickle_shared::gzip::DEFAULT_GZIP_LEVEL,
             key_layout: KeyLayout::Firehose,
             partitioning: None,
-            deadline_margin: crate::write::DEFAULT_DEADLINE_MARGIN,
+            deadline_margin: crate::config::DEFAULT_DEADLINE_MARGIN,
             format: crate::config::Format::Ndjson,
             schema: None,
             glue: None,

@@ -26,11 +26,6 @@ use crate::plan::{ObjectKind, PlannedObject, META_RECORDS_DIGEST};
 use crate::store::{ObjectStore, PutOutcome};
 use std::time::{Duration, SystemTime};
 
-/// Default `DEADLINE_MARGIN_MS`: do not start a PUT with less than this left before the
-/// invocation deadline, because a timeout in the middle of a plan would leave objects the
-/// next attempt does not know about. Small enough for Lambda's default 3 s timeout.
-pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1_000);
-
 /// An object stored by this invocation (or found stored by an earlier one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenObject {

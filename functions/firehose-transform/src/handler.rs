@@ -13,12 +13,12 @@ use crate::error::RecordError;
 use crate::event::{
     FirehoseEvent, FirehoseResponse, ResponseMetadata, ResponseRecord, TransformResult,
 };
+use crate::metrics::Summary;
 use crate::reingest::reingest;
 use crate::sink::{ReingestEntry, ReingestSink, ReingestTarget};
 use crate::transform::{original_bytes, transform_record, Outcome};
 use base64::Engine;
 use lambda_runtime::LambdaEvent;
-use std::collections::BTreeMap;
 use trickle_shared::reingest::{
     explicit_hash_key, original_partition_key, reingested_partition_key,
 };
@@ -27,21 +27,6 @@ use trickle_shared::reingest::{
 pub struct FirehoseTransform<S> {
     config: Config,
     sink: S,
-}
-
-/// How a record ended, for the summary line.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub records: usize,
-    pub ok: usize,
-    pub dropped: usize,
-    pub failed: usize,
-    pub reingested: usize,
-    pub reingest_failed: usize,
-    /// `ProcessingFailed` counts by `RecordError::kind`.
-    pub failures: BTreeMap<&'static str, usize>,
-    /// The largest size the serialized response can have.
-    pub response_bytes: usize,
 }
 
 /// Where one record stands while the response is being built.

@@ -1,6 +1,6 @@
 //! The `firehose-transform` Lambda: wiring only; the logic is in the library.
 
-use firehose_transform::sink::aws::AwsReingestSink;
+use firehose_transform::sink::sdk::AwsReingestSink;
 use firehose_transform::{Config, FirehoseTransform};
 use lambda_runtime::{service_fn, Error};
 

@@ -1,16 +1,32 @@
-//! CloudWatch Embedded Metric Format (EMF) for the per-invocation summary: the numbers reach
-//! CloudWatch Metrics from the log line itself, with no API call.
+//! The per-invocation summary (`Summary`, how the records ended) and its CloudWatch Embedded
+//! Metric Format (EMF) document: the numbers reach CloudWatch Metrics from the log line
+//! itself, with no API call.
 //!
 //! The document is written to stdout as one raw JSON line, not through `tracing`: CloudWatch
 //! extracts metrics only from a log event that *is* an EMF object, and a tracing formatter
 //! would wrap it in its own JSON.
 
-use crate::handler::Summary;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use trickle_shared::emf::{self, Metric};
 
 /// The CloudWatch namespace of every metric.
 pub const METRICS_NAMESPACE: &str = "trickle/firehose-transform";
+
+/// How a record ended, for the summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub records: usize,
+    pub ok: usize,
+    pub dropped: usize,
+    pub failed: usize,
+    pub reingested: usize,
+    pub reingest_failed: usize,
+    /// `ProcessingFailed` counts by `RecordError::kind`.
+    pub failures: BTreeMap<&'static str, usize>,
+    /// The largest size the serialized response can have.
+    pub response_bytes: usize,
+}
 
 /// The EMF document for one invocation's summary.
 pub fn emf_document(summary: &Summary, timestamp_ms: i64) -> Value {

@@ -13,7 +13,7 @@
 use ingest::aggregate::pack;
 use ingest::body::{parse, HttpInput};
 use ingest::event::UrlRequest;
-use ingest::sink::kinesis::sdk_entry;
+use ingest::sink::sdk::sdk_entry;
 use ingest::write::chunk_ranges;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

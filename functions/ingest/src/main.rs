@@ -1,6 +1,6 @@
 //! The `ingest` Lambda: wiring only; the logic is in the library.
 
-use ingest::sink::kinesis::KinesisSink;
+use ingest::sink::sdk::KinesisSink;
 use ingest::{Config, Ingest};
 use lambda_runtime::{service_fn, Error};
 

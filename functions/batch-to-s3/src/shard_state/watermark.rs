@@ -14,7 +14,7 @@
 //! describe what is stored. (A concurrent writer is still detected: the conditional PUT
 //! fails, and the mark is re-read, never moved backwards.)
 
-use crate::intent::Intent;
+use super::intent::Intent;
 use serde::{Deserialize, Serialize};
 use trickle_shared::SequenceNumber;
 
