@@ -46,7 +46,7 @@ const STRESS_RECORDS: usize = 6_000;
 /// Each record's JSON is drawn between these sizes (mean ~1 KB).
 const RECORD_BYTES: std::ops::Range<usize> = 800..1_200;
 /// The partition pointer of the partitioned case (4 values: well under `MAX_PARTITIONS`).
-const PARTITION_POINTER: &str = "/customer/tier";
+const OBJECT_PARTITION_POINTER: &str = "/customer/tier";
 
 const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/trickle";
 const SEQUENCE_PREFIX: &str = "49590338271490256608559692538361571095921575989136";
@@ -226,7 +226,7 @@ fn config(compression: Compression, partitioned: bool) -> Config {
         "BUCKET_NAME" => Some("bench".to_owned()),
         "PREFIX" => Some("raw/".to_owned()),
         "COMPRESSION" => Some(compression.as_str().to_owned()),
-        "PARTITION_POINTER" if partitioned => Some(PARTITION_POINTER.to_owned()),
+        "OBJECT_PARTITION_POINTER" if partitioned => Some(OBJECT_PARTITION_POINTER.to_owned()),
         _ => None,
     };
     Config::from_lookup(lookup).expect("the bench configuration is valid")
@@ -507,7 +507,7 @@ fn bench_size(rt: &tokio::runtime::Runtime, size: Size, iterations: usize) {
                 "deserialize + handler, partitioned",
                 "handler only, partitioned",
                 format!(
-                    "{} + {PARTITION_POINTER} ({objects} objects)",
+                    "{} + {OBJECT_PARTITION_POINTER} ({objects} objects)",
                     codec_label(*codec)
                 ),
             )

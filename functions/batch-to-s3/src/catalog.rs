@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn partitioning_puts_an_injected_column_first() {
         let t = def(&[
-            ("PARTITION_POINTER", "/customer/id"),
+            ("OBJECT_PARTITION_POINTER", "/customer/id"),
             ("PARTITION_NAME", "Tenant"),
         ]);
         assert_eq!(names(&t.partition_keys), ["tenant", "datehour"]);
@@ -421,7 +421,10 @@ mod tests {
             param(&t, "storage.location.template"),
             Some("s3://bkt/raw/Tenant=${tenant}/${datehour}/")
         );
-        let t = def(&[("PARTITION_POINTER", "/customer"), ("KEY_LAYOUT", "hive")]);
+        let t = def(&[
+            ("OBJECT_PARTITION_POINTER", "/customer"),
+            ("KEY_LAYOUT", "hive"),
+        ]);
         assert_eq!(
             names(&t.partition_keys),
             ["customer", "year", "month", "day", "hour"]

@@ -63,7 +63,7 @@ pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1_000);
 /// Dynamic partitioning: group records by the value at a JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partitioning {
-    /// `PARTITION_POINTER`: an RFC 6901 JSON pointer, e.g. `/customer/id`.
+    /// `OBJECT_PARTITION_POINTER`: an RFC 6901 JSON pointer, e.g. `/customer/id`.
     pub pointer: String,
     /// `PARTITION_NAME`: the key segment's name, `{name}={value}/` (default: the pointer's
     /// last token, made safe for a key).
@@ -74,6 +74,10 @@ pub struct Partitioning {
     /// `MAX_PARTITIONS`: the most named partitions per invocation (default 100).
     pub max_partitions: usize,
 }
+
+/// Environment variables renamed (old, new): refused at cold start, naming the new one
+/// (docs/reference/parameters.md#renamed-settings).
+pub const RENAMED: &[(&str, &str)] = &[("PARTITION_POINTER", "OBJECT_PARTITION_POINTER")];
 
 /// Typed configuration of `batch-to-s3`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +99,7 @@ pub struct Config {
     /// `KEY_LAYOUT`: `firehose` (default, `YYYY/MM/DD/HH/`) or `hive`
     /// (`year=YYYY/month=MM/day=DD/hour=HH/`).
     pub key_layout: KeyLayout,
-    /// Set when `PARTITION_POINTER` is.
+    /// Set when `OBJECT_PARTITION_POINTER` is.
     pub partitioning: Option<Partitioning>,
     /// `DEADLINE_MARGIN_MS` (default 1000): no PUT starts with less than this left before
     /// the invocation deadline; the rest of the batch is reported for retry instead.
@@ -118,6 +122,7 @@ impl Config {
 
     /// Reads the configuration from any lookup (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        cfg::refuse_renamed(&lookup, RENAMED)?;
         let bucket = cfg::required(&lookup, "BUCKET_NAME")?;
         let data_prefix = key_prefix(&lookup, "PREFIX", "")?;
         let error_prefix = key_prefix(&lookup, "ERROR_PREFIX", DEFAULT_ERROR_PREFIX)?;
@@ -147,7 +152,7 @@ impl Config {
                 reason: "at least 1".into(),
             });
         }
-        let partitioning = match cfg::json_pointer(&lookup, "PARTITION_POINTER")? {
+        let partitioning = match cfg::json_pointer(&lookup, "OBJECT_PARTITION_POINTER")? {
             None => None,
             Some(pointer) => {
                 let name = match cfg::optional(&lookup, "PARTITION_NAME") {
@@ -385,7 +390,7 @@ mod tests {
     fn reads_partitioning_with_a_name_from_the_pointer() {
         let c = Config::from_lookup(lookup(&[
             ("BUCKET_NAME", "b"),
-            ("PARTITION_POINTER", "/customer/id"),
+            ("OBJECT_PARTITION_POINTER", "/customer/id"),
             ("MAX_PARTITIONS", "7"),
             ("COMPRESSION", "zstd"),
             ("KEY_LAYOUT", "hive"),
@@ -404,7 +409,7 @@ mod tests {
         for (name, value) in [
             ("COMPRESSION", "brotli"),
             ("KEY_LAYOUT", "flat"),
-            ("PARTITION_POINTER", "customer"),
+            ("OBJECT_PARTITION_POINTER", "customer"),
             ("PREFIX", "/abs"),
         ] {
             let pairs: &'static [(&'static str, &'static str)] =
@@ -414,7 +419,7 @@ mod tests {
         }
         let err = Config::from_lookup(lookup(&[
             ("BUCKET_NAME", "b"),
-            ("PARTITION_POINTER", "/c"),
+            ("OBJECT_PARTITION_POINTER", "/c"),
             ("PARTITION_NAME", "a b"),
         ]))
         .unwrap_err();
@@ -497,7 +502,7 @@ mod tests {
                 &[
                     ("FORMAT", "parquet"),
                     ("SCHEMA", "customer string"),
-                    ("PARTITION_POINTER", "/customer"),
+                    ("OBJECT_PARTITION_POINTER", "/customer"),
                 ],
                 "PARTITION_NAME",
             ),
@@ -556,5 +561,17 @@ mod tests {
         let pairs: &'static [(&'static str, &'static str)] =
             Box::leak(vec![("BUCKET_NAME", "b"), ("PREFIX", long)].into_boxed_slice());
         assert!(Config::from_lookup(lookup(pairs)).is_err());
+    }
+
+    #[test]
+    fn the_old_name_is_refused_naming_the_new_one() {
+        let err = Config::from_lookup(|name: &str| {
+            (name == "PARTITION_POINTER").then(|| "/x".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable PARTITION_POINTER was renamed: set OBJECT_PARTITION_POINTER instead"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Dynamic partitioning (what Firehose charges extra for): records are grouped by the value
-//! at `PARTITION_POINTER` into `{name}={value}/` key segments.
+//! at `OBJECT_PARTITION_POINTER` into `{name}={value}/` key segments.
 //!
 //! - The value is a JSON scalar (string as itself, number/bool as JSON text), escaped for a
 //!   key and cut to `MAX_PARTITION_VALUE_BYTES` (see `key::safe_segment`).

@@ -94,11 +94,11 @@ struct Case {
 fn planning_allocates_at_most_a_multiple_of_the_records_whatever_they_hold() {
     const MIB: usize = 1 << 20;
     let long_key = "p".repeat(256);
-    let partitioned = [("PARTITION_POINTER", "/customer")];
+    let partitioned = [("OBJECT_PARTITION_POINTER", "/customer")];
     let parquet = [
         ("FORMAT", "parquet"),
         ("SCHEMA", "id string, n bigint"),
-        ("PARTITION_POINTER", "/customer"),
+        ("OBJECT_PARTITION_POINTER", "/customer"),
     ];
     // The hostile aggregate of the report: 1 MiB of empty user records (refused whole).
     let empties = hostile_aggregate(524_256);

@@ -64,9 +64,15 @@ fn parsing_any_request_stays_within_the_bound() {
     let n = MAX_DECODED_BODY_BYTES - 16;
     nils.extend((n as u32).to_be_bytes());
     nils.extend(std::iter::repeat_n(0xc0, n));
-    let tiny_events: Vec<u8> = std::iter::repeat_n(&[0x80u8][..], 100_000).flatten().copied().collect();
+    let tiny_events: Vec<u8> = std::iter::repeat_n(&[0x80u8][..], 100_000)
+        .flatten()
+        .copied()
+        .collect();
     // The largest requests ingest accepts: 50,000 records that fill the decoded bound.
-    let record = format!("{{\"pad\":\"{}\"}}", "x".repeat(MAX_DECODED_BODY_BYTES / 50_000 - 12));
+    let record = format!(
+        "{{\"pad\":\"{}\"}}",
+        "x".repeat(MAX_DECODED_BODY_BYTES / 50_000 - 12)
+    );
     let full_ndjson = format!("{record}\n").repeat(50_000).into_bytes();
     let full_array = format!("[{}]", vec![record.as_str(); 50_000].join(",")).into_bytes();
     // msgpack events whose JSON is as large as allowed: {"a": [nil x 20]} x 50,000.
@@ -86,7 +92,15 @@ fn parsing_any_request_stays_within_the_bound() {
         ("application/msgpack", "50,000 msgpack", &full_msgpack),
     ];
     let mut worst = 0;
-    for encoding in ["identity", "gzip", "deflate", "zstd", "br", "snappy", "x-snappy-framed"] {
+    for encoding in [
+        "identity",
+        "gzip",
+        "deflate",
+        "zstd",
+        "br",
+        "snappy",
+        "x-snappy-framed",
+    ] {
         for (content_type, name, data) in &cases {
             if encoding == "identity" && data.len() > MAX_DECODED_BODY_BYTES {
                 continue; // the function URL refuses a body over 6 MB before ingest runs
@@ -112,5 +126,9 @@ fn parsing_any_request_stays_within_the_bound() {
             worst = worst.max(peak);
         }
     }
-    println!("worst: {:.1} MiB (bound {} MiB)", worst as f64 / (1 << 20) as f64, BOUND >> 20);
+    println!(
+        "worst: {:.1} MiB (bound {} MiB)",
+        worst as f64 / (1 << 20) as f64,
+        BOUND >> 20
+    );
 }

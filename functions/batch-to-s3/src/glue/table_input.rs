@@ -182,7 +182,7 @@ mod tests {
             ("SCHEMA", "a int, g struct<x:double>"),
             ("GLUE_DATABASE", "db"),
             ("GLUE_TABLE", "t"),
-            ("PARTITION_POINTER", "/c"),
+            ("OBJECT_PARTITION_POINTER", "/c"),
         ]))
         .unwrap();
         let def = table_definition(&config).unwrap();
