@@ -115,6 +115,7 @@ resource "aws_lambda_function" "batch_to_s3" {
       SCHEMA                   = var.schema
       PARQUET_COMPRESSION      = var.parquet_compression
       EXTRA_COLUMN             = var.extra_column
+      NON_JSON_RECORDS         = var.non_json_records
       GLUE_DATABASE            = var.glue_database_name
       GLUE_TABLE               = var.glue_table_name
     }

@@ -264,6 +264,17 @@ variable "parquet_compression" {
   }
 }
 
+variable "non_json_records" {
+  description = "batch-to-s3 NDJSON - a record that is not a JSON object is written as one - other JSON as {\"value\":...}, text as {\"message\":...}, other bytes as {\"data_base64\":...} (wrap, counted in RecordsWrappedAs*), or text and bytes go to the error prefix (error). Every line of an object is then a JSON object any reader reads."
+  type        = string
+  default     = "wrap"
+
+  validation {
+    condition     = contains(["wrap", "error"], var.non_json_records)
+    error_message = "non_json_records must be wrap or error."
+  }
+}
+
 variable "extra_column" {
   description = "batch-to-s3 - Parquet's string column for the fields schema does not have (compact JSON). Empty drops them (counted in FieldsDropped)."
   type        = string

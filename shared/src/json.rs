@@ -82,12 +82,16 @@ pub fn minified_len(text: &[u8]) -> usize {
     len
 }
 
-/// One record as a line of an NDJSON object: every line is one JSON value, and one record is
-/// one line, whatever the record holds.
+/// One record as a line of an NDJSON object: every line is one JSON object, and one record is
+/// one line, whatever the record holds (so every NDJSON reader, the OpenX JSON SerDe of a Glue
+/// table included, reads every line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NdjsonLine<'a> {
-    /// Valid JSON, without insignificant whitespace (the record itself when already compact).
+    /// A JSON object, without insignificant whitespace (the record itself when already compact).
     Json(std::borrow::Cow<'a, [u8]>),
+    /// Any other JSON value (array, string, number, `true`, `false`, `null`), compact, as
+    /// `{"value":...}`.
+    Value(Vec<u8>),
     /// UTF-8 text that is not JSON, as `{"message":"..."}` without one trailing `\n` (or
     /// `\r\n`): what firehose-transform writes for text, so both paths agree.
     Text(Vec<u8>),
@@ -99,7 +103,7 @@ impl NdjsonLine<'_> {
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Self::Json(j) => j,
-            Self::Text(t) | Self::Binary(t) => t,
+            Self::Value(t) | Self::Text(t) | Self::Binary(t) => t,
         }
     }
 }
@@ -107,6 +111,14 @@ impl NdjsonLine<'_> {
 /// A record as its NDJSON line (`NdjsonLine`).
 pub fn ndjson_line(data: &[u8]) -> NdjsonLine<'_> {
     if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
+        let is_object = data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if !is_object {
+            let mut out = Vec::with_capacity(data.len() + 10);
+            out.extend_from_slice(b"{\"value\":");
+            minify_valid_json_into(data, &mut out);
+            out.push(b'}');
+            return NdjsonLine::Value(out);
+        }
         return NdjsonLine::Json(if minified_len(data) == data.len() {
             std::borrow::Cow::Borrowed(data)
         } else {
@@ -198,7 +210,9 @@ mod tests {
             NdjsonLine::Json(std::borrow::Cow::Borrowed(_))
         ));
         assert_eq!(line(b"{ \"a\" :\n [1, 2] }\n"), r#"{"a":[1,2]}"#);
-        assert_eq!(line(b"3"), "3");
+        assert_eq!(line(b"3"), r#"{"value":3}"#);
+        assert_eq!(line(b" [1, \"a\"]\n"), r#"{"value":[1,"a"]}"#);
+        assert_eq!(line(b"\"s\""), r#"{"value":"s"}"#);
         assert_eq!(line(b"HelloWorld"), r#"{"message":"HelloWorld"}"#);
         assert_eq!(line(b"two\nlines\r\n"), r#"{"message":"two\nlines"}"#);
         assert_eq!(line(b"{\"cut\":"), r#"{"message":"{\"cut\":"}"#);
@@ -211,7 +225,8 @@ mod tests {
         fn a_line_is_json_without_a_newline(data in proptest::collection::vec(any::<u8>(), 0..64)) {
             let line = ndjson_line(&data);
             prop_assert!(!line.as_bytes().contains(&b'\n'));
-            serde_json::from_slice::<Value>(line.as_bytes()).expect("a JSON line");
+            let value = serde_json::from_slice::<Value>(line.as_bytes()).expect("a JSON line");
+            prop_assert!(value.is_object());
         }
     }
 }

@@ -87,16 +87,17 @@ class Stream:
             for s in shards
         }
 
-    def records(self):
+    def records(self, with_shard=False):
         out = []
         for shard, it in self.iterators.items():
             while it:
                 r = self.kinesis.get_records(ShardIterator=it, Limit=10000)
-                out.extend(r["Records"])
+                out.extend((shard, rec) for rec in r["Records"])
                 if not r["Records"]:
                     break
                 it = r.get("NextShardIterator")
-        return sorted(out, key=lambda r: int(r["SequenceNumber"]))
+        out.sort(key=lambda sr: int(sr[1]["SequenceNumber"]))
+        return out if with_shard else [rec for _, rec in out]
 
 
 @pytest.fixture
@@ -104,3 +105,42 @@ def stream(env, kinesis):
     s = Stream(kinesis, env["TRICKLE_SENDERS_STREAM"])
     s.mark()
     return s
+
+
+@pytest.fixture(scope="session")
+def s3(env):
+    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+
+
+def kinesis_event(stream_name, shard, records):
+    """The event Lambda's event source mapping hands batch-to-s3 for one shard's records."""
+    import base64
+
+    return {"Records": [{
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": r["PartitionKey"],
+            "sequenceNumber": r["SequenceNumber"],
+            "data": base64.b64encode(r["Data"]).decode(),
+            "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard}:{r['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/batch-to-s3",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": f"arn:aws:kinesis:us-east-1:123456789012:stream/{stream_name}",
+    } for r in records]}
+
+
+def invoke(env, function, event):
+    """Invokes a function under cargo lambda watch (the Lambda Invoke API) and returns its answer."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{env['LAMBDA_PORT']}/2015-03-31/functions/{function}/invocations",
+        data=json.dumps(event).encode(), method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as r:
+        return json.loads(r.read())

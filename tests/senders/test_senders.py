@@ -157,3 +157,37 @@ def test_a_request_over_six_mb_is_refused_before_ingest(front, stream):
                       headers={"Content-Type": "text/plain"})
     assert r.status_code == 413
     assert stream.records() == []
+
+
+def test_what_senders_send_lands_in_batch_to_s3_objects_one_json_line_per_event(
+        env, front, stream, s3):
+    """The stream's records through batch-to-s3 (invoked as the event source mapping would,
+    per shard): every object line is one JSON object, one per event: Fluent Bit's msgpack, the
+    tutorial's text, a JSON scalar and bytes that are not UTF-8."""
+    from conftest import invoke, kinesis_event
+
+    r = requests.post(front, data=fluent_bit_msgpack(EVENTS[:3]), timeout=30,
+                      headers={"Content-Type": "application/msgpack"})
+    assert r.status_code == 200, r.text
+    for body, content_type in [(b"HelloWorld", "text/plain"), (b"42", "application/json"),
+                               (b"\xff\xfe\x00", "application/octet-stream")]:
+        r = requests.post(front, data=body, headers={"Content-Type": content_type}, timeout=30)
+        assert r.status_code == 200, r.text
+    by_shard = {}
+    for shard, rec in stream.records(with_shard=True):
+        by_shard.setdefault(shard, []).append(rec)
+    assert sum(map(len, by_shard.values())) == 6
+    bucket = env["TRICKLE_SENDERS_STREAM"]  # make_env_file: the bucket has the stream's name
+    before = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="data/").get("Contents", [])}
+    for shard, records in by_shard.items():
+        answer = invoke(env, "batch-to-s3", kinesis_event(env["TRICKLE_SENDERS_STREAM"], shard, records))
+        assert answer == {"batchItemFailures": []}, answer
+    keys = sorted({o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="data/")["Contents"]} - before)
+    lines = []
+    for key in keys:
+        lines += gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert all(isinstance(row, dict) for row in rows), lines
+    want = [dict(e, date=1_700_000_000 + i + 0.5) for i, e in enumerate(EVENTS[:3])]
+    want += [{"message": "HelloWorld"}, {"value": 42}, {"data_base64": "//4A"}]
+    assert sorted(rows, key=json.dumps) == same(want)

@@ -108,9 +108,14 @@ async fn posted_records_land_once_through_both_paths() {
         .into_iter()
         .flat_map(|o| o.raw_lines)
         .collect();
+    // Each record as the NDJSON object holds it: one line of JSON (text as {"message":...},
+    // bytes as {"data_base64":...}).
+    let as_lines = sent
+        .iter()
+        .map(|r| trickle_shared::json::ndjson_line(r).as_bytes().to_vec());
     assert_eq!(
         count(stored),
-        count(sent.clone()),
+        count(as_lines),
         "every record stored exactly once by batch-to-s3"
     );
 

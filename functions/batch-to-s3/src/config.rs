@@ -24,6 +24,18 @@ pub enum Format {
     Parquet(ParquetFormat),
 }
 
+/// `NON_JSON_RECORDS`: what an NDJSON object writes for a record that is not one JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NonJsonRecords {
+    /// `wrap` (default): UTF-8 text as `{"message":...}`, other bytes as
+    /// `{"data_base64":...}` (`trickle_shared::json::ndjson_line`), counted in
+    /// `RecordsWrappedAsMessage` / `RecordsWrappedAsBase64`.
+    #[default]
+    Wrap,
+    /// `error`: to the error prefix (`not-json`), as with partitioning or Parquet.
+    Error,
+}
+
 /// `FORMAT=parquet`'s settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParquetFormat {
@@ -112,6 +124,8 @@ pub struct Config {
     pub schema: Option<Arc<TableSchema>>,
     /// Set when `GLUE_DATABASE` and `GLUE_TABLE` are (both or neither; needs `SCHEMA`).
     pub glue: Option<GlueTable>,
+    /// `NON_JSON_RECORDS`: `wrap` (default) or `error`.
+    pub non_json_records: NonJsonRecords,
 }
 
 impl Config {
@@ -205,7 +219,22 @@ impl Config {
             // The table's columns come from SCHEMA, in either format.
             return Err(ConfigError::Missing("SCHEMA"));
         }
+        let non_json_records = match cfg::optional(&lookup, "NON_JSON_RECORDS")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("wrap") => NonJsonRecords::Wrap,
+            Some("error") => NonJsonRecords::Error,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "NON_JSON_RECORDS",
+                    value: other.to_owned(),
+                    reason: "expected wrap or error".into(),
+                })
+            }
+        };
         Ok(Self {
+            non_json_records,
             format,
             schema,
             glue,

@@ -214,6 +214,9 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         summary.records_overflowed = planned.overflowed;
         summary.records_reingested_skipped = planned.reingested_copies;
         summary.fields_dropped = planned.fields_dropped;
+        summary.wrapped_as_value = planned.wrapped_as_value;
+        summary.wrapped_as_message = planned.wrapped_as_message;
+        summary.wrapped_as_base64 = planned.wrapped_as_base64;
         let ranges: Vec<(usize, usize)> =
             planned.objects.iter().map(|o| (o.first, o.last)).collect();
         if planned.objects.is_empty() {
@@ -423,6 +426,7 @@ mod tests {
             format: crate::config::Format::Ndjson,
             schema: None,
             glue: None,
+            non_json_records: crate::config::NonJsonRecords::Wrap,
         }
     }
 
@@ -473,10 +477,9 @@ mod tests {
             .records
             .iter()
             .map(|r| {
-                String::from_utf8(r.kinesis.data.0.clone())
-                    .unwrap()
-                    .trim_end()
-                    .to_owned()
+                // As the object holds it: one line of JSON (`ndjson_line`).
+                let line = trickle_shared::json::ndjson_line(&r.kinesis.data.0);
+                String::from_utf8(line.as_bytes().to_vec()).unwrap()
             })
             .collect();
         lines.sort();
@@ -709,7 +712,9 @@ mod tests {
         let f = function(config());
         let out = f.process(event, None).await.unwrap();
         assert_eq!(out.summary.records_to_errors, 1);
-        assert!(stored_lines(&f, "raw/").contains(&"Hello World".to_owned()));
+        // Text that is not JSON is a line of JSON: {"message": ...}.
+        assert!(stored_lines(&f, "raw/").contains(&r#"{"message":"Hello World"}"#.to_owned()));
+        assert_eq!(out.summary.wrapped_as_message, 1);
     }
 
     #[tokio::test]

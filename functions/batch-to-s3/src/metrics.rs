@@ -39,6 +39,12 @@ pub struct Summary {
     pub records_reingested_skipped: usize,
     /// Parquet with `EXTRA_COLUMN=` (empty): fields not in `SCHEMA`, dropped by request.
     pub fields_dropped: usize,
+    /// NDJSON: JSON records that are not objects, written as `{"value":...}`.
+    pub wrapped_as_value: usize,
+    /// NDJSON: records of text that is not JSON, written as `{"message":...}`.
+    pub wrapped_as_message: usize,
+    /// NDJSON: records of bytes that are not UTF-8, written as `{"data_base64":...}`.
+    pub wrapped_as_base64: usize,
     /// Write intents of invocations that died mid-write, settled (`shard_state/intent.rs`).
     pub intents_settled: usize,
     /// Objects deleted again after a failure (see `write.rs`).
@@ -82,6 +88,9 @@ impl Summary {
                     records_overflowed = self.records_overflowed,
                     records_reingested_skipped = self.records_reingested_skipped,
                     fields_dropped = self.fields_dropped,
+                    wrapped_as_value = self.wrapped_as_value,
+                    wrapped_as_message = self.wrapped_as_message,
+                    wrapped_as_base64 = self.wrapped_as_base64,
                     objects_rolled_back = self.objects_rolled_back,
                     intents_settled = self.intents_settled,
                     oldest_record_age_ms = self.oldest_record_age_ms,
@@ -106,7 +115,7 @@ impl Summary {
 
     /// The EMF document for this invocation, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 16] = [
+        let metrics: [(&str, &str, i64); 19] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             ("UserRecords", "Count", self.user_records as i64),
@@ -124,6 +133,21 @@ impl Summary {
             ("BytesWritten", "Bytes", self.bytes_written as i64),
             ("RecordsToErrors", "Count", self.records_to_errors as i64),
             ("FieldsDropped", "Count", self.fields_dropped as i64),
+            (
+                "RecordsWrappedAsValue",
+                "Count",
+                self.wrapped_as_value as i64,
+            ),
+            (
+                "RecordsWrappedAsMessage",
+                "Count",
+                self.wrapped_as_message as i64,
+            ),
+            (
+                "RecordsWrappedAsBase64",
+                "Count",
+                self.wrapped_as_base64 as i64,
+            ),
             ("OldestRecordAge", "Milliseconds", self.oldest_record_age_ms),
             (
                 "BatchItemFailures",

@@ -11,7 +11,7 @@
 //! - Objects are ordered by the first Kinesis record they hold, then key, which is the
 //!   order they are written in (see `write.rs` for why that matters).
 
-use crate::config::{Config, Format};
+use crate::config::{Config, Format, NonJsonRecords};
 use crate::decode::{each_user_record, write_error_lines, AsFailure, ErrorReason, Failure};
 use crate::encode::{frame, CONTENT_TYPE_NDJSON};
 use crate::error::WriteError;
@@ -19,8 +19,10 @@ use crate::event::SourceRecord;
 use crate::key::{date_path, safe_segment, ObjectName, MAX_REASON_BYTES};
 use crate::partition::{partition_value, PartitionBound, Slot};
 use crate::store::{Condition, PutObject};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use trickle_columnar::{write_parquet, RecordEncoder, RecordError, CONTENT_TYPE_PARQUET};
+use trickle_shared::json::{ndjson_line, NdjsonLine};
 use trickle_shared::limits::S3_MAX_USER_METADATA_BYTES;
 
 /// A Parquet data object's extension.
@@ -79,6 +81,12 @@ pub struct Plan {
     pub reingested_copies: usize,
     /// Parquet without an extra column: unknown fields dropped (and counted, never silent).
     pub fields_dropped: usize,
+    /// NDJSON: JSON records that are not objects, written as `{"value":...}`.
+    pub wrapped_as_value: usize,
+    /// NDJSON: records of UTF-8 text that is not JSON, written as `{"message":...}`.
+    pub wrapped_as_message: usize,
+    /// NDJSON: records of bytes that are not UTF-8, written as `{"data_base64":...}`.
+    pub wrapped_as_base64: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,7 +98,10 @@ enum Group {
 struct Member<'a> {
     record: usize,
     sub: Option<usize>,
+    /// The user record as it came (what error lines and the records digest hold).
     data: std::borrow::Cow<'a, [u8]>,
+    /// Its NDJSON line when that differs from `data` (compacted JSON, wrapped text or bytes).
+    line: Option<Vec<u8>>,
     /// Why it goes to the error output, when it does.
     error: Option<(ErrorReason, String)>,
 }
@@ -125,6 +136,7 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
     // Parquet: one file's rows per data group, filled as records are assigned.
     let mut files: BTreeMap<Slot, RecordEncoder> = BTreeMap::new();
     let mut user_count = 0;
+    let (mut wrapped_as_value, mut wrapped_as_message, mut wrapped_as_base64) = (0, 0, 0);
     for u in each_user_record(records) {
         user_count += 1;
         let (mut group, mut error) = match (u.error, &config.partitioning, bound.as_mut()) {
@@ -155,6 +167,30 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
                 }
             }
         }
+        // NDJSON: every record one line of JSON (`trickle_shared::json::ndjson_line`).
+        let mut line = None;
+        if let (Group::Data(_), Format::Ndjson) = (group, &config.format) {
+            match (ndjson_line(&u.data), config.non_json_records) {
+                (NdjsonLine::Json(Cow::Borrowed(_)), _) => {}
+                (NdjsonLine::Json(Cow::Owned(compact)), _) => line = Some(compact),
+                (NdjsonLine::Value(wrapped), _) => {
+                    wrapped_as_value += 1;
+                    line = Some(wrapped);
+                }
+                (NdjsonLine::Text(wrapped), NonJsonRecords::Wrap) => {
+                    wrapped_as_message += 1;
+                    line = Some(wrapped);
+                }
+                (NdjsonLine::Binary(wrapped), NonJsonRecords::Wrap) => {
+                    wrapped_as_base64 += 1;
+                    line = Some(wrapped);
+                }
+                (NdjsonLine::Text(_) | NdjsonLine::Binary(_), NonJsonRecords::Error) => {
+                    group = Group::Error(ErrorReason::NotJson);
+                    error = Some("not one JSON value (NON_JSON_RECORDS=error)".to_owned());
+                }
+            }
+        }
         let error = match group {
             Group::Error(reason) => Some((reason, error.unwrap_or_default())),
             Group::Data(_) => None,
@@ -163,6 +199,7 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
             record: u.record,
             sub: u.sub,
             data: u.data,
+            line,
             error,
         });
     }
@@ -175,6 +212,9 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
             .iter()
             .filter(|r| trickle_shared::reingest::is_reingested(&r.partition_key))
             .count(),
+        wrapped_as_value,
+        wrapped_as_message,
+        wrapped_as_base64,
         ..Plan::default()
     };
     for (group, members) in groups {
@@ -206,7 +246,14 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
                             extension: PARQUET_EXTENSION,
                         }
                     }
-                    _ => ndjson(config, frame(members.iter().map(|m| m.data.as_ref())))?,
+                    _ => ndjson(
+                        config,
+                        frame(
+                            members
+                                .iter()
+                                .map(|m| m.line.as_deref().unwrap_or(m.data.as_ref())),
+                        ),
+                    )?,
                 };
                 (config.prefix.as_str(), segment, ObjectKind::Data, encoded)
             }
@@ -362,6 +409,7 @@ mod tests {
             format: crate::config::Format::Ndjson,
             schema: None,
             glue: None,
+            non_json_records: crate::config::NonJsonRecords::Wrap,
         }
     }
 
@@ -401,12 +449,47 @@ mod tests {
     }
 
     #[test]
+    fn every_ndjson_line_is_one_json_value_whatever_the_record_holds() {
+        let records = [
+            rec(1, "{ \"a\" :\n 1 }\n"),
+            rec(2, "two\nlines"),
+            SourceRecord {
+                data: vec![0xff, 0x0a, 0x00],
+                ..rec(3, "")
+            },
+        ];
+        let p = plan(&config(), "shardId-000000000000", &records).unwrap();
+        assert_eq!(
+            body(&p.objects[0]),
+            "{\"a\":1}\n{\"message\":\"two\\nlines\"}\n{\"data_base64\":\"/woA\"}\n"
+        );
+        assert_eq!((p.wrapped_as_message, p.wrapped_as_base64), (1, 1));
+        // The digest is of the records as they came: the same whatever their lines.
+        let raw = records_digest(records.iter().map(|r| r.data.as_slice()));
+        assert_eq!(meta(&p.objects[0], META_RECORDS_DIGEST), raw);
+        // NON_JSON_RECORDS=error: text and bytes go to the error prefix instead.
+        let strict = Config {
+            non_json_records: NonJsonRecords::Error,
+            ..config()
+        };
+        let p = plan(&strict, "shardId-000000000000", &records).unwrap();
+        assert_eq!(p.objects.len(), 2);
+        assert_eq!(body(&p.objects[0]), "{\"a\":1}\n");
+        assert_eq!(p.objects[1].kind, ObjectKind::Error(ErrorReason::NotJson));
+        assert_eq!(p.error_records, 2);
+    }
+
+    #[test]
     fn one_object_per_batch_without_partitioning() {
         let records = [rec(9, "{\"a\":1}"), rec(10, "b\n"), rec(11, "c")];
         let p = plan(&config(), "shardId-000000000000", &records).unwrap();
         assert_eq!(p.objects.len(), 1);
         let o = &p.objects[0];
-        assert_eq!(body(o), "{\"a\":1}\nb\nc\n");
+        assert_eq!(
+            body(o),
+            "{\"a\":1}\n{\"message\":\"b\"}\n{\"message\":\"c\"}\n"
+        );
+        assert_eq!(p.wrapped_as_message, 2);
         assert!(o
             .put
             .key
