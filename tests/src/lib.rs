@@ -3,6 +3,10 @@
 //! The README's test command (`make test`) starts moto on 127.0.0.1 and exports the
 //! environment below. Run under a plain `cargo test` without it, these helpers panic with a
 //! message saying how to start the stack: integration tests fail loudly, they never skip.
+//!
+//! - `fault_proxy`: a fault-injecting HTTP/1.1 proxy in front of the local stack.
+//! - `runtime_api`: a Lambda Runtime API stand-in, to run a function's real binary (the
+//!   crash tests kill it mid-event).
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;

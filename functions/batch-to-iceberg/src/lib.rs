@@ -13,7 +13,8 @@
 //!   table and writes its columns and location).
 //! - `glue_columns`: an Iceberg schema as Glue columns (pure).
 //! - `s3tables`: the S3 Tables boundary, the same `TablePointer` (`ICEBERG_CATALOG=s3tables`).
-//! - `catalog`: an Iceberg `Catalog` of one table over the pointer.
+//! - `catalog`: an Iceberg `Catalog` of one table over the pointer, and `AnyPointer`, the
+//!   pointer `ICEBERG_CATALOG` names.
 //! - `storage`: Iceberg's `Storage` on the S3 SDK client.
 //! - `metrics`: the summary line and EMF metrics.
 //! - `handler`: one invocation, end to end.

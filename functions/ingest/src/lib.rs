@@ -1,14 +1,18 @@
 //! `ingest`: HTTP POST to a Lambda function URL -> Kinesis PutRecord/PutRecords.
 //!
+//! - `config`: the environment, read once at cold start.
 //! - `body`: the body pipeline, a request's parts into entries (method, encoding, content
 //!   type, partition keys, limits).
 //! - `browser`: requests from web pages with the public browser key: limits and marked records.
 //! - `encoding`: `Content-Encoding` decoded within the decoded-size bound.
 //! - `msgpack`: Fluent Bit's msgpack events as JSON records.
 //! - `write`: chunking into PutRecords calls and retrying the failed subset.
-//! - `sink`: the I/O boundary (`RecordSink`), with the SDK and in-memory implementations.
+//! - `sink`: the I/O boundary (`RecordSink`); its SDK implementation in `sink::sdk`, the
+//!   in-memory one in `sink::memory`.
 //! - `aggregate`: KPL aggregation of a request's records (`AGGREGATE=true`).
-//! - `auth`: the bearer-token check for a public function URL.
+//! - `auth`: the token check for a public function URL (Bearer, or Basic with the token as
+//!   the password).
+//! - `error`: what a client can get wrong, each with its HTTP status.
 //! - `event`: the function URL request and response, read and written without `lambda_http`.
 //! - `handler`: the adapter from the function URL event to all of the above, and the answer.
 

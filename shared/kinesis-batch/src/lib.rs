@@ -2,6 +2,11 @@
 //! `batch-to-iceberg`) read it: the event adapter (`event`), KPL de-aggregation into user
 //! records (`decode`) and the `batchItemFailures` response. No SDK, no runtime: the event
 //! types only.
+//!
+//! - `event`: Lambda's Kinesis event to one shard's batch (`ShardBatch`), and the
+//!   `batchItemFailures` response back.
+//! - `decode`: Kinesis records to user records (KPL de-aggregation), and bounded error lines.
+//! - `error`: why an event is not one shard's Kinesis batch (`EventError`).
 
 pub mod decode;
 pub mod error;

@@ -8,7 +8,8 @@
 //! - `lineage`: which shards may be read now, across splits and merges (pure);
 //! - `runner`: the I/O (Kinesis ListShards/GetRecords, function invocations, S3 PutObject),
 //!   one concurrent reader per shard (`concurrent`);
-//! - `invoke`: the `Invoker` boundary: the Lambda Invoke API, or a function in-process.
+//! - `invoke`: the `Invoker` boundary: the Lambda Invoke API, or a function in-process;
+//! - `show`: what landed in the bucket, listed as a person wants to see it.
 //!
 //! Where they differ from AWS is written in docs/reference/local-pipeline.md.
 
