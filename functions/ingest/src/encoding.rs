@@ -15,6 +15,9 @@ use std::io::Read;
 /// 8 MiB, which is zstd's own default for levels up to 19 and larger than any body ingest takes.
 pub const ZSTD_MAX_WINDOW_LOG: u32 = 23;
 
+/// What every 413 adds: the sender setting that makes requests smaller.
+pub const BATCH_SETTINGS: &str = ": send smaller requests (Vector batch.max_bytes, Fluent Bit a shorter Flush, Logstash pipeline.batch.size, OpenTelemetry max_export_batch_size or the Collector's send_batch_max_size)";
+
 /// The encodings ingest decodes, by their `Content-Encoding` token.
 pub const ACCEPTED: &str = "gzip, x-gzip, deflate, zstd, br, snappy, x-snappy-framed, identity";
 
@@ -41,10 +44,7 @@ pub enum EncodingError {
     Unsupported(String),
     #[error("Content-Encoding {0:?} stacks several encodings; send one of: {ACCEPTED}")]
     Stacked(String),
-    #[error(
-        "the body decodes to more than {limit} bytes{}",
-        crate::error::BATCH_SETTINGS
-    )]
+    #[error("the body decodes to more than {limit} bytes{}", BATCH_SETTINGS)]
     TooLarge { limit: usize },
     #[error("the body is not valid {encoding}: {detail}")]
     Corrupt {

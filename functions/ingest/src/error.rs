@@ -1,12 +1,9 @@
 //! Everything a client can get wrong, each with its HTTP status. Upstream (Kinesis) failures
 //! are not here: they are per-record outcomes, see `write.rs`.
 
-use crate::encoding::EncodingError;
+use crate::encoding::{EncodingError, BATCH_SETTINGS};
 use crate::msgpack::MsgpackError;
 use http::StatusCode;
-
-/// What every 413 adds: the sender setting that makes requests smaller.
-pub const BATCH_SETTINGS: &str = ": send smaller requests (Vector batch.max_bytes, Fluent Bit a shorter Flush, Logstash pipeline.batch.size, OpenTelemetry max_export_batch_size or the Collector's send_batch_max_size)";
 
 /// Bad client input: answered with a 4xx and `{"error": "..."}`, and nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -39,7 +39,7 @@ pub enum MsgpackError {
     },
     #[error(
         "the msgpack body converts to more than {limit} bytes of JSON{}",
-        crate::error::BATCH_SETTINGS
+        crate::encoding::BATCH_SETTINGS
     )]
     TooLarge { limit: usize },
 }
