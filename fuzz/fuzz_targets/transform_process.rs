@@ -80,10 +80,10 @@ fn config(input: &Input<'_>) -> Config {
         });
         c.partition_keys = vec![PartitionKeySpec {
             name: "customer".into(),
-            pointer: "/customer/id".into(),
+            current: "/customer/id".into(),
         }];
         c.drop_filter = Some(DropFilter {
-            pointer: "/level".into(),
+            current: "/level".into(),
             value: "debug".into(),
         });
     }

@@ -189,7 +189,7 @@ pub async fn batch_to_iceberg_via(
     config: batch_to_iceberg::Config,
     endpoint_url: &str,
     settings: ClientSettings,
-) -> batch_to_iceberg::BatchToIceberg<batch_to_iceberg::catalog::AnyPointer> {
+) -> batch_to_iceberg::BatchToIceberg<batch_to_iceberg::catalog::AnyLocation> {
     batch_to_iceberg::BatchToIceberg::from_clients(
         config,
         s3_via(endpoint_url, settings).await,

@@ -13,7 +13,7 @@
 //! (`FaultProxy::enforce_glue_version_id`), and the concurrency test asserts that conflicts
 //! did happen and were all Glue's answers.
 
-use batch_to_iceberg::catalog::AnyPointer;
+use batch_to_iceberg::catalog::AnyLocation;
 use batch_to_iceberg::{BatchToIceberg, Config};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
@@ -96,7 +96,7 @@ impl Lake {
         extra: &[(&str, &str)],
         url: &str,
         settings: ClientSettings,
-    ) -> BatchToIceberg<AnyPointer> {
+    ) -> BatchToIceberg<AnyLocation> {
         batch_to_iceberg_via(self.config(extra), url, settings).await
     }
 
@@ -832,7 +832,7 @@ async fn what_a_commit_costs_in_glue_and_s3_calls() {
     assert_eq!(after_other, moved);
 }
 
-/// `ICEBERG_CATALOG=s3tables`: the table's pointer in S3 Tables (moto checks its
+/// `ICEBERG_CATALOG=s3tables`: the table's metadata location in S3 Tables (moto checks its
 /// `versionToken` itself), the same commit path: creation in a location S3 Tables chooses,
 /// a plain retry, a commit whose answer was lost, two shards racing; pyiceberg reads the
 /// table from its metadata file.
@@ -886,7 +886,7 @@ async fn s3_tables_holds_the_pointer_with_the_same_exactly_once() {
         10
     );
 
-    // The pointer moved, the answer never came.
+    // The metadata location moved, the answer never came.
     proxy.set_rules(vec![Rule::new(
         Match::S3Object {
             method: "PUT",

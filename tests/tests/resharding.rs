@@ -25,7 +25,7 @@
 //! Run: `source .local/stack.env && cargo test -p trickle-tests --test resharding`.
 
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ScalingType};
-use batch_to_iceberg::catalog::AnyPointer;
+use batch_to_iceberg::catalog::AnyLocation;
 use batch_to_iceberg::BatchToIceberg;
 use batch_to_s3::event::{response, ShardBatch, StreamEvent};
 use batch_to_s3::store::sdk::S3Store;
@@ -133,11 +133,11 @@ struct IcebergInstances {
     s3: aws_sdk_s3::Client,
     glue: aws_sdk_glue::Client,
     s3tables: aws_sdk_s3tables::Client,
-    by_shard: Mutex<BTreeMap<String, std::sync::Arc<BatchToIceberg<AnyPointer>>>>,
+    by_shard: Mutex<BTreeMap<String, std::sync::Arc<BatchToIceberg<AnyLocation>>>>,
 }
 
 impl IcebergInstances {
-    fn for_shard(&self, shard: &str) -> std::sync::Arc<BatchToIceberg<AnyPointer>> {
+    fn for_shard(&self, shard: &str) -> std::sync::Arc<BatchToIceberg<AnyLocation>> {
         self.by_shard
             .lock()
             .unwrap()

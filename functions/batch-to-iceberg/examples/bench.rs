@@ -1,14 +1,14 @@
 //! In-process benchmark (not a test): one shard's 6 MiB Lambda event of ~1 KB JSON records
 //! (as bench/runtime_bench.py makes it), committed to an Iceberg table held in memory
-//! (iceberg's memory storage and the in-memory Glue pointer), so the figures are the
+//! (iceberg's memory storage and the in-memory Glue metadata location), so the figures are the
 //! function's own CPU: encode (JSON -> Arrow), write (Parquet -> storage), commit
-//! (manifest, manifest list, metadata, pointer swap), on a table that grows by one snapshot
+//! (manifest, manifest list, metadata, metadata location swap), on a table that grows by one snapshot
 //! per round, as it does in production.
 //!
 //! `cargo run --release -p batch-to-iceberg --example bench [-- --rounds N]`
 
-use batch_to_iceberg::catalog::PointerCatalog;
-use batch_to_iceberg::pointer::GluePointer;
+use batch_to_iceberg::catalog::LocationCatalog;
+use batch_to_iceberg::metadata_location::GlueLocation;
 use batch_to_iceberg::{BatchToIceberg, Config};
 use chrono::{TimeZone, Utc};
 use iceberg::io::FileIO;
@@ -113,8 +113,8 @@ async fn main() {
         ),
     ];
     let config = Config::from_lookup(trickle_shared::config::map_lookup(&pairs)).expect("config");
-    let catalog = PointerCatalog::new(
-        GluePointer::new(MemoryGlueTables::new(), "bench", "events"),
+    let catalog = LocationCatalog::new(
+        GlueLocation::new(MemoryGlueTables::new(), "bench", "events"),
         FileIO::new_with_memory(),
         "bench",
         "events",

@@ -1,11 +1,11 @@
-//! An Iceberg `Catalog` over one `TablePointer`: what iceberg-rust's `Transaction` commits
+//! An Iceberg `Catalog` over one `MetadataLocationStore`: what iceberg-rust's `Transaction` commits
 //! through. It serves exactly one table and does only what an append needs:
 //!
-//! - `load_table` reads the pointer (Glue `GetTable`, with its `VersionId`) and the metadata
-//!   file it names (cached while the pointer stays put: a commit costs one metadata read
+//! - `load_table` reads the metadata location (Glue `GetTable`, with its `VersionId`) and the metadata
+//!   file it names (cached while the metadata location stays put: a commit costs one metadata read
 //!   only when someone else moved the table);
 //! - `update_table` applies the commit to the table as last loaded, writes the new
-//!   metadata file, and swaps the pointer with that load's `VersionId`;
+//!   metadata file, and swaps the metadata location with that load's `VersionId`;
 //! - `create_table` writes the first metadata file and creates the Glue table.
 //!
 //! Every failure comes back *not retryable* to iceberg-rust, whose own retry would re-apply
@@ -14,11 +14,13 @@
 //! handler (`take_swap_error`): a conflict and an unknown outcome are handled differently
 //! from a failure.
 //!
-//! `AnyPointer` is the pointer `ICEBERG_CATALOG` names (Glue, or S3 Tables), the one type
+//! `AnyLocation` is the metadata location `ICEBERG_CATALOG` names (Glue, or S3 Tables), the one type
 //! the binary runs.
 
-use crate::pointer::{GluePointer, Pointer, PointerError, TablePointer};
-use crate::s3tables::S3TablesPointer;
+use crate::metadata_location::{
+    CurrentMetadata, GlueLocation, LocationError, MetadataLocationStore,
+};
+use crate::s3tables::S3TablesLocation;
 use async_trait::async_trait;
 use iceberg::io::FileIO;
 use iceberg::spec::{TableMetadata, TableMetadataBuilder};
@@ -32,8 +34,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 /// The catalog of one table.
-pub struct PointerCatalog<P> {
-    pointer: P,
+pub struct LocationCatalog<P> {
+    store: P,
     file_io: FileIO,
     ident: TableIdent,
     runtime: Runtime,
@@ -42,27 +44,27 @@ pub struct PointerCatalog<P> {
 
 #[derive(Default)]
 struct State {
-    /// The pointer as last read, with the metadata it names.
-    loaded: Option<(Pointer, Arc<TableMetadata>)>,
+    /// The metadata location as last read, with the metadata it names.
+    loaded: Option<(CurrentMetadata, Arc<TableMetadata>)>,
     /// Why the last swap failed.
-    swap_error: Option<PointerError>,
+    swap_error: Option<LocationError>,
     /// Metadata files read from storage (the cache's misses).
     metadata_reads: usize,
 }
 
-impl<P> std::fmt::Debug for PointerCatalog<P> {
+impl<P> std::fmt::Debug for LocationCatalog<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PointerCatalog")
+        f.debug_struct("LocationCatalog")
             .field("table", &self.ident)
             .finish_non_exhaustive()
     }
 }
 
-impl<P: TablePointer> PointerCatalog<P> {
+impl<P: MetadataLocationStore> LocationCatalog<P> {
     /// Must be called inside the tokio runtime (iceberg's `Runtime::current`).
-    pub fn new(pointer: P, file_io: FileIO, database: &str, table: &str) -> Result<Self> {
+    pub fn new(store: P, file_io: FileIO, database: &str, table: &str) -> Result<Self> {
         Ok(Self {
-            pointer,
+            store,
             file_io,
             ident: TableIdent::new(NamespaceIdent::new(database.to_owned()), table.to_owned()),
             runtime: Runtime::try_current()?,
@@ -78,12 +80,12 @@ impl<P: TablePointer> PointerCatalog<P> {
         &self.file_io
     }
 
-    pub fn pointer(&self) -> &P {
-        &self.pointer
+    pub fn store(&self) -> &P {
+        &self.store
     }
 
     /// Why the last `update_table` failed at the swap, if it did (taken once).
-    pub fn take_swap_error(&self) -> Option<PointerError> {
+    pub fn take_swap_error(&self) -> Option<LocationError> {
         self.state.lock().ok()?.swap_error.take()
     }
 
@@ -97,7 +99,7 @@ impl<P: TablePointer> PointerCatalog<P> {
 
     /// The table, or `None` when it does not exist.
     pub async fn load(&self) -> Result<Option<Table>> {
-        let Some(pointer) = self.pointer.get().await.map_err(pointer_error)? else {
+        let Some(current) = self.store.get().await.map_err(location_error)? else {
             return Ok(None);
         };
         let cached = self
@@ -109,13 +111,13 @@ impl<P: TablePointer> PointerCatalog<P> {
                     .as_ref()
                     .map(|(p, m)| (p.metadata_location.clone(), m.clone()))
             })
-            .filter(|(location, _)| *location == pointer.metadata_location)
+            .filter(|(location, _)| *location == current.metadata_location)
             .map(|(_, m)| m);
         let metadata = match cached {
             Some(m) => m,
             None => {
                 let m = Arc::new(
-                    TableMetadata::read_from(&self.file_io, &pointer.metadata_location).await?,
+                    TableMetadata::read_from(&self.file_io, &current.metadata_location).await?,
                 );
                 if let Ok(mut s) = self.state.lock() {
                     s.metadata_reads += 1;
@@ -123,9 +125,9 @@ impl<P: TablePointer> PointerCatalog<P> {
                 m
             }
         };
-        let table = self.table(metadata.clone(), &pointer.metadata_location)?;
+        let table = self.table(metadata.clone(), &current.metadata_location)?;
         if let Ok(mut s) = self.state.lock() {
-            s.loaded = Some((pointer, metadata));
+            s.loaded = Some((current, metadata));
         }
         Ok(Some(table))
     }
@@ -151,11 +153,11 @@ impl<P: TablePointer> PointerCatalog<P> {
             .metadata;
         let location = MetadataLocation::new_with_metadata(&table_location, &metadata);
         metadata.write_to(&self.file_io, &location).await?;
-        match self.pointer.create(&metadata, &location.to_string()).await {
-            Ok(()) | Err(PointerError::AlreadyExists) => {}
+        match self.store.create(&metadata, &location.to_string()).await {
+            Ok(()) | Err(LocationError::AlreadyExists) => {}
             // Settled by loading: if the create was applied, the table is there.
-            Err(PointerError::Unknown(_)) => {}
-            Err(e) => return Err(pointer_error(e)),
+            Err(LocationError::Unknown(_)) => {}
+            Err(e) => return Err(location_error(e)),
         }
         self.load().await?.ok_or_else(|| {
             Error::new(
@@ -166,10 +168,10 @@ impl<P: TablePointer> PointerCatalog<P> {
     }
 }
 
-fn pointer_error(e: PointerError) -> Error {
+fn location_error(e: LocationError) -> Error {
     let kind = match e {
-        PointerError::Conflict(_) => ErrorKind::CatalogCommitConflicts,
-        PointerError::NotIceberg(_) => ErrorKind::DataInvalid,
+        LocationError::Conflict(_) => ErrorKind::CatalogCommitConflicts,
+        LocationError::NotIceberg(_) => ErrorKind::DataInvalid,
         _ => ErrorKind::Unexpected,
     };
     Error::new(kind, e.to_string())
@@ -183,7 +185,7 @@ fn unsupported(what: &str) -> Error {
 }
 
 #[async_trait]
-impl<P: TablePointer> Catalog for PointerCatalog<P> {
+impl<P: MetadataLocationStore> Catalog for LocationCatalog<P> {
     async fn list_namespaces(
         &self,
         _parent: Option<&NamespaceIdent>,
@@ -238,7 +240,7 @@ impl<P: TablePointer> Catalog for PointerCatalog<P> {
         Err(unsupported("purge_table"))
     }
     async fn table_exists(&self, _table: &TableIdent) -> Result<bool> {
-        Ok(self.pointer.get().await.map_err(pointer_error)?.is_some())
+        Ok(self.store.get().await.map_err(location_error)?.is_some())
     }
     async fn rename_table(&self, _src: &TableIdent, _dest: &TableIdent) -> Result<()> {
         Err(unsupported("rename_table"))
@@ -252,7 +254,7 @@ impl<P: TablePointer> Catalog for PointerCatalog<P> {
     }
 
     async fn update_table(&self, commit: TableCommit) -> Result<Table> {
-        let (pointer, metadata) = self
+        let (current, metadata) = self
             .state
             .lock()
             .ok()
@@ -260,7 +262,7 @@ impl<P: TablePointer> Catalog for PointerCatalog<P> {
             .ok_or_else(|| {
                 Error::new(ErrorKind::Unexpected, "commit before the table was loaded")
             })?;
-        let base = self.table(metadata, &pointer.metadata_location)?;
+        let base = self.table(metadata, &current.metadata_location)?;
         let staged = commit.apply(base)?;
         let location = staged.metadata_location_result()?.to_owned();
         staged
@@ -268,21 +270,21 @@ impl<P: TablePointer> Catalog for PointerCatalog<P> {
             .write_to(&self.file_io, &MetadataLocation::from_str(&location)?)
             .await?;
         if let Err(e) = self
-            .pointer
-            .swap(&pointer, staged.metadata(), &location)
+            .store
+            .swap(&current, staged.metadata(), &location)
             .await
         {
-            let error = pointer_error(e.clone());
+            let error = location_error(e.clone());
             if let Ok(mut s) = self.state.lock() {
                 s.swap_error = Some(e);
             }
             return Err(error);
         }
         if let Ok(mut s) = self.state.lock() {
-            // The new pointer's VersionId is Glue's to tell: the next load reads it, and
+            // The new metadata location's VersionId is Glue's to tell: the next load reads it, and
             // finds this metadata in the cache.
             s.loaded = Some((
-                Pointer {
+                CurrentMetadata {
                     metadata_location: location.clone(),
                     version_id: None,
                     glue_table: None,
@@ -296,20 +298,20 @@ impl<P: TablePointer> Catalog for PointerCatalog<P> {
 
 /// The catalog `ICEBERG_CATALOG` names: one type for the binary to run.
 #[derive(Debug, Clone)]
-pub enum AnyPointer {
-    Glue(GluePointer),
-    S3Tables(S3TablesPointer),
+pub enum AnyLocation {
+    Glue(GlueLocation),
+    S3Tables(S3TablesLocation),
 }
 
 #[async_trait]
-impl TablePointer for AnyPointer {
-    async fn get(&self) -> std::result::Result<Option<Pointer>, PointerError> {
+impl MetadataLocationStore for AnyLocation {
+    async fn get(&self) -> std::result::Result<Option<CurrentMetadata>, LocationError> {
         match self {
             Self::Glue(p) => p.get().await,
             Self::S3Tables(p) => p.get().await,
         }
     }
-    async fn table_location(&self, proposed: &str) -> std::result::Result<String, PointerError> {
+    async fn table_location(&self, proposed: &str) -> std::result::Result<String, LocationError> {
         match self {
             Self::Glue(p) => p.table_location(proposed).await,
             Self::S3Tables(p) => p.table_location(proposed).await,
@@ -319,7 +321,7 @@ impl TablePointer for AnyPointer {
         &self,
         metadata: &TableMetadata,
         metadata_location: &str,
-    ) -> std::result::Result<(), PointerError> {
+    ) -> std::result::Result<(), LocationError> {
         match self {
             Self::Glue(p) => p.create(metadata, metadata_location).await,
             Self::S3Tables(p) => p.create(metadata, metadata_location).await,
@@ -327,10 +329,10 @@ impl TablePointer for AnyPointer {
     }
     async fn swap(
         &self,
-        current: &Pointer,
+        current: &CurrentMetadata,
         metadata: &TableMetadata,
         metadata_location: &str,
-    ) -> std::result::Result<(), PointerError> {
+    ) -> std::result::Result<(), LocationError> {
         match self {
             Self::Glue(p) => p.swap(current, metadata, metadata_location).await,
             Self::S3Tables(p) => p.swap(current, metadata, metadata_location).await,

@@ -3,7 +3,7 @@
 //! under `trickle.<stream>.<shardId>`. Before writing, an invocation reads that number back
 //! from the table and skips every record at or below it.
 //!
-//! - The append and its checkpoint are one snapshot, committed by one atomic pointer swap:
+//! - The append and its checkpoint are one snapshot, committed by one atomic metadata location swap:
 //!   either both are in the table or neither is.
 //! - The checkpoint is the newest one in the current snapshot's ancestry (main branch):
 //!   each commit writes only its own shard's key, so another shard's commit, a compaction

@@ -48,7 +48,7 @@ impl Warehouse {
     }
 }
 
-/// `ICEBERG_CATALOG`: which catalog holds the table's pointer.
+/// `ICEBERG_CATALOG`: which catalog holds the table's metadata location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogKind {
     /// The Glue Data Catalog (default): the table in `ICEBERG_DATABASE`, a new one under

@@ -18,11 +18,11 @@
 //! - A batch with no row to commit (all error lines, or re-ingested copies) makes no
 //!   snapshot; its records' error lines are stored and it reports success.
 
-use crate::catalog::PointerCatalog;
+use crate::catalog::LocationCatalog;
 use crate::checkpoint::{self, CorruptCheckpoint};
 use crate::config::{Config, DEADLINE_MARGIN_MS};
+use crate::metadata_location::{LocationError, MetadataLocationStore};
 use crate::metrics::Summary;
-use crate::pointer::{PointerError, TablePointer};
 use crate::rows::{self, Rejected};
 use crate::schema::{iceberg_schema, SchemaError, TableColumns};
 use aws_lambda_events::event::streams::KinesisEventResponse;
@@ -64,7 +64,7 @@ pub enum CommitError {
     #[error(transparent)]
     Checkpoint(#[from] CorruptCheckpoint),
     #[error("the catalog: {0}")]
-    Catalog(PointerError),
+    Catalog(LocationError),
     #[error("storing the error lines failed: {0}")]
     ErrorObject(String),
     #[error("too little time left before the deadline to commit again")]
@@ -82,7 +82,7 @@ impl From<iceberg::Error> for CommitError {
 /// The function: its configuration and the table's catalog.
 pub struct BatchToIceberg<P> {
     config: Config,
-    catalog: PointerCatalog<P>,
+    catalog: LocationCatalog<P>,
     /// One batch at a time per instance, as a Lambda instance runs them: the catalog keeps
     /// the table as last read (with its `VersionId`) for the commit that follows, so two
     /// batches sharing an instance (tests, local runs) must not interleave. Concurrency is
@@ -99,8 +99,8 @@ struct Prepared {
     rows: usize,
 }
 
-impl BatchToIceberg<crate::catalog::AnyPointer> {
-    /// The function on the AWS SDK: the table's files through `s3`, its pointer through
+impl BatchToIceberg<crate::catalog::AnyLocation> {
+    /// The function on the AWS SDK: the table's files through `s3`, its metadata location through
     /// `glue` or `s3tables` (as `ICEBERG_CATALOG` says). Inside the tokio runtime.
     pub fn from_clients(
         config: Config,
@@ -112,16 +112,16 @@ impl BatchToIceberg<crate::catalog::AnyPointer> {
             crate::storage::S3StorageFactory::new(s3),
         ))
         .build();
-        let pointer = match &config.catalog {
+        let store = match &config.catalog {
             crate::config::CatalogKind::Glue { .. } => {
-                crate::catalog::AnyPointer::Glue(crate::pointer::GluePointer::new(
+                crate::catalog::AnyLocation::Glue(crate::metadata_location::GlueLocation::new(
                     trickle_glue::SdkGlueTables::new(glue, config.database.clone()),
                     config.database.clone(),
                     config.table.clone(),
                 ))
             }
             crate::config::CatalogKind::S3Tables { table_bucket_arn } => {
-                crate::catalog::AnyPointer::S3Tables(crate::s3tables::S3TablesPointer::new(
+                crate::catalog::AnyLocation::S3Tables(crate::s3tables::S3TablesLocation::new(
                     s3tables,
                     table_bucket_arn.clone(),
                     config.database.clone(),
@@ -129,13 +129,13 @@ impl BatchToIceberg<crate::catalog::AnyPointer> {
                 ))
             }
         };
-        let catalog = PointerCatalog::new(pointer, file_io, &config.database, &config.table)?;
+        let catalog = LocationCatalog::new(store, file_io, &config.database, &config.table)?;
         Ok(Self::new(config, catalog))
     }
 }
 
-impl<P: TablePointer> BatchToIceberg<P> {
-    pub fn new(config: Config, catalog: PointerCatalog<P>) -> Self {
+impl<P: MetadataLocationStore> BatchToIceberg<P> {
+    pub fn new(config: Config, catalog: LocationCatalog<P>) -> Self {
         Self {
             config,
             catalog,
@@ -143,7 +143,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
         }
     }
 
-    pub fn catalog(&self) -> &PointerCatalog<P> {
+    pub fn catalog(&self) -> &LocationCatalog<P> {
         &self.catalog
     }
 
@@ -257,8 +257,8 @@ impl<P: TablePointer> BatchToIceberg<P> {
                     return Ok(());
                 }
                 Err(e) => match self.catalog.take_swap_error() {
-                    Some(PointerError::Conflict(_)) => summary.commit_conflicts += 1,
-                    Some(PointerError::Unknown(reason)) => {
+                    Some(LocationError::Conflict(_)) => summary.commit_conflicts += 1,
+                    Some(LocationError::Unknown(reason)) => {
                         summary.commit_unknown += 1;
                         tracing::warn!(%reason, "commit outcome unknown: reading the table again");
                     }
@@ -371,7 +371,7 @@ impl<P: TablePointer> BatchToIceberg<P> {
         }
         let location = self
             .catalog
-            .pointer()
+            .store()
             .table_location(&self.config.table_location())
             .await
             .map_err(CommitError::Catalog)?;
@@ -427,10 +427,10 @@ impl<P: TablePointer> BatchToIceberg<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pointer::GluePointer;
+    use crate::metadata_location::GlueLocation;
     use trickle_glue::{Fault, MemoryGlueTables};
 
-    type MemoryPointer = GluePointer<MemoryGlueTables>;
+    type MemoryLocation = GlueLocation<MemoryGlueTables>;
     use arrow_array::{Array, Int64Array};
     use chrono::{TimeZone, Utc};
     use futures::TryStreamExt;
@@ -463,9 +463,9 @@ mod tests {
         Config::from_lookup(map_lookup(&pairs)).unwrap()
     }
 
-    fn function(config: Config) -> BatchToIceberg<MemoryPointer> {
-        let catalog = PointerCatalog::new(
-            GluePointer::new(MemoryGlueTables::new(), "db", "events"),
+    fn function(config: Config) -> BatchToIceberg<MemoryLocation> {
+        let catalog = LocationCatalog::new(
+            GlueLocation::new(MemoryGlueTables::new(), "db", "events"),
             FileIO::new_with_memory(),
             "db",
             "events",
@@ -495,7 +495,7 @@ mod tests {
         }
     }
 
-    async fn ns(f: &BatchToIceberg<MemoryPointer>) -> Vec<i64> {
+    async fn ns(f: &BatchToIceberg<MemoryLocation>) -> Vec<i64> {
         let table = f.catalog.load().await.unwrap().unwrap();
         if table.metadata().current_snapshot_id().is_none() {
             return Vec::new();
@@ -636,7 +636,7 @@ mod tests {
     async fn a_new_glue_table_has_the_schemas_columns_and_the_location() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        let t = f.catalog.pointer().tables().table("events").unwrap();
+        let t = f.catalog.store().tables().table("events").unwrap();
         assert_eq!(
             glue_columns(&t),
             [
@@ -656,7 +656,7 @@ mod tests {
         use aws_sdk_glue::types::{Column, SerDeInfo};
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        let glue = f.catalog.pointer().tables();
+        let glue = f.catalog.store().tables();
         glue.change("events", |t| {
             t.description = Some("described".into());
             t.owner = Some("analytics".into());
@@ -704,7 +704,7 @@ mod tests {
     async fn a_commit_applied_but_unanswered_is_settled_not_repeated() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.pointer().tables().inject(Fault::LoseAnswer);
+        f.catalog.store().tables().inject(Fault::LoseAnswer);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(s.retry_from, None, "{:?}", s.failure);
         assert_eq!((s.commit_unknown, s.commit_attempts), (1, 1));
@@ -715,7 +715,7 @@ mod tests {
     async fn a_commit_unanswered_and_not_applied_is_made_again() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.pointer().tables().inject(Fault::Unknown);
+        f.catalog.store().tables().inject(Fault::Unknown);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(
             (s.commit_unknown, s.commit_attempts, s.retry_from),
@@ -728,8 +728,8 @@ mod tests {
     async fn a_lost_race_is_retried_on_the_new_table() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.pointer().tables().inject(Fault::Conflict);
-        f.catalog.pointer().tables().inject(Fault::Conflict);
+        f.catalog.store().tables().inject(Fault::Conflict);
+        f.catalog.store().tables().inject(Fault::Conflict);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(
             (s.commit_conflicts, s.commit_attempts, s.retry_from),
@@ -742,8 +742,8 @@ mod tests {
     async fn too_many_lost_races_report_the_first_uncommitted_record() {
         let f = function(config(&[("COMMIT_ATTEMPTS", "2")]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.pointer().tables().inject(Fault::Conflict);
-        f.catalog.pointer().tables().inject(Fault::Conflict);
+        f.catalog.store().tables().inject(Fault::Conflict);
+        f.catalog.store().tables().inject(Fault::Conflict);
         let s = f.process(&batch("shardId-0", 1..=5), None).await;
         assert_eq!(s.retry_from.as_deref(), Some("3"));
         assert!(s.failure.unwrap().contains("2 commit attempts"));

@@ -8,13 +8,13 @@
 //! - `rows`: records to rows and error lines (pure).
 //! - `write`: rows to Parquet data files, split by the partition spec.
 //! - `checkpoint`: the per-shard sequence number in the snapshot summaries (exactly once).
-//! - `pointer`: the catalog boundary (`TablePointer`: read, create, swap with `VersionId`),
+//! - `metadata location`: the catalog boundary (`MetadataLocationStore`: read, create, swap with `VersionId`),
 //!   on Glue through `trickle-glue` (every commit keeps what another engine set on the Glue
 //!   table and writes its columns and location).
 //! - `glue_columns`: an Iceberg schema as Glue columns (pure).
-//! - `s3tables`: the S3 Tables boundary, the same `TablePointer` (`ICEBERG_CATALOG=s3tables`).
-//! - `catalog`: an Iceberg `Catalog` of one table over the pointer, and `AnyPointer`, the
-//!   pointer `ICEBERG_CATALOG` names.
+//! - `s3tables`: the S3 Tables boundary, the same `MetadataLocationStore` (`ICEBERG_CATALOG=s3tables`).
+//! - `catalog`: an Iceberg `Catalog` of one table over the metadata location, and `AnyLocation`, the
+//!   metadata location `ICEBERG_CATALOG` names.
 //! - `storage`: Iceberg's `Storage` on the S3 SDK client.
 //! - `metrics`: the summary line and EMF metrics.
 //! - `handler`: one invocation, end to end.
@@ -24,9 +24,9 @@ pub mod checkpoint;
 pub mod config;
 pub mod glue_columns;
 pub mod handler;
+pub mod metadata_location;
 pub mod metrics;
 pub mod partition;
-pub mod pointer;
 pub mod rows;
 pub mod s3tables;
 pub mod schema;

@@ -1,6 +1,6 @@
-//! Amazon S3 Tables as the catalog (`ICEBERG_CATALOG=s3tables`): the same pointer swap as
+//! Amazon S3 Tables as the catalog (`ICEBERG_CATALOG=s3tables`): the same metadata location swap as
 //! Glue's, with S3 Tables' own API. `GetTableMetadataLocation` returns the table's current
-//! metadata file and a `versionToken`; `UpdateTableMetadataLocation` moves the pointer only
+//! metadata file and a `versionToken`; `UpdateTableMetadataLocation` moves the metadata location only
 //! if the token is still current (`ConflictException` otherwise): Glue's `VersionId`, by
 //! another name. So the whole commit path (checkpoint, settling, conflict retry) is the
 //! same code; only creation differs: S3 Tables chooses the table's location (its warehouse
@@ -11,7 +11,7 @@
 //! must. A table created by `CreateTable` but never pointed at (a crash in between) reads as
 //! missing, and the next invocation finishes creating it.
 
-use crate::pointer::{Pointer, PointerError, TablePointer};
+use crate::metadata_location::{CurrentMetadata, LocationError, MetadataLocationStore};
 use async_trait::async_trait;
 use aws_sdk_s3tables::types::OpenTableFormat;
 use iceberg::spec::TableMetadata;
@@ -19,14 +19,14 @@ use trickle_glue::{classify, SdkOutcome};
 
 /// The S3 Tables implementation.
 #[derive(Debug, Clone)]
-pub struct S3TablesPointer {
+pub struct S3TablesLocation {
     client: aws_sdk_s3tables::Client,
     table_bucket_arn: String,
     namespace: String,
     table: String,
 }
 
-impl S3TablesPointer {
+impl S3TablesLocation {
     pub fn new(
         client: aws_sdk_s3tables::Client,
         table_bucket_arn: String,
@@ -43,7 +43,7 @@ impl S3TablesPointer {
 
     /// The table's metadata location (if pointed at yet), version token and warehouse
     /// location, or `None` when there is no table.
-    async fn read(&self) -> Result<Option<(Option<String>, String, String)>, PointerError> {
+    async fn read(&self) -> Result<Option<(Option<String>, String, String)>, LocationError> {
         match self
             .client
             .get_table_metadata_location()
@@ -64,13 +64,13 @@ impl S3TablesPointer {
             {
                 Ok(None)
             }
-            Err(e) => Err(PointerError::Failed(format!(
+            Err(e) => Err(LocationError::Failed(format!(
                 "GetTableMetadataLocation: {e:?}"
             ))),
         }
     }
 
-    async fn update(&self, token: &str, metadata_location: &str) -> Result<(), PointerError> {
+    async fn update(&self, token: &str, metadata_location: &str) -> Result<(), LocationError> {
         match self
             .client
             .update_table_metadata_location()
@@ -87,22 +87,22 @@ impl S3TablesPointer {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conflict_exception()) =>
             {
-                Err(PointerError::Conflict(format!("{e:?}")))
+                Err(LocationError::Conflict(format!("{e:?}")))
             }
             // The same SDK error types as Glue's: one classification by HTTP status.
             Err(e) => Err(match classify(&e, &[]) {
-                SdkOutcome::NotApplied => PointerError::Failed(format!("{e:?}")),
-                SdkOutcome::Unknown => PointerError::Unknown(format!("{e:?}")),
+                SdkOutcome::NotApplied => LocationError::Failed(format!("{e:?}")),
+                SdkOutcome::Unknown => LocationError::Unknown(format!("{e:?}")),
             }),
         }
     }
 }
 
 #[async_trait]
-impl TablePointer for S3TablesPointer {
-    async fn get(&self) -> Result<Option<Pointer>, PointerError> {
+impl MetadataLocationStore for S3TablesLocation {
+    async fn get(&self) -> Result<Option<CurrentMetadata>, LocationError> {
         Ok(match self.read().await? {
-            Some((Some(metadata_location), token, _)) => Some(Pointer {
+            Some((Some(metadata_location), token, _)) => Some(CurrentMetadata {
                 metadata_location,
                 version_id: Some(token),
                 glue_table: None,
@@ -112,7 +112,7 @@ impl TablePointer for S3TablesPointer {
         })
     }
 
-    async fn table_location(&self, _proposed: &str) -> Result<String, PointerError> {
+    async fn table_location(&self, _proposed: &str) -> Result<String, LocationError> {
         if let Some((_, _, warehouse)) = self.read().await? {
             return Ok(warehouse);
         }
@@ -131,11 +131,11 @@ impl TablePointer for S3TablesPointer {
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conflict_exception()) => {}
-            Err(e) => return Err(PointerError::Failed(format!("CreateTable: {e:?}"))),
+            Err(e) => return Err(LocationError::Failed(format!("CreateTable: {e:?}"))),
         }
         match self.read().await? {
             Some((_, _, warehouse)) => Ok(warehouse),
-            None => Err(PointerError::Failed(
+            None => Err(LocationError::Failed(
                 "the table was created but cannot be read".into(),
             )),
         }
@@ -145,27 +145,27 @@ impl TablePointer for S3TablesPointer {
         &self,
         _metadata: &TableMetadata,
         metadata_location: &str,
-    ) -> Result<(), PointerError> {
+    ) -> Result<(), LocationError> {
         match self.read().await? {
             Some((None, token, _)) => match self.update(&token, metadata_location).await {
-                Err(PointerError::Conflict(_)) => Err(PointerError::AlreadyExists),
+                Err(LocationError::Conflict(_)) => Err(LocationError::AlreadyExists),
                 other => other,
             },
-            Some((Some(_), _, _)) => Err(PointerError::AlreadyExists),
-            None => Err(PointerError::Failed("the table is gone".into())),
+            Some((Some(_), _, _)) => Err(LocationError::AlreadyExists),
+            None => Err(LocationError::Failed("the table is gone".into())),
         }
     }
 
     async fn swap(
         &self,
-        current: &Pointer,
+        current: &CurrentMetadata,
         _metadata: &TableMetadata,
         metadata_location: &str,
-    ) -> Result<(), PointerError> {
+    ) -> Result<(), LocationError> {
         let token = current
             .version_id
             .as_deref()
-            .ok_or_else(|| PointerError::Failed("no version token".into()))?;
+            .ok_or_else(|| LocationError::Failed("no version token".into()))?;
         self.update(token, metadata_location).await
     }
 }

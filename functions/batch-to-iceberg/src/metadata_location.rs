@@ -1,4 +1,4 @@
-//! The Glue Data Catalog as an Iceberg catalog is one pointer per table: the Glue table's
+//! The Glue Data Catalog as an Iceberg catalog is one metadata location per table: the Glue table's
 //! `metadata_location` parameter names the current metadata file, and a commit moves it
 //! with `UpdateTable`, guarded by Glue's optimistic lock: the `VersionId` that `GetTable`
 //! returned. Glue answers a stale `VersionId` with `ConcurrentModificationException`; every
@@ -12,7 +12,7 @@
 //! field stay as another engine left them. The Glue calls themselves (timeout, error
 //! classification) are `trickle-glue`'s.
 //!
-//! `TablePointer` is the narrow boundary: `GluePointer` over any `GlueTables` (the SDK's, or
+//! `MetadataLocationStore` is the narrow boundary: `GlueLocation` over any `GlueTables` (the SDK's, or
 //! `trickle_glue::MemoryGlueTables` in tests, which replaces the whole table on update as
 //! Glue does and can lose an answer or a race on request), and S3 Tables (`s3tables.rs`).
 //!
@@ -36,9 +36,9 @@ pub const PREVIOUS_METADATA_LOCATION: &str = "previous_metadata_location";
 /// The Glue table type of a new Iceberg table (an existing table keeps its own).
 pub const GLUE_EXTERNAL_TABLE: &str = "EXTERNAL_TABLE";
 
-/// Where a table's pointer stands.
+/// Where a table's metadata location stands.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pointer {
+pub struct CurrentMetadata {
     pub metadata_location: String,
     /// Glue's `VersionId` (S3 Tables' version token) for the optimistic lock.
     pub version_id: Option<String>,
@@ -47,7 +47,7 @@ pub struct Pointer {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PointerError {
+pub enum LocationError {
     #[error("the table moved on since it was read (ConcurrentModificationException): {0}")]
     Conflict(String),
     #[error("the table already exists")]
@@ -60,7 +60,7 @@ pub enum PointerError {
     Unknown(String),
 }
 
-impl From<GlueError> for PointerError {
+impl From<GlueError> for LocationError {
     fn from(e: GlueError) -> Self {
         match e {
             GlueError::Conflict { .. } => Self::Conflict(e.to_string()),
@@ -72,12 +72,12 @@ impl From<GlueError> for PointerError {
 }
 
 #[async_trait]
-pub trait TablePointer: Send + Sync {
-    /// The table's pointer, or `None` when the table does not exist.
-    async fn get(&self) -> Result<Option<Pointer>, PointerError>;
+pub trait MetadataLocationStore: Send + Sync {
+    /// The table's metadata location, or `None` when the table does not exist.
+    async fn get(&self) -> Result<Option<CurrentMetadata>, LocationError>;
     /// Where a new table goes: `proposed` (the warehouse layout), unless the catalog
     /// chooses (S3 Tables does, and makes the table to learn where).
-    async fn table_location(&self, proposed: &str) -> Result<String, PointerError> {
+    async fn table_location(&self, proposed: &str) -> Result<String, LocationError> {
         Ok(proposed.to_owned())
     }
     /// Creates the table pointing at its first metadata file (`metadata`, written at
@@ -86,26 +86,26 @@ pub trait TablePointer: Send + Sync {
         &self,
         metadata: &TableMetadata,
         metadata_location: &str,
-    ) -> Result<(), PointerError>;
-    /// Moves the pointer from `current` (as read) to `metadata`, written at
+    ) -> Result<(), LocationError>;
+    /// Moves the metadata location from `current` (as read) to `metadata`, written at
     /// `metadata_location`.
     async fn swap(
         &self,
-        current: &Pointer,
+        current: &CurrentMetadata,
         metadata: &TableMetadata,
         metadata_location: &str,
-    ) -> Result<(), PointerError>;
+    ) -> Result<(), LocationError>;
 }
 
 /// The Glue implementation, over the SDK (`SdkGlueTables`) or the in-memory fake.
 #[derive(Debug, Clone)]
-pub struct GluePointer<T = SdkGlueTables> {
+pub struct GlueLocation<T = SdkGlueTables> {
     tables: T,
     database: String,
     table: String,
 }
 
-impl<T: GlueTables> GluePointer<T> {
+impl<T: GlueTables> GlueLocation<T> {
     /// The table `table` among `tables` (the database `database`, named in messages).
     pub fn new(tables: T, database: impl Into<String>, table: impl Into<String>) -> Self {
         Self {
@@ -134,14 +134,14 @@ impl<T: GlueTables> GluePointer<T> {
 }
 
 #[async_trait]
-impl<T: GlueTables> TablePointer for GluePointer<T> {
-    async fn get(&self) -> Result<Option<Pointer>, PointerError> {
+impl<T: GlueTables> MetadataLocationStore for GlueLocation<T> {
+    async fn get(&self) -> Result<Option<CurrentMetadata>, LocationError> {
         // A read has no outcome to settle: whatever failed, it is a failure.
         let Some(table) = self
             .tables
             .get_table(&self.table)
             .await
-            .map_err(|e| PointerError::Failed(e.to_string()))?
+            .map_err(|e| LocationError::Failed(e.to_string()))?
         else {
             return Ok(None);
         };
@@ -151,12 +151,12 @@ impl<T: GlueTables> TablePointer for GluePointer<T> {
             .is_some_and(|t| t.eq_ignore_ascii_case(TABLE_TYPE_ICEBERG));
         let location = parameters.and_then(|p| p.get(METADATA_LOCATION)).cloned();
         match (is_iceberg, location) {
-            (true, Some(metadata_location)) => Ok(Some(Pointer {
+            (true, Some(metadata_location)) => Ok(Some(CurrentMetadata {
                 metadata_location,
                 version_id: table.version_id.clone(),
                 glue_table: Some(table),
             })),
-            _ => Err(PointerError::NotIceberg(format!(
+            _ => Err(LocationError::NotIceberg(format!(
                 "{}.{} has no table_type=ICEBERG and metadata_location parameters",
                 self.database, self.table
             ))),
@@ -167,7 +167,7 @@ impl<T: GlueTables> TablePointer for GluePointer<T> {
         &self,
         metadata: &TableMetadata,
         metadata_location: &str,
-    ) -> Result<(), PointerError> {
+    ) -> Result<(), LocationError> {
         let input = TableInput::builder()
             .name(&self.table)
             .table_type(GLUE_EXTERNAL_TABLE)
@@ -175,18 +175,18 @@ impl<T: GlueTables> TablePointer for GluePointer<T> {
             .parameters(METADATA_LOCATION, metadata_location)
             .storage_descriptor(Self::storage_descriptor(None, metadata))
             .build()
-            .map_err(|e| PointerError::Failed(e.to_string()))?;
+            .map_err(|e| LocationError::Failed(e.to_string()))?;
         Ok(self.tables.create_table(input).await?)
     }
 
     async fn swap(
         &self,
-        current: &Pointer,
+        current: &CurrentMetadata,
         metadata: &TableMetadata,
         metadata_location: &str,
-    ) -> Result<(), PointerError> {
+    ) -> Result<(), LocationError> {
         let (Some(base), Some(version_id)) = (&current.glue_table, &current.version_id) else {
-            return Err(PointerError::Failed(
+            return Err(LocationError::Failed(
                 "no Glue table and VersionId read to update from".into(),
             ));
         };
