@@ -133,6 +133,9 @@ impl std::fmt::Display for PartitionKey {
 #[derive(Debug, Default, Clone)]
 pub struct HttpInput<'a> {
     pub method: &'a str,
+    /// The request's path (`rawPath`): one ending `/v1/logs`, `/v1/traces` or `/v1/metrics`
+    /// is an OTLP export (`otlp.rs`).
+    pub path: &'a str,
     pub content_type: Option<&'a str>,
     pub content_encoding: Option<&'a str>,
     /// `X-Partition-Key` header.

@@ -26,6 +26,9 @@ pub struct UrlRequest {
     /// The decoded query parameters (absent when there is no query string).
     #[serde(default)]
     pub query_string_parameters: Option<HashMap<String, String>>,
+    /// The path as sent (`/` when absent).
+    #[serde(default, deserialize_with = "trickle_shared::json::null_as_default")]
+    pub raw_path: String,
     /// The query string as sent, percent-encoded; read when the map above is absent.
     #[serde(default, deserialize_with = "trickle_shared::json::null_as_default")]
     pub raw_query_string: String,

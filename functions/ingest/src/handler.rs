@@ -9,8 +9,10 @@ use crate::browser::parse_browser;
 use crate::config::Config;
 use crate::error::IngestError;
 use crate::event::{UrlRequest, UrlResponse};
+use crate::otlp;
 use crate::sink::{EntryOutcome, RecordSink};
 use crate::write::{write_all, WriteReport};
+use base64::Engine;
 use http::StatusCode;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -39,6 +41,9 @@ pub struct Ingest<S> {
 pub struct Answer {
     pub status: StatusCode,
     pub body: Value,
+    /// A body in another encoding than JSON (OTLP's protobuf answers): its Content-Type and
+    /// bytes, sent instead of `body`.
+    pub raw: Option<(&'static str, Vec<u8>)>,
 }
 
 impl<S: RecordSink> Ingest<S> {
@@ -73,6 +78,7 @@ impl<S: RecordSink> Ingest<S> {
             explicit_hash_key: req.header("x-explicit-hash-key"),
             authorization: req.header("authorization"),
             browser_key: browser_key.as_deref(),
+            path: &req.raw_path,
             origin: req.header("origin"),
             body: Default::default(),
         };
@@ -131,6 +137,9 @@ impl<S: RecordSink> Ingest<S> {
             Ok(sender) => sender,
             Err(refused) => return refused,
         };
+        if let Some(signal) = trickle_otlp::Signal::from_path(input.path) {
+            return self.answer_otlp(signal, sender, input).await;
+        }
         let parsed = match sender {
             Sender::Trusted => parse(input, self.config.partition_key_pointer.as_deref()),
             Sender::Browser => {
@@ -148,21 +157,7 @@ impl<S: RecordSink> Ingest<S> {
                 return client_error(&err);
             }
         };
-        let report = if self.config.aggregate {
-            let (kinesis_entries, members): (Vec<_>, Vec<_>) = pack(&entries)
-                .into_iter()
-                .map(|p| (p.entry, p.members))
-                .unzip();
-            let written = write_all(&self.sink, &kinesis_entries, self.config.retry_budget).await;
-            tracing::debug!(
-                records = entries.len(),
-                aggregates = members.len(),
-                "aggregated"
-            );
-            expand(written, &members, entries.len())
-        } else {
-            write_all(&self.sink, &entries, self.config.retry_budget).await
-        };
+        let report = self.write(&entries).await;
         let answer = answer_for(&report);
         if let Some(fatal) = &report.fatal {
             tracing::error!(error = %fatal, "Kinesis call failed");
@@ -175,6 +170,96 @@ impl<S: RecordSink> Ingest<S> {
             "ingest summary"
         );
         answer
+    }
+}
+
+impl<S: RecordSink> Ingest<S> {
+    /// An OTLP/HTTP export (`otlp.rs`): rows written, answered as OTLP says.
+    async fn answer_otlp(
+        &self,
+        signal: trickle_otlp::Signal,
+        sender: Sender,
+        input: &HttpInput<'_>,
+    ) -> Answer {
+        let encoding = otlp::encoding_of(input).unwrap_or(trickle_otlp::Encoding::Json);
+        let status_answer = |status: u16, message: &str| Answer {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            body: Value::Null,
+            raw: Some((
+                encoding.content_type(),
+                trickle_otlp::status(encoding, status, message),
+            )),
+        };
+        if sender == Sender::Browser {
+            return status_answer(400, "a browser key may not send OTLP exports: use a token");
+        }
+        let received_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let parsed = match otlp::parse(signal, input, received_ns) {
+            Ok(p) => p,
+            Err(refused) => {
+                tracing::warn!(status = refused.status, reason = %refused.message, "rejected OTLP export");
+                return status_answer(refused.status, &refused.message);
+            }
+        };
+        let report = self.write(&parsed.entries).await;
+        let failed = report.failed_count();
+        let answer = if let Some(fatal) = &report.fatal {
+            tracing::error!(error = %fatal, "Kinesis call failed");
+            status_answer(502, "the stream rejected the request; retry the export")
+        } else if failed > 0 {
+            status_answer(
+                503,
+                &format!(
+                    "{failed} of {} {} were not written (throttled); retry the export",
+                    parsed.entries.len(),
+                    signal.items()
+                ),
+            )
+        } else {
+            Answer {
+                status: StatusCode::OK,
+                body: Value::Null,
+                raw: Some((
+                    parsed.encoding.content_type(),
+                    trickle_otlp::success(
+                        signal,
+                        parsed.encoding,
+                        parsed.rejected as i64,
+                        &otlp::rejected_reason(parsed.rejected),
+                    ),
+                )),
+            }
+        };
+        tracing::info!(
+            records = parsed.entries.len(),
+            rejected = parsed.rejected,
+            failed,
+            calls = report.calls,
+            status = answer.status.as_u16(),
+            "ingest OTLP summary"
+        );
+        answer
+    }
+
+    /// Writes entries, packed into KPL aggregates with `AGGREGATE=true`.
+    async fn write(&self, entries: &[crate::body::Entry]) -> WriteReport {
+        if self.config.aggregate {
+            let (kinesis_entries, members): (Vec<_>, Vec<_>) = pack(entries)
+                .into_iter()
+                .map(|p| (p.entry, p.members))
+                .unzip();
+            let written = write_all(&self.sink, &kinesis_entries, self.config.retry_budget).await;
+            tracing::debug!(
+                records = entries.len(),
+                aggregates = members.len(),
+                "aggregated"
+            );
+            expand(written, &members, entries.len())
+        } else {
+            write_all(&self.sink, entries, self.config.retry_budget).await
+        }
     }
 }
 
@@ -198,6 +283,7 @@ pub fn client_error(err: &IngestError) -> Answer {
     Answer {
         status: err.status(),
         body: json!({ "error": err.to_string() }),
+        raw: None,
     }
 }
 
@@ -226,6 +312,7 @@ pub fn answer_for(report: &WriteReport) -> Answer {
         return Answer {
             status: StatusCode::OK,
             body: outcome_json(only),
+            raw: None,
         };
     }
     let mut body = json!({
@@ -242,7 +329,11 @@ pub fn answer_for(report: &WriteReport) -> Answer {
     } else {
         StatusCode::OK
     };
-    Answer { status, body }
+    Answer {
+        status,
+        body,
+        raw: None,
+    }
 }
 
 /// Turns an answer into the HTTP response Lambda returns.
@@ -263,11 +354,24 @@ pub fn to_response(answer: Answer) -> UrlResponse {
         }
         _ => {}
     }
+    let (body, is_base64_encoded) = match answer.raw {
+        None => (answer.body.to_string(), false),
+        Some((content_type, bytes)) => {
+            headers.insert("content-type", content_type.to_owned());
+            match String::from_utf8(bytes) {
+                Ok(text) => (text, false),
+                Err(e) => (
+                    base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+                    true,
+                ),
+            }
+        }
+    };
     UrlResponse {
         status_code: answer.status.as_u16(),
         headers,
-        body: answer.body.to_string(),
-        is_base64_encoded: false,
+        body,
+        is_base64_encoded,
         cookies: Vec::new(),
     }
 }
@@ -403,6 +507,102 @@ mod tests {
         );
         assert_eq!(&written[1].data[..], br#"{"e":1}"#);
         assert_eq!(written.len(), 2);
+    }
+
+    fn otlp_logs(bodies: &[&str], trace: &[u8]) -> Vec<u8> {
+        use prost::Message;
+        use trickle_otlp::pb::{
+            collector::logs::v1::ExportLogsServiceRequest, common::v1, logs::v1 as l,
+        };
+        ExportLogsServiceRequest {
+            resource_logs: vec![l::ResourceLogs {
+                scope_logs: vec![l::ScopeLogs {
+                    log_records: bodies
+                        .iter()
+                        .map(|b| l::LogRecord {
+                            time_unix_nano: 1_700_000_000_000_000_000,
+                            body: Some(v1::AnyValue {
+                                value: Some(v1::any_value::Value::StringValue((*b).into())),
+                            }),
+                            trace_id: trace.to_vec(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    #[tokio::test]
+    async fn an_otlp_export_is_one_row_per_item_keyed_by_its_trace() {
+        use prost::Message;
+        let i = ingest();
+        let body = otlp_logs(&["a", "b"], &[0xab; 16]);
+        let input = HttpInput {
+            path: "/otel/v1/logs",
+            ..HttpInput::post("application/x-protobuf", &body)
+        };
+        let a = i.answer(&input).await;
+        assert_eq!(a.status, 200);
+        let (content_type, raw) = a.raw.clone().unwrap();
+        assert_eq!(content_type, "application/x-protobuf");
+        let resp =
+            trickle_otlp::pb::collector::logs::v1::ExportLogsServiceResponse::decode(&raw[..])
+                .unwrap();
+        assert_eq!(resp.partial_success, None);
+        // A protobuf answer goes out base64-encoded.
+        assert!(to_response(a).is_base64_encoded || raw.is_empty());
+        let written = i.into_sink().written.lock().unwrap().clone();
+        assert_eq!(written.len(), 2);
+        let row: Value = serde_json::from_slice(&written[0].data).unwrap();
+        assert_eq!(row["signal"], "logs");
+        assert_eq!(row["body"], "a");
+        assert_eq!(written[0].partition_key, "abababababababababababababababab");
+    }
+
+    #[tokio::test]
+    async fn otlp_answers_errors_with_a_status_and_rows_too_large_in_partial_success() {
+        let i = ingest();
+        // Not protobuf: 400 with a google.rpc.Status in JSON (the request's encoding).
+        let bad = HttpInput {
+            path: "/v1/traces",
+            ..HttpInput::post("application/json", b"{\"resourceSpans\": 3}")
+        };
+        let a = i.answer(&bad).await;
+        assert_eq!(a.status, 400);
+        let status: Value = serde_json::from_slice(&a.raw.unwrap().1).unwrap();
+        assert_eq!(status["code"], 3);
+        assert!(status["message"]
+            .as_str()
+            .unwrap()
+            .contains("resourceSpans"));
+        // Another content type: 415.
+        let other = HttpInput {
+            path: "/v1/logs",
+            ..HttpInput::post("text/plain", b"x")
+        };
+        assert_eq!(i.answer(&other).await.status, 415);
+        // A row over 1 MiB can never be put: the rest is, and partial_success says so.
+        let big = "x".repeat(1 << 20);
+        let body = otlp_logs(&["small", &big], &[]);
+        let input = HttpInput {
+            path: "/v1/logs",
+            ..HttpInput::post("application/x-protobuf", &body)
+        };
+        let a = i.answer(&input).await;
+        assert_eq!(a.status, 200);
+        use prost::Message;
+        let resp = trickle_otlp::pb::collector::logs::v1::ExportLogsServiceResponse::decode(
+            &a.raw.unwrap().1[..],
+        )
+        .unwrap();
+        let partial = resp.partial_success.unwrap();
+        assert_eq!(partial.rejected_log_records, 1);
+        assert!(partial.error_message.contains("record limit"));
+        assert_eq!(i.into_sink().written.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -6,6 +6,8 @@
 //! - `browser`: requests from web pages with the public browser key: limits and marked records.
 //! - `encoding`: `Content-Encoding` decoded within the decoded-size bound.
 //! - `msgpack`: Fluent Bit's msgpack events as JSON records.
+//! - `otlp`: OTLP/HTTP exports (`/v1/logs`, `/v1/traces`, `/v1/metrics`) as one flat row per
+//!   item (`trickle-otlp`), answered as OTLP says.
 //! - `write`: chunking into PutRecords calls and retrying the failed subset.
 //! - `sink`: the I/O boundary (`RecordSink`); its SDK implementation in `sink::sdk`, the
 //!   in-memory one in `sink::memory`.
@@ -26,6 +28,7 @@ pub mod error;
 pub mod event;
 pub mod handler;
 pub mod msgpack;
+pub mod otlp;
 pub mod sink;
 pub mod write;
 

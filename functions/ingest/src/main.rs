@@ -1,4 +1,7 @@
 //! The `ingest` Lambda: wiring only; the logic is in the library.
+// The SDK's futures nest deep: the handler's future, with the OTLP path's, needs a layout
+// query depth past the default 128.
+#![recursion_limit = "256"]
 
 use ingest::sink::sdk::KinesisSink;
 use ingest::{Config, Ingest};
