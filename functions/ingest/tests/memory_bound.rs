@@ -131,4 +131,54 @@ fn parsing_any_request_stays_within_the_bound() {
         worst as f64 / (1 << 20) as f64,
         BOUND >> 20
     );
+
+    // A hostile OTLP export: 60 KB of resource attributes shared by 50,000 tiny log records,
+    // each of which would copy them into its row (3 GB as rows): refused at the rows' bound.
+    let hostile = hostile_otlp_export();
+    let (result, peak) = peak_of(|| {
+        let input = HttpInput {
+            path: "/v1/logs",
+            ..HttpInput::post("application/x-protobuf", &hostile)
+        };
+        ingest::otlp::parse(trickle_otlp::Signal::Logs, &input, 1).map(|p| p.entries.len())
+    });
+    println!(
+        "{:>16} {:<20} body {:>9} B  peak {:>6.1} MiB  {:?}",
+        "identity",
+        "hostile OTLP export",
+        hostile.len(),
+        peak as f64 / (1 << 20) as f64,
+        result.as_ref().map_err(|r| r.status)
+    );
+    assert_eq!(result.map_err(|r| r.status), Err(413));
+    assert!(peak <= BOUND, "hostile OTLP export: {peak} bytes");
+}
+
+fn hostile_otlp_export() -> Vec<u8> {
+    use prost::Message;
+    use trickle_otlp::pb::{
+        collector::logs::v1::ExportLogsServiceRequest, common::v1, logs::v1 as l,
+        resource::v1::Resource,
+    };
+    let attr = |i: usize| v1::KeyValue {
+        key: format!("k{i}"),
+        value: Some(v1::AnyValue {
+            value: Some(v1::any_value::Value::StringValue("v".repeat(600))),
+        }),
+        key_strindex: 0,
+    };
+    ExportLogsServiceRequest {
+        resource_logs: vec![l::ResourceLogs {
+            resource: Some(Resource {
+                attributes: (0..100).map(attr).collect(),
+                ..Default::default()
+            }),
+            scope_logs: vec![l::ScopeLogs {
+                log_records: vec![l::LogRecord::default(); 50_000],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
 }

@@ -153,3 +153,36 @@ fn a_log_without_times_takes_when_it_was_received_and_a_non_string_body_its_json
     assert_eq!(v[0]["body"], r#"{"n":9007199254740993}"#);
     assert!(v[0].get("trace_id").is_none());
 }
+
+/// The ready SCHEMAs (schemas/otel_*.schema) hold every field of every row: nothing for an
+/// extra column, and Parquet types them (timestamps as timestamps, attributes as maps).
+#[test]
+fn the_ready_schemas_type_every_field_of_every_row() {
+    use trickle_columnar::{RecordEncoder, TableSchema};
+    for (signal, file, schema) in [
+        (Signal::Logs, "logs.json", "otel_logs.schema"),
+        (Signal::Traces, "trace.json", "otel_traces.schema"),
+        (Signal::Metrics, "metrics.json", "otel_metrics.schema"),
+    ] {
+        let text = std::fs::read_to_string(format!(
+            "{}/../../schemas/{schema}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let schema = TableSchema::parse(text.trim()).unwrap_or_else(|e| panic!("{schema}: {e}"));
+        let rows = decode(signal, Encoding::Json, &example(file))
+            .unwrap()
+            .rows(7, LIMIT)
+            .unwrap();
+        // No extra column: a field the schema lacked would be dropped and counted.
+        let mut encoder = RecordEncoder::new(&schema, None);
+        for r in &rows {
+            encoder
+                .push(&r.json)
+                .unwrap_or_else(|e| panic!("{file}: {e:?}: {}", String::from_utf8_lossy(&r.json)));
+        }
+        assert_eq!(encoder.fields_dropped(), 0, "{file}");
+        let batch = encoder.finish();
+        assert_eq!(batch.num_rows(), rows.len());
+    }
+}
