@@ -177,10 +177,17 @@ async fn bad_input_leaves_the_stream_empty() {
         ),
         (
             HttpInput {
-                content_encoding: Some("br"),
+                content_encoding: Some("lz4"),
                 ..HttpInput::post("text/plain", b"x")
             },
             415,
+        ),
+        (
+            HttpInput {
+                content_encoding: Some("br"),
+                ..HttpInput::post("text/plain", b"x")
+            },
+            400,
         ),
         (
             HttpInput {
