@@ -179,4 +179,103 @@ fn main() {
         bytes as f64 / t.as_secs_f64() / 1e6,
         10_000.0 / t.as_secs_f64() / 1e6
     );
+
+    otlp();
+}
+
+/// An OTLP traces export of `n` spans in protobuf, as an SDK batches them.
+fn otlp_export(n: usize) -> Vec<u8> {
+    use prost::Message;
+    use trickle_otlp::pb::{
+        collector::trace::v1::ExportTraceServiceRequest, common::v1, resource::v1::Resource,
+        trace::v1 as t,
+    };
+    let s = |k: &str, v: String| v1::KeyValue {
+        key: k.into(),
+        value: Some(v1::AnyValue {
+            value: Some(v1::any_value::Value::StringValue(v)),
+        }),
+        key_strindex: 0,
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![t::ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    s("service.name", "checkout".into()),
+                    s("host.name", "ip-10-0-0-1".into()),
+                ],
+                ..Default::default()
+            }),
+            scope_spans: vec![t::ScopeSpans {
+                scope: Some(v1::InstrumentationScope {
+                    name: "bench".into(),
+                    version: "1.0".into(),
+                    ..Default::default()
+                }),
+                spans: (0..n)
+                    .map(|i| t::Span {
+                        trace_id: (i as u128 / 8 + 1).to_be_bytes().to_vec(),
+                        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+                        name: format!("GET /orders/{}", i % 50),
+                        kind: 2,
+                        start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64 * 1000,
+                        end_time_unix_nano: 1_700_000_000_000_500_000 + i as u64 * 1000,
+                        attributes: vec![
+                            s("http.route", "/orders/{id}".into()),
+                            s("http.status_code", "200".into()),
+                        ],
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// OTLP protobuf to records against its floor: prost decoding the same bytes, plus serde_json
+/// writing the same rows already built (as values).
+fn otlp() {
+    use prost::Message;
+    use trickle_otlp::pb::collector::trace::v1::ExportTraceServiceRequest;
+    println!("\n| OTLP spans | export bytes | floor: prost decode | floor: write the rows | whole: -> entries | / floor | per span |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for n in [10usize, 512, 5_000] {
+        let body = otlp_export(n);
+        let input = HttpInput {
+            path: "/v1/traces",
+            ..HttpInput::post("application/x-protobuf", &body)
+        };
+        let decode = time(|| {
+            black_box(ExportTraceServiceRequest::decode(black_box(&body[..])).unwrap());
+        });
+        let rows: Vec<serde_json::Value> =
+            ingest::otlp::parse(trickle_otlp::Signal::Traces, &input, 1)
+                .unwrap()
+                .entries
+                .iter()
+                .map(|e| serde_json::from_slice(&e.data).unwrap())
+                .collect();
+        let write = time(|| {
+            for r in &rows {
+                black_box(serde_json::to_vec(black_box(r)).unwrap());
+            }
+        });
+        let whole = time(|| {
+            black_box(
+                ingest::otlp::parse(trickle_otlp::Signal::Traces, black_box(&input), 1).unwrap(),
+            );
+        });
+        println!(
+            "| {n} | {} | {} | {} | {} | {:.2} | {:.2} µs |",
+            body.len(),
+            us(decode),
+            us(write),
+            us(whole),
+            whole.as_secs_f64() / (decode + write).as_secs_f64(),
+            whole.as_secs_f64() * 1e6 / n as f64,
+        );
+    }
 }
