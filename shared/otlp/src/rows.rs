@@ -21,7 +21,8 @@ use crate::pb::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue}
 use crate::pb::metrics::v1::{exemplar, metric, number_data_point, Exemplar};
 use crate::pb::resource::v1::Resource;
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use std::io::Write as _;
 
 /// One item as a row, and the trace it belongs to (its partition key, when it has one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +54,8 @@ impl Out {
         }
     }
 
-    fn push(&mut self, row: Map<String, Value>, trace_id: Option<String>) -> Result<(), TooLarge> {
-        let json = serde_json::to_vec(&Value::Object(row)).expect("a JSON value serializes");
+    fn push(&mut self, row: W, trace_id: Option<String>) -> Result<(), TooLarge> {
+        let json = row.finish();
         self.bytes += json.len();
         if self.bytes > self.limit {
             return Err(TooLarge { limit: self.limit });
@@ -64,22 +65,130 @@ impl Out {
     }
 }
 
+/// A JSON object written field by field, straight to bytes: rows are built without a tree of
+/// values in between (the benchmark's floor is writing the rows).
+struct W(Vec<u8>);
+
+impl W {
+    fn object(capacity: usize) -> Self {
+        let mut out = Vec::with_capacity(capacity);
+        out.push(b'{');
+        Self(out)
+    }
+
+    /// A field's name (the names here are ASCII without escapes).
+    fn key(&mut self, k: &str) {
+        if self.0.last() != Some(&b'{') {
+            self.0.push(b',');
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(k.as_bytes());
+        self.0.extend_from_slice(b"\":");
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_str(&mut self.0, v);
+    }
+
+    fn num(&mut self, k: &str, v: impl std::fmt::Display) {
+        self.key(k);
+        let _ = write!(self.0, "{v}");
+    }
+
+    fn value(&mut self, k: &str, v: &Value) {
+        self.key(k);
+        serde_json::to_writer(&mut self.0, v).expect("writing to a Vec cannot fail");
+    }
+
+    /// A timestamp field, left out when zero.
+    fn time(&mut self, k: &str, unix_nano: u64) {
+        if unix_nano != 0 {
+            self.key(k);
+            self.0.push(b'"');
+            write_timestamp(&mut self.0, unix_nano);
+            self.0.push(b'"');
+        }
+    }
+
+    /// An id field, left out when empty.
+    fn id(&mut self, k: &str, bytes: &[u8]) {
+        if !is_unset_id(bytes) {
+            self.key(k);
+            self.0.push(b'"');
+            write_hex(&mut self.0, bytes);
+            self.0.push(b'"');
+        }
+    }
+
+    fn attrs(&mut self, k: &str, kvs: &[KeyValue]) {
+        self.key(k);
+        write_attributes(&mut self.0, kvs);
+    }
+
+    /// Bytes that are already `,"name":value,...` (a scope's shared fields).
+    fn raw(&mut self, fields: &[u8]) {
+        self.0.extend_from_slice(fields);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.0.push(b'}');
+        self.0
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+}
+
+fn is_unset_id(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
+fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
+    }
+}
+
+fn write_timestamp(out: &mut Vec<u8>, unix_nano: u64) {
+    use chrono::{Datelike, Timelike};
+    let secs = (unix_nano / 1_000_000_000) as i64;
+    let nanos = (unix_nano % 1_000_000_000) as u32;
+    if let Some(t) = chrono::DateTime::from_timestamp(secs, nanos) {
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            nanos
+        );
+    }
+}
+
 /// RFC 3339 UTC with nanoseconds; `None` for 0 (unset).
 pub fn timestamp(unix_nano: u64) -> Option<String> {
     if unix_nano == 0 {
         return None;
     }
-    let secs = (unix_nano / 1_000_000_000) as i64;
-    let nanos = (unix_nano % 1_000_000_000) as u32;
-    chrono::DateTime::from_timestamp(secs, nanos)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string())
+    let mut out = Vec::with_capacity(30);
+    write_timestamp(&mut out, unix_nano);
+    String::from_utf8(out).ok()
 }
 
 fn hex(bytes: &[u8]) -> Option<String> {
-    if bytes.is_empty() || bytes.iter().all(|&b| b == 0) {
+    if bytes.is_empty() || is_unset_id(bytes) {
         return None;
     }
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    write_hex(&mut out, bytes);
+    String::from_utf8(out).ok()
 }
 
 fn number(f: f64) -> Value {
@@ -123,32 +232,41 @@ pub fn any_value(v: &AnyValue) -> Value {
     }
 }
 
-/// A value as a string: a string as it is, anything else as its compact JSON text.
-fn as_text(v: Option<&AnyValue>) -> String {
-    match v.map(any_value) {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s,
-        Some(other) => other.to_string(),
+/// A value as a JSON string: a string as it is, anything else as its compact JSON text.
+fn write_as_text(out: &mut Vec<u8>, v: Option<&AnyValue>) {
+    match v.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => write_str(out, s),
+        None => out.extend_from_slice(b"\"\""),
+        Some(_) => match v.map(any_value) {
+            Some(Value::Null) | None => out.extend_from_slice(b"\"\""),
+            Some(other) => write_str(out, &other.to_string()),
+        },
     }
+}
+
+fn write_attributes(out: &mut Vec<u8>, kvs: &[KeyValue]) {
+    out.push(b'{');
+    for (i, kv) in kvs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, &kv.key);
+        out.push(b':');
+        write_as_text(out, kv.value.as_ref());
+    }
+    out.push(b'}');
 }
 
 /// Attributes as an object of strings.
 pub fn attributes(kvs: &[KeyValue]) -> Value {
-    Value::Object(
-        kvs.iter()
-            .map(|kv| (kv.key.clone(), json!(as_text(kv.value.as_ref()))))
-            .collect(),
-    )
+    let mut out = Vec::new();
+    write_attributes(&mut out, kvs);
+    serde_json::from_slice(&out).expect("attributes are JSON")
 }
 
-/// What every item of a resource and scope shares.
+/// What every item of a resource and scope shares, written once as `,"name":value,...`.
 struct Context {
-    service_name: Option<String>,
-    resource_attributes: Value,
-    resource_schema_url: String,
-    scope_name: String,
-    scope_version: String,
-    scope_attributes: Value,
+    fields: Vec<u8>,
 }
 
 impl Context {
@@ -158,43 +276,30 @@ impl Context {
         scope: Option<&InstrumentationScope>,
     ) -> Self {
         let attrs = resource.map_or(&[][..], |r| &r.attributes[..]);
-        Self {
-            service_name: attrs
-                .iter()
-                .find(|kv| kv.key == "service.name")
-                .map(|kv| as_text(kv.value.as_ref())),
-            resource_attributes: attributes(attrs),
-            resource_schema_url: schema_url.to_owned(),
-            scope_name: scope.map(|s| s.name.clone()).unwrap_or_default(),
-            scope_version: scope.map(|s| s.version.clone()).unwrap_or_default(),
-            scope_attributes: attributes(scope.map_or(&[][..], |s| &s.attributes[..])),
+        let mut w = W(vec![b'{']);
+        if let Some(kv) = attrs.iter().find(|kv| kv.key == "service.name") {
+            w.key("service_name");
+            write_as_text(&mut w.0, kv.value.as_ref());
         }
+        w.attrs("resource_attributes", attrs);
+        w.str("resource_schema_url", schema_url);
+        w.str("scope_name", scope.map_or("", |s| s.name.as_str()));
+        w.str("scope_version", scope.map_or("", |s| s.version.as_str()));
+        w.attrs(
+            "scope_attributes",
+            scope.map_or(&[][..], |s| &s.attributes[..]),
+        );
+        let mut fields = w.0;
+        fields[0] = b',';
+        Self { fields }
     }
 
-    fn row(&self, signal: &str) -> Map<String, Value> {
-        let mut row = Map::new();
-        row.insert("signal".into(), json!(signal));
-        if let Some(s) = &self.service_name {
-            row.insert("service_name".into(), json!(s));
-        }
-        row.insert(
-            "resource_attributes".into(),
-            self.resource_attributes.clone(),
-        );
-        row.insert(
-            "resource_schema_url".into(),
-            json!(self.resource_schema_url),
-        );
-        row.insert("scope_name".into(), json!(self.scope_name));
-        row.insert("scope_version".into(), json!(self.scope_version));
-        row.insert("scope_attributes".into(), self.scope_attributes.clone());
-        row
-    }
-}
-
-fn put(row: &mut Map<String, Value>, key: &str, value: Option<String>) {
-    if let Some(v) = value {
-        row.insert(key.into(), json!(v));
+    /// A row with its signal and these shared fields.
+    fn row(&self, signal: &str, capacity: usize) -> W {
+        let mut w = W::object(capacity + self.fields.len());
+        w.str("signal", signal);
+        w.raw(&self.fields);
+        w
     }
 }
 
@@ -210,31 +315,24 @@ pub fn logs(
         for sl in &rl.scope_logs {
             let ctx = Context::new(rl.resource.as_ref(), &rl.schema_url, sl.scope.as_ref());
             for r in &sl.log_records {
-                let mut row = ctx.row("logs");
+                let mut row = ctx.row("logs", 256);
                 let time = [r.time_unix_nano, r.observed_time_unix_nano, received_ns]
                     .into_iter()
                     .find(|&t| t != 0)
                     .unwrap_or(0);
-                put(&mut row, "timestamp", timestamp(time));
-                put(
-                    &mut row,
-                    "observed_timestamp",
-                    timestamp(r.observed_time_unix_nano),
-                );
-                row.insert("severity_text".into(), json!(r.severity_text));
-                row.insert("severity_number".into(), json!(r.severity_number));
-                row.insert("body".into(), json!(as_text(r.body.as_ref())));
-                let trace_id = hex(&r.trace_id);
-                put(&mut row, "trace_id", trace_id.clone());
-                put(&mut row, "span_id", hex(&r.span_id));
-                row.insert("trace_flags".into(), json!(r.flags & 0xff));
-                row.insert("event_name".into(), json!(r.event_name));
-                row.insert("attributes".into(), attributes(&r.attributes));
-                row.insert(
-                    "dropped_attributes_count".into(),
-                    json!(r.dropped_attributes_count),
-                );
-                out.push(row, trace_id)?;
+                row.time("timestamp", time);
+                row.time("observed_timestamp", r.observed_time_unix_nano);
+                row.str("severity_text", &r.severity_text);
+                row.num("severity_number", r.severity_number);
+                row.key("body");
+                write_as_text(&mut row.0, r.body.as_ref());
+                row.id("trace_id", &r.trace_id);
+                row.id("span_id", &r.span_id);
+                row.num("trace_flags", r.flags & 0xff);
+                row.str("event_name", &r.event_name);
+                row.attrs("attributes", &r.attributes);
+                row.num("dropped_attributes_count", r.dropped_attributes_count);
+                out.push(row, hex(&r.trace_id))?;
             }
         }
     }
@@ -268,56 +366,54 @@ pub fn traces(req: &ExportTraceServiceRequest, limit: usize) -> Result<Vec<Row>,
         for ss in &rs.scope_spans {
             let ctx = Context::new(rs.resource.as_ref(), &rs.schema_url, ss.scope.as_ref());
             for s in &ss.spans {
-                let mut row = ctx.row("traces");
-                put(&mut row, "timestamp", timestamp(s.start_time_unix_nano));
-                put(&mut row, "end_timestamp", timestamp(s.end_time_unix_nano));
-                row.insert(
-                    "duration_ns".into(),
-                    json!(s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano)),
+                let mut row = ctx.row("traces", 384);
+                row.time("timestamp", s.start_time_unix_nano);
+                row.time("end_timestamp", s.end_time_unix_nano);
+                row.num(
+                    "duration_ns",
+                    s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
                 );
-                let trace_id = hex(&s.trace_id);
-                put(&mut row, "trace_id", trace_id.clone());
-                put(&mut row, "span_id", hex(&s.span_id));
-                put(&mut row, "parent_span_id", hex(&s.parent_span_id));
-                row.insert("trace_state".into(), json!(s.trace_state));
-                row.insert("name".into(), json!(s.name));
-                row.insert("kind".into(), json!(span_kind(s.kind)));
+                row.id("trace_id", &s.trace_id);
+                row.id("span_id", &s.span_id);
+                row.id("parent_span_id", &s.parent_span_id);
+                row.str("trace_state", &s.trace_state);
+                row.str("name", &s.name);
+                row.str("kind", span_kind(s.kind));
                 let status = s.status.as_ref();
-                row.insert(
-                    "status_code".into(),
-                    json!(status_code(status.map_or(0, |s| s.code))),
+                row.str("status_code", status_code(status.map_or(0, |s| s.code)));
+                row.str(
+                    "status_message",
+                    status.map(|s| s.message.as_str()).unwrap_or_default(),
                 );
-                row.insert(
-                    "status_message".into(),
-                    json!(status.map(|s| s.message.as_str()).unwrap_or_default()),
-                );
-                row.insert("attributes".into(), attributes(&s.attributes));
-                let events: Vec<Value> = s
-                    .events
-                    .iter()
-                    .map(|e| {
-                        let mut m = Map::new();
-                        put(&mut m, "timestamp", timestamp(e.time_unix_nano));
-                        m.insert("name".into(), json!(e.name));
-                        m.insert("attributes".into(), attributes(&e.attributes));
-                        Value::Object(m)
-                    })
-                    .collect();
-                row.insert("events".into(), Value::Array(events));
-                let links: Vec<Value> = s
-                    .links
-                    .iter()
-                    .map(|l| {
-                        let mut m = Map::new();
-                        put(&mut m, "trace_id", hex(&l.trace_id));
-                        put(&mut m, "span_id", hex(&l.span_id));
-                        m.insert("trace_state".into(), json!(l.trace_state));
-                        m.insert("attributes".into(), attributes(&l.attributes));
-                        Value::Object(m)
-                    })
-                    .collect();
-                row.insert("links".into(), Value::Array(links));
-                out.push(row, trace_id)?;
+                row.attrs("attributes", &s.attributes);
+                row.key("events");
+                row.0.push(b'[');
+                for (i, e) in s.events.iter().enumerate() {
+                    if i > 0 {
+                        row.0.push(b',');
+                    }
+                    let mut ev = W::object(64);
+                    ev.time("timestamp", e.time_unix_nano);
+                    ev.str("name", &e.name);
+                    ev.attrs("attributes", &e.attributes);
+                    row.0.extend_from_slice(&ev.finish());
+                }
+                row.0.push(b']');
+                row.key("links");
+                row.0.push(b'[');
+                for (i, l) in s.links.iter().enumerate() {
+                    if i > 0 {
+                        row.0.push(b',');
+                    }
+                    let mut link = W::object(96);
+                    link.id("trace_id", &l.trace_id);
+                    link.id("span_id", &l.span_id);
+                    link.str("trace_state", &l.trace_state);
+                    link.attrs("attributes", &l.attributes);
+                    row.0.extend_from_slice(&link.finish());
+                }
+                row.0.push(b']');
+                out.push(row, hex(&s.trace_id))?;
             }
         }
     }
@@ -336,8 +432,10 @@ fn exemplars(es: &[Exemplar]) -> Value {
     Value::Array(
         es.iter()
             .map(|e| {
-                let mut m = Map::new();
-                put(&mut m, "timestamp", timestamp(e.time_unix_nano));
+                let mut m = serde_json::Map::new();
+                if let Some(t) = timestamp(e.time_unix_nano) {
+                    m.insert("timestamp".into(), json!(t));
+                }
                 m.insert(
                     "value".into(),
                     match e.value {
@@ -346,8 +444,12 @@ fn exemplars(es: &[Exemplar]) -> Value {
                         None => Value::Null,
                     },
                 );
-                put(&mut m, "trace_id", hex(&e.trace_id));
-                put(&mut m, "span_id", hex(&e.span_id));
+                if let Some(id) = hex(&e.trace_id) {
+                    m.insert("trace_id".into(), json!(id));
+                }
+                if let Some(id) = hex(&e.span_id) {
+                    m.insert("span_id".into(), json!(id));
+                }
                 m.insert(
                     "filtered_attributes".into(),
                     attributes(&e.filtered_attributes),
@@ -379,17 +481,17 @@ fn point_row(
         flags,
         ex,
     }: Point<'_>,
-) -> Map<String, Value> {
-    let mut row = ctx.row("metrics");
-    put(&mut row, "timestamp", timestamp(time));
-    put(&mut row, "start_timestamp", timestamp(start));
-    row.insert("metric_name".into(), json!(m.name));
-    row.insert("metric_description".into(), json!(m.description));
-    row.insert("metric_unit".into(), json!(m.unit));
-    row.insert("metric_type".into(), json!(metric_type));
-    row.insert("attributes".into(), attributes(attrs));
-    row.insert("flags".into(), json!(flags));
-    row.insert("exemplars".into(), exemplars(ex));
+) -> W {
+    let mut row = ctx.row("metrics", 256);
+    row.time("timestamp", time);
+    row.time("start_timestamp", start);
+    row.str("metric_name", &m.name);
+    row.str("metric_description", &m.description);
+    row.str("metric_unit", &m.unit);
+    row.str("metric_type", metric_type);
+    row.attrs("attributes", attrs);
+    row.num("flags", flags);
+    row.value("exemplars", &exemplars(ex));
     row
 }
 
@@ -404,14 +506,12 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
         for sm in &rm.scope_metrics {
             let ctx = Context::new(rm.resource.as_ref(), &rm.schema_url, sm.scope.as_ref());
             for m in &sm.metrics {
+                let point = |p: Point<'_>, t: &str| point_row(&ctx, m, t, p);
                 match &m.data {
                     None => {}
                     Some(metric::Data::Gauge(g)) => {
                         for p in &g.data_points {
-                            let mut row = point_row(
-                                &ctx,
-                                m,
-                                "gauge",
+                            let mut row = point(
                                 Point {
                                     attrs: &p.attributes,
                                     start: p.start_time_unix_nano,
@@ -419,17 +519,15 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                                     flags: p.flags,
                                     ex: &p.exemplars,
                                 },
+                                "gauge",
                             );
-                            row.insert("value".into(), number_value(&p.value));
+                            row.value("value", &number_value(&p.value));
                             out.push(row, None)?;
                         }
                     }
                     Some(metric::Data::Sum(s)) => {
                         for p in &s.data_points {
-                            let mut row = point_row(
-                                &ctx,
-                                m,
-                                "sum",
+                            let mut row = point(
                                 Point {
                                     attrs: &p.attributes,
                                     start: p.start_time_unix_nano,
@@ -437,22 +535,20 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                                     flags: p.flags,
                                     ex: &p.exemplars,
                                 },
+                                "sum",
                             );
-                            row.insert("value".into(), number_value(&p.value));
-                            row.insert("is_monotonic".into(), json!(s.is_monotonic));
-                            row.insert(
-                                "aggregation_temporality".into(),
-                                json!(temporality(s.aggregation_temporality)),
+                            row.value("value", &number_value(&p.value));
+                            row.value("is_monotonic", &json!(s.is_monotonic));
+                            row.str(
+                                "aggregation_temporality",
+                                temporality(s.aggregation_temporality),
                             );
                             out.push(row, None)?;
                         }
                     }
                     Some(metric::Data::Histogram(h)) => {
                         for p in &h.data_points {
-                            let mut row = point_row(
-                                &ctx,
-                                m,
-                                "histogram",
+                            let mut row = point(
                                 Point {
                                     attrs: &p.attributes,
                                     start: p.start_time_unix_nano,
@@ -460,31 +556,29 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                                     flags: p.flags,
                                     ex: &p.exemplars,
                                 },
+                                "histogram",
                             );
-                            row.insert("count".into(), json!(p.count));
-                            row.insert("sum".into(), opt_number(p.sum));
-                            row.insert("min".into(), opt_number(p.min));
-                            row.insert("max".into(), opt_number(p.max));
-                            row.insert("bucket_counts".into(), json!(p.bucket_counts));
-                            row.insert(
-                                "explicit_bounds".into(),
-                                Value::Array(
+                            row.num("count", p.count);
+                            row.value("sum", &opt_number(p.sum));
+                            row.value("min", &opt_number(p.min));
+                            row.value("max", &opt_number(p.max));
+                            row.value("bucket_counts", &json!(p.bucket_counts));
+                            row.value(
+                                "explicit_bounds",
+                                &Value::Array(
                                     p.explicit_bounds.iter().map(|&b| number(b)).collect(),
                                 ),
                             );
-                            row.insert(
-                                "aggregation_temporality".into(),
-                                json!(temporality(h.aggregation_temporality)),
+                            row.str(
+                                "aggregation_temporality",
+                                temporality(h.aggregation_temporality),
                             );
                             out.push(row, None)?;
                         }
                     }
                     Some(metric::Data::ExponentialHistogram(h)) => {
                         for p in &h.data_points {
-                            let mut row = point_row(
-                                &ctx,
-                                m,
-                                "exponential_histogram",
+                            let mut row = point(
                                 Point {
                                     attrs: &p.attributes,
                                     start: p.start_time_unix_nano,
@@ -492,44 +586,36 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                                     flags: p.flags,
                                     ex: &p.exemplars,
                                 },
+                                "exponential_histogram",
                             );
-                            row.insert("count".into(), json!(p.count));
-                            row.insert("sum".into(), opt_number(p.sum));
-                            row.insert("min".into(), opt_number(p.min));
-                            row.insert("max".into(), opt_number(p.max));
-                            row.insert("scale".into(), json!(p.scale));
-                            row.insert("zero_count".into(), json!(p.zero_count));
+                            row.num("count", p.count);
+                            row.value("sum", &opt_number(p.sum));
+                            row.value("min", &opt_number(p.min));
+                            row.value("max", &opt_number(p.max));
+                            row.num("scale", p.scale);
+                            row.num("zero_count", p.zero_count);
                             let pos = p.positive.as_ref();
                             let neg = p.negative.as_ref();
-                            row.insert(
-                                "positive_offset".into(),
-                                json!(pos.map_or(0, |b| b.offset)),
+                            row.num("positive_offset", pos.map_or(0, |b| b.offset));
+                            row.value(
+                                "positive_bucket_counts",
+                                &json!(pos.map_or(&[][..], |b| &b.bucket_counts[..])),
                             );
-                            row.insert(
-                                "positive_bucket_counts".into(),
-                                json!(pos.map_or(&[][..], |b| &b.bucket_counts[..])),
+                            row.num("negative_offset", neg.map_or(0, |b| b.offset));
+                            row.value(
+                                "negative_bucket_counts",
+                                &json!(neg.map_or(&[][..], |b| &b.bucket_counts[..])),
                             );
-                            row.insert(
-                                "negative_offset".into(),
-                                json!(neg.map_or(0, |b| b.offset)),
-                            );
-                            row.insert(
-                                "negative_bucket_counts".into(),
-                                json!(neg.map_or(&[][..], |b| &b.bucket_counts[..])),
-                            );
-                            row.insert(
-                                "aggregation_temporality".into(),
-                                json!(temporality(h.aggregation_temporality)),
+                            row.str(
+                                "aggregation_temporality",
+                                temporality(h.aggregation_temporality),
                             );
                             out.push(row, None)?;
                         }
                     }
                     Some(metric::Data::Summary(s)) => {
                         for p in &s.data_points {
-                            let mut row = point_row(
-                                &ctx,
-                                m,
-                                "summary",
+                            let mut row = point(
                                 Point {
                                     attrs: &p.attributes,
                                     start: p.start_time_unix_nano,
@@ -537,15 +623,18 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                                     flags: p.flags,
                                     ex: &[],
                                 },
+                                "summary",
                             );
-                            row.insert("count".into(), json!(p.count));
-                            row.insert("sum".into(), number(p.sum));
-                            row.insert(
-                                "quantiles".into(),
-                                Value::Array(
+                            row.num("count", p.count);
+                            row.value("sum", &number(p.sum));
+                            row.value(
+                                "quantiles",
+                                &Value::Array(
                                     p.quantile_values
                                         .iter()
-                                        .map(|q| json!({"quantile": number(q.quantile), "value": number(q.value)}))
+                                        .map(|q| {
+                                            json!({"quantile": number(q.quantile), "value": number(q.value)})
+                                        })
                                         .collect(),
                                 ),
                             );
