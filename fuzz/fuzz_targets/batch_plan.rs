@@ -35,7 +35,7 @@ enum Data<'a> {
 }
 
 #[derive(Debug, Arbitrary)]
-enum MetadataLocation<'a> {
+enum Pointer<'a> {
     None,
     Simple,
     Nested,
@@ -44,7 +44,7 @@ enum MetadataLocation<'a> {
 
 #[derive(Debug, Arbitrary)]
 struct Input<'a> {
-    current: MetadataLocation<'a>,
+    pointer: Pointer<'a>,
     max_partitions: u8,
     hive: bool,
     gzip: bool,
@@ -69,19 +69,19 @@ fuzz_target!(|input: Input<'_>| {
         "MAX_PARTITIONS",
         (u32::from(input.max_partitions % 8) + 1).to_string(),
     );
-    match input.current {
-        MetadataLocation::None => {}
-        MetadataLocation::Simple => {
+    match input.pointer {
+        Pointer::None => {}
+        Pointer::Simple => {
             env.insert("OBJECT_PARTITION_POINTER", "/customer".into());
         }
-        MetadataLocation::Nested => {
+        Pointer::Nested => {
             env.insert("OBJECT_PARTITION_POINTER", "/a/b~1c/0".into());
         }
-        MetadataLocation::Any(p) => {
+        Pointer::Any(p) => {
             env.insert("OBJECT_PARTITION_POINTER", p.into());
         }
     }
-    // A metadata location the configuration refuses fails the cold start, not a batch.
+    // A pointer the configuration refuses fails the cold start, not a batch.
     let Ok(config) = Config::from_lookup(|name| env.get(name).cloned()) else {
         return;
     };

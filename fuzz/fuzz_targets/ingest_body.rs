@@ -91,6 +91,7 @@ fuzz_target!(|input: Input<'_>| {
         explicit_hash_key: input.explicit_hash_key,
         authorization: None,
         body: body.to_vec().into(),
+        ..Default::default()
     };
     let Ok(entries) = parse(&http, input.key_pointer) else {
         return;

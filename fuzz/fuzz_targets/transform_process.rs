@@ -80,10 +80,10 @@ fn config(input: &Input<'_>) -> Config {
         });
         c.partition_keys = vec![PartitionKeySpec {
             name: "customer".into(),
-            current: "/customer/id".into(),
+            pointer: "/customer/id".into(),
         }];
         c.drop_filter = Some(DropFilter {
-            current: "/level".into(),
+            pointer: "/level".into(),
             value: "debug".into(),
         });
     }
