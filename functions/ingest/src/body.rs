@@ -184,11 +184,7 @@ pub enum BodyFormat {
 impl BodyFormat {
     /// Classifies a Content-Type header value (parameters such as charset are ignored).
     pub fn from_content_type(content_type: Option<&str>) -> Self {
-        let essence = content_type
-            .and_then(|c| c.split(';').next())
-            .map(|c| c.trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        match essence.as_str() {
+        match essence(content_type).as_str() {
             "application/json" => Self::Json,
             "application/x-ndjson"
             | "application/ndjson"
@@ -200,6 +196,15 @@ impl BodyFormat {
             _ => Self::Raw,
         }
     }
+}
+
+/// A Content-Type's media type, lower-cased, without its parameters (`charset`, ...); empty
+/// when there is none.
+pub fn essence(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// Parses a request into entries, or says exactly what is wrong with it.

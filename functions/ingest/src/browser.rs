@@ -13,7 +13,7 @@
 //!   as JSON (text that is not JSON as a JSON string), so readers tell it from a trusted
 //!   sender's record.
 
-use crate::body::{parse, Entry, HttpInput};
+use crate::body::{essence, parse, Entry, HttpInput};
 use crate::error::IngestError;
 
 /// The largest body a browser request may carry: a keepalive fetch's limit (the Fetch
@@ -46,12 +46,7 @@ pub fn parse_browser(
     if input.explicit_hash_key.is_some() {
         return refuse("an explicit hash key");
     }
-    let essence = input
-        .content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let entries = match essence.as_str() {
+    let entries = match essence(input.content_type).as_str() {
         "application/json" => parse(input, None)?,
         // A beacon's string: JSON when it parses as JSON, else one text record.
         "text/plain" | "" => {

@@ -18,7 +18,10 @@ use crate::pb::collector::logs::v1::ExportLogsServiceRequest;
 use crate::pb::collector::metrics::v1::ExportMetricsServiceRequest;
 use crate::pb::collector::trace::v1::ExportTraceServiceRequest;
 use crate::pb::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use crate::pb::metrics::v1::{exemplar, metric, number_data_point, Exemplar};
+use crate::pb::metrics::v1::{
+    exemplar, metric, number_data_point, Exemplar, ExponentialHistogramDataPoint,
+    HistogramDataPoint, NumberDataPoint, SummaryDataPoint,
+};
 use crate::pb::resource::v1::Resource;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -172,16 +175,6 @@ fn write_timestamp(out: &mut Vec<u8>, unix_nano: u64) {
     }
 }
 
-/// RFC 3339 UTC with nanoseconds; `None` for 0 (unset).
-pub fn timestamp(unix_nano: u64) -> Option<String> {
-    if unix_nano == 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(30);
-    write_timestamp(&mut out, unix_nano);
-    String::from_utf8(out).ok()
-}
-
 fn hex(bytes: &[u8]) -> Option<String> {
     if bytes.is_empty() || is_unset_id(bytes) {
         return None;
@@ -255,13 +248,6 @@ fn write_attributes(out: &mut Vec<u8>, kvs: &[KeyValue]) {
         write_as_text(out, kv.value.as_ref());
     }
     out.push(b'}');
-}
-
-/// Attributes as an object of strings.
-pub fn attributes(kvs: &[KeyValue]) -> Value {
-    let mut out = Vec::new();
-    write_attributes(&mut out, kvs);
-    serde_json::from_slice(&out).expect("attributes are JSON")
 }
 
 /// What every item of a resource and scope shares, written once as `,"name":value,...`.
@@ -428,36 +414,29 @@ fn temporality(t: i32) -> &'static str {
     }
 }
 
-fn exemplars(es: &[Exemplar]) -> Value {
-    Value::Array(
-        es.iter()
-            .map(|e| {
-                let mut m = serde_json::Map::new();
-                if let Some(t) = timestamp(e.time_unix_nano) {
-                    m.insert("timestamp".into(), json!(t));
-                }
-                m.insert(
-                    "value".into(),
-                    match e.value {
-                        Some(exemplar::Value::AsDouble(d)) => number(d),
-                        Some(exemplar::Value::AsInt(i)) => json!(i),
-                        None => Value::Null,
-                    },
-                );
-                if let Some(id) = hex(&e.trace_id) {
-                    m.insert("trace_id".into(), json!(id));
-                }
-                if let Some(id) = hex(&e.span_id) {
-                    m.insert("span_id".into(), json!(id));
-                }
-                m.insert(
-                    "filtered_attributes".into(),
-                    attributes(&e.filtered_attributes),
-                );
-                Value::Object(m)
-            })
-            .collect(),
-    )
+fn write_exemplars(w: &mut W, es: &[Exemplar]) {
+    w.key("exemplars");
+    w.0.push(b'[');
+    for (i, e) in es.iter().enumerate() {
+        if i > 0 {
+            w.0.push(b',');
+        }
+        let mut x = W::object(96);
+        x.time("timestamp", e.time_unix_nano);
+        x.value(
+            "value",
+            &match e.value {
+                Some(exemplar::Value::AsDouble(d)) => number(d),
+                Some(exemplar::Value::AsInt(i)) => json!(i),
+                None => Value::Null,
+            },
+        );
+        x.id("trace_id", &e.trace_id);
+        x.id("span_id", &e.span_id);
+        x.attrs("filtered_attributes", &e.filtered_attributes);
+        w.0.extend_from_slice(&x.finish());
+    }
+    w.0.push(b']');
 }
 
 /// The fields every kind of data point has.
@@ -467,6 +446,35 @@ struct Point<'a> {
     time: u64,
     flags: u32,
     ex: &'a [Exemplar],
+}
+
+/// The common fields of each kind of data point.
+trait DataPoint {
+    fn common(&self) -> Point<'_>;
+}
+
+macro_rules! data_point {
+    ($($t:ty => $ex:expr),* $(,)?) => {$(
+        impl DataPoint for $t {
+            fn common(&self) -> Point<'_> {
+                let ex: fn(&Self) -> &[Exemplar] = $ex;
+                Point {
+                    attrs: &self.attributes,
+                    start: self.start_time_unix_nano,
+                    time: self.time_unix_nano,
+                    flags: self.flags,
+                    ex: ex(self),
+                }
+            }
+        }
+    )*};
+}
+
+data_point! {
+    NumberDataPoint => |p| &p.exemplars,
+    HistogramDataPoint => |p| &p.exemplars,
+    ExponentialHistogramDataPoint => |p| &p.exemplars,
+    SummaryDataPoint => |_| &[],
 }
 
 /// What every data point of a metric shares, and the point's own common fields.
@@ -491,7 +499,7 @@ fn point_row(
     row.str("metric_type", metric_type);
     row.attrs("attributes", attrs);
     row.num("flags", flags);
-    row.value("exemplars", &exemplars(ex));
+    write_exemplars(&mut row, ex);
     row
 }
 
@@ -511,32 +519,14 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                     None => {}
                     Some(metric::Data::Gauge(g)) => {
                         for p in &g.data_points {
-                            let mut row = point(
-                                Point {
-                                    attrs: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    ex: &p.exemplars,
-                                },
-                                "gauge",
-                            );
+                            let mut row = point(p.common(), "gauge");
                             row.value("value", &number_value(&p.value));
                             out.push(row, None)?;
                         }
                     }
                     Some(metric::Data::Sum(s)) => {
                         for p in &s.data_points {
-                            let mut row = point(
-                                Point {
-                                    attrs: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    ex: &p.exemplars,
-                                },
-                                "sum",
-                            );
+                            let mut row = point(p.common(), "sum");
                             row.value("value", &number_value(&p.value));
                             row.value("is_monotonic", &json!(s.is_monotonic));
                             row.str(
@@ -548,16 +538,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                     }
                     Some(metric::Data::Histogram(h)) => {
                         for p in &h.data_points {
-                            let mut row = point(
-                                Point {
-                                    attrs: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    ex: &p.exemplars,
-                                },
-                                "histogram",
-                            );
+                            let mut row = point(p.common(), "histogram");
                             row.num("count", p.count);
                             row.value("sum", &opt_number(p.sum));
                             row.value("min", &opt_number(p.min));
@@ -578,16 +559,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                     }
                     Some(metric::Data::ExponentialHistogram(h)) => {
                         for p in &h.data_points {
-                            let mut row = point(
-                                Point {
-                                    attrs: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    ex: &p.exemplars,
-                                },
-                                "exponential_histogram",
-                            );
+                            let mut row = point(p.common(), "exponential_histogram");
                             row.num("count", p.count);
                             row.value("sum", &opt_number(p.sum));
                             row.value("min", &opt_number(p.min));
@@ -615,16 +587,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest, limit: usize) -> Result<Vec<Ro
                     }
                     Some(metric::Data::Summary(s)) => {
                         for p in &s.data_points {
-                            let mut row = point(
-                                Point {
-                                    attrs: &p.attributes,
-                                    start: p.start_time_unix_nano,
-                                    time: p.time_unix_nano,
-                                    flags: p.flags,
-                                    ex: &[],
-                                },
-                                "summary",
-                            );
+                            let mut row = point(p.common(), "summary");
                             row.num("count", p.count);
                             row.value("sum", &number(p.sum));
                             row.value(
