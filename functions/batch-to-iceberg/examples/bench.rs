@@ -5,6 +5,10 @@
 //! (manifest, manifest list, metadata, metadata location swap), on a table that grows by one snapshot
 //! per round, as it does in production.
 //!
+//! Each round's batch is appended three ways, one after the other, so the cost of routing
+//! is a ratio measured side by side: to one table (`ICEBERG_TABLE`); routed by `/event`
+//! with every value to one table; routed to a table per value (three commits per batch).
+//!
 //! `cargo run --release -p batch-to-iceberg --example bench [-- --rounds N]`
 
 use batch_to_iceberg::catalog::LocationCatalog;
@@ -95,6 +99,79 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// One way of appending the same batches.
+struct Mode {
+    name: &'static str,
+    f: BatchToIceberg<GlueLocation<MemoryGlueTables>>,
+    encode: Vec<f64>,
+    write: Vec<f64>,
+    commit: Vec<f64>,
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+    tables: usize,
+    first: Option<batch_to_iceberg::metrics::Summary>,
+    last: Option<batch_to_iceberg::metrics::Summary>,
+}
+
+impl Mode {
+    fn new(name: &'static str, extra: &[(&'static str, &'static str)]) -> Self {
+        let mut pairs = vec![
+            ("ICEBERG_DATABASE", "bench"),
+            ("ICEBERG_WAREHOUSE", "s3://bench/warehouse"),
+            ("ERROR_BUCKET", "bench"),
+            (
+                "SCHEMA",
+                "id bigint, user string, event string, ts bigint, pad string",
+            ),
+        ];
+        pairs.extend_from_slice(extra);
+        let config =
+            Config::from_lookup(trickle_shared::config::map_lookup(&pairs)).expect("config");
+        let file_io = FileIO::new_with_memory();
+        let catalogs = config
+            .tables
+            .iter()
+            .map(|t| {
+                LocationCatalog::new(
+                    GlueLocation::new(MemoryGlueTables::new(), "bench", t.name.clone()),
+                    file_io.clone(),
+                    "bench",
+                    &t.name,
+                )
+                .expect("catalog")
+            })
+            .collect();
+        Self {
+            name,
+            f: BatchToIceberg::new(config, catalogs),
+            encode: Vec::new(),
+            write: Vec::new(),
+            commit: Vec::new(),
+            wall: Vec::new(),
+            cpu: Vec::new(),
+            tables: 0,
+            first: None,
+            last: None,
+        }
+    }
+
+    async fn round(&mut self, b: &ShardBatch) {
+        let (c0, t0) = (cpu_ms(), Instant::now());
+        let s = self.f.process(b, None).await;
+        let (c1, t1) = (cpu_ms(), t0.elapsed());
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        assert_eq!(s.rows_committed, b.records.len());
+        self.encode.push(s.encode_us as f64 / 1000.0);
+        self.write.push(s.upload_us as f64 / 1000.0);
+        self.commit.push(s.commit_us as f64 / 1000.0);
+        self.wall.push(t1.as_secs_f64() * 1000.0);
+        self.cpu.push(c1 - c0);
+        self.tables = s.tables_committed;
+        self.first.get_or_insert_with(|| s.clone());
+        self.last = Some(s);
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let rounds: usize = std::env::args()
@@ -102,72 +179,77 @@ async fn main() {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
-    let pairs = [
-        ("ICEBERG_DATABASE", "bench"),
-        ("ICEBERG_TABLE", "events"),
-        ("ICEBERG_WAREHOUSE", "s3://bench/warehouse"),
-        ("ERROR_BUCKET", "bench"),
-        (
-            "SCHEMA",
-            "id bigint, user string, event string, ts bigint, pad string",
+    // The same batches three ways, round by round: one table; routed by `/event` with every
+    // value to one table (the cost of reading the value); routed to a table per value.
+    let mut modes = [
+        Mode::new(
+            "one table (`ICEBERG_TABLE`)",
+            &[("ICEBERG_TABLE", "events")],
+        ),
+        Mode::new(
+            "routed by /event, all to 1 table",
+            &[
+                ("ICEBERG_ROUTE_POINTER", "/event"),
+                ("ICEBERG_ROUTES", "click: events; view: events; buy: events"),
+            ],
+        ),
+        Mode::new(
+            "routed by /event to 3 tables",
+            &[
+                ("ICEBERG_ROUTE_POINTER", "/event"),
+                ("ICEBERG_ROUTES", "click: clicks; view: views; buy: buys"),
+            ],
         ),
     ];
-    let config = Config::from_lookup(trickle_shared::config::map_lookup(&pairs)).expect("config");
-    let catalog = LocationCatalog::new(
-        GlueLocation::new(MemoryGlueTables::new(), "bench", "events"),
-        FileIO::new_with_memory(),
-        "bench",
-        "events",
-    )
-    .expect("catalog");
-    let f = BatchToIceberg::new(config, catalog);
-    let (mut encode, mut write, mut commit, mut wall, mut cpu) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut first = None;
-    let mut last = None;
     let mut bytes_in = 0;
-    let mut bytes_out = 0;
+    let mut records = 0;
     for round in 0..rounds {
         let b = batch(round % 4, (round / 4) * 10_000);
         bytes_in = b.records.iter().map(|r| r.data.len()).sum::<usize>();
-        let (c0, t0) = (cpu_ms(), Instant::now());
-        let s = f.process(&b, None).await;
-        let (c1, t1) = (cpu_ms(), t0.elapsed());
-        assert_eq!(s.retry_from, None, "{:?}", s.failure);
-        assert_eq!(s.rows_committed, b.records.len());
-        encode.push(s.encode_us as f64 / 1000.0);
-        write.push(s.upload_us as f64 / 1000.0);
-        commit.push(s.commit_us as f64 / 1000.0);
-        wall.push(t1.as_secs_f64() * 1000.0);
-        cpu.push(c1 - c0);
-        bytes_out = s.bytes_written;
-        if round == 0 {
-            first = Some(s.clone());
+        records = b.records.len();
+        for mode in &mut modes {
+            mode.round(&b).await;
         }
-        last = Some(s);
     }
-    let (first, last) = (first.unwrap(), last.unwrap());
+    let bytes_out = modes[0].last.as_ref().map_or(0, |s| s.bytes_written);
     println!(
-        "batch-to-iceberg in process, {rounds} rounds of one 6 MiB event ({} records, {:.1} MB of record data -> {:.2} MB Parquet zstd), 4 shards on one table:",
-        first.rows_committed,
+        "batch-to-iceberg in process, {rounds} rounds of one 6 MiB event ({records} records, {:.1} MB of record data -> {:.2} MB Parquet zstd), 4 shards; each round appended three ways, one after the other:",
         bytes_in as f64 / 1e6,
         bytes_out as f64 / 1e6
     );
-    println!("| phase | median ms |");
-    println!("|---|---|");
-    println!("| encode (JSON -> Arrow) | {:.1} |", median(encode));
-    println!("| write (Parquet zstd -> storage) | {:.1} |", median(write));
     println!(
-        "| commit (manifest, list, metadata, swap) | {:.1} |",
-        median(commit)
+        "| median ms per batch | {} |",
+        modes.iter().map(|m| m.name).collect::<Vec<_>>().join(" | ")
     );
-    println!("| whole invocation, wall | {:.1} |", median(wall));
+    println!("|---|---|---|---|");
+    let row = |label: &str, pick: &dyn Fn(&Mode) -> f64| {
+        let cells: Vec<String> = modes.iter().map(|m| format!("{:.1}", pick(m))).collect();
+        println!("| {label} | {} |", cells.join(" | "));
+    };
+    row("tables committed", &|m| m.tables as f64);
+    row("encode (route, JSON -> Arrow)", &|m| {
+        median(m.encode.clone())
+    });
+    row("write (Parquet zstd -> storage)", &|m| {
+        median(m.write.clone())
+    });
+    row("commit (manifest, list, metadata, swap)", &|m| {
+        median(m.commit.clone())
+    });
+    row("commit per table", &|m| {
+        median(m.commit.clone()) / m.tables.max(1) as f64
+    });
+    row("whole invocation, wall", &|m| median(m.wall.clone()));
+    row("whole invocation, CPU (all threads)", &|m| {
+        median(m.cpu.clone())
+    });
+    row("whole invocation, wall, / one table", &|m| {
+        median(m.wall.clone()) / median(modes[0].wall.clone())
+    });
+    let one = &modes[0];
+    let (first, last) = (one.first.as_ref().unwrap(), one.last.as_ref().unwrap());
     println!(
-        "| whole invocation, CPU (all threads) | {:.1} |",
-        median(cpu)
-    );
-    println!(
-        "commit on the new table: {:.1} ms; after {} snapshots: {:.1} ms",
+        "one table: commit on the new table: {:.1} ms; after {} snapshots: {:.1} ms",
         first.commit_us as f64 / 1000.0,
         rounds - 1,
         last.commit_us as f64 / 1000.0

@@ -1,6 +1,7 @@
 //! The function's configuration, read once at cold start (`Config::from_env`).
 
-use crate::partition::{PartitionField, PartitionSpecError};
+use crate::partition::PartitionSpecError;
+use crate::route::{Router, TableSpec};
 use trickle_columnar::TableSchema;
 use trickle_shared::config::{optional, parsed_or, required, ConfigError};
 
@@ -66,17 +67,19 @@ pub const RENAMED: &[(&str, &str)] = &[("ICEBERG_PARTITION", "ICEBERG_PARTITION_
 /// Everything the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `ICEBERG_DATABASE`: the Glue database of the table (it must exist).
+    /// `ICEBERG_DATABASE`: the Glue database (the S3 Tables namespace) of the tables (it
+    /// must exist).
     pub database: String,
-    /// `ICEBERG_TABLE`: the table, created at the first batch if missing.
-    pub table: String,
+    /// The tables, each created at its first batch if missing: `ICEBERG_TABLE` with
+    /// `SCHEMA` (the columns of a new table; an existing table's own schema is always the
+    /// truth) and `ICEBERG_PARTITION_SPEC` (e.g. `hour(ts)`); or those `ICEBERG_ROUTES`
+    /// names (`route.rs`).
+    pub tables: Vec<TableSpec>,
+    /// `ICEBERG_ROUTE_POINTER` with `ICEBERG_ROUTES`: which table each record goes to.
+    /// `None`: every record goes to the one table.
+    pub router: Option<Router>,
     /// `ICEBERG_CATALOG` (`glue`, the default, or `s3tables`) and where a new table goes.
     pub catalog: CatalogKind,
-    /// `SCHEMA`: the columns of a new table (the Parquet work's syntax). An existing
-    /// table's own schema is always the truth.
-    pub schema: Option<TableSchema>,
-    /// `ICEBERG_PARTITION_SPEC`: the partition spec of a new table, e.g. `hour(ts)`.
-    pub partition: Vec<PartitionField>,
     /// `EXTRA_COLUMN`: a string column that keeps the fields the table does not have (as
     /// one JSON object). Unset: they are dropped and counted (`FieldsDropped`).
     pub extra_column: Option<String>,
@@ -96,7 +99,6 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         trickle_shared::config::refuse_renamed(&lookup, RENAMED)?;
         let database = glue_name(&lookup, "ICEBERG_DATABASE")?;
-        let table = glue_name(&lookup, "ICEBERG_TABLE")?;
         let catalog = match optional(&lookup, "ICEBERG_CATALOG")
             .map(|c| c.trim().to_ascii_lowercase())
             .as_deref()
@@ -138,11 +140,15 @@ impl Config {
         };
         let schema = match optional(&lookup, "SCHEMA") {
             None => None,
-            Some(text) => Some(TableSchema::parse(&text).map_err(|e| ConfigError::Invalid {
-                name: "SCHEMA",
-                value: text.clone(),
-                reason: e.to_string(),
-            })?),
+            Some(text) => {
+                Some(
+                    TableSchema::from_setting(&text).map_err(|e| ConfigError::Invalid {
+                        name: "SCHEMA",
+                        value: text.clone(),
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
         };
         let partition = match optional(&lookup, "ICEBERG_PARTITION_SPEC") {
             None => Vec::new(),
@@ -156,6 +162,7 @@ impl Config {
                 fields
             }
         };
+        let (tables, router) = tables(&lookup, schema, partition)?;
         let extra_column = optional(&lookup, "EXTRA_COLUMN").map(|c| c.trim().to_owned());
         let error_bucket = required(&lookup, "ERROR_BUCKET")?;
         let mut error_prefix =
@@ -173,10 +180,9 @@ impl Config {
         }
         Ok(Self {
             database,
-            table,
+            tables,
+            router,
             catalog,
-            schema,
-            partition,
             extra_column,
             error_bucket,
             error_prefix,
@@ -184,15 +190,70 @@ impl Config {
         })
     }
 
-    /// Where a new table goes in the warehouse layout (S3 Tables chooses its own: empty).
-    pub fn table_location(&self) -> String {
+    /// Where the new table `table` goes in the warehouse layout (S3 Tables chooses its
+    /// own: empty).
+    pub fn table_location(&self, table: &str) -> String {
         match &self.catalog {
-            CatalogKind::Glue { warehouse } => {
-                warehouse.table_location(&self.database, &self.table)
-            }
+            CatalogKind::Glue { warehouse } => warehouse.table_location(&self.database, table),
             CatalogKind::S3Tables { .. } => String::new(),
         }
     }
+}
+
+/// The one table (`ICEBERG_TABLE`), or the routed ones (`ICEBERG_ROUTE_POINTER`,
+/// `ICEBERG_ROUTES`): exactly one of the two is set.
+fn tables(
+    lookup: &impl Fn(&str) -> Option<String>,
+    schema: Option<TableSchema>,
+    partition: Vec<crate::partition::PartitionField>,
+) -> Result<(Vec<TableSpec>, Option<Router>), ConfigError> {
+    let routes = optional(lookup, "ICEBERG_ROUTES");
+    let pointer = optional(lookup, "ICEBERG_ROUTE_POINTER").map(|p| p.trim().to_owned());
+    let Some(text) = routes else {
+        if let Some(pointer) = pointer {
+            return Err(ConfigError::Invalid {
+                name: "ICEBERG_ROUTE_POINTER",
+                value: pointer,
+                reason: "set ICEBERG_ROUTES too, the tables its values name".into(),
+            });
+        }
+        let table = glue_name(lookup, "ICEBERG_TABLE")?;
+        return Ok((
+            vec![TableSpec {
+                name: table,
+                schema,
+                partition,
+            }],
+            None,
+        ));
+    };
+    if let Some(table) = optional(lookup, "ICEBERG_TABLE") {
+        return Err(ConfigError::Invalid {
+            name: "ICEBERG_TABLE",
+            value: table,
+            reason: "unset it when ICEBERG_ROUTES names the tables".into(),
+        });
+    }
+    let pointer = match pointer {
+        Some(p) if p.starts_with('/') => p,
+        Some(p) => {
+            return Err(ConfigError::Invalid {
+                name: "ICEBERG_ROUTE_POINTER",
+                value: p,
+                reason: "a JSON pointer, e.g. /signal".into(),
+            })
+        }
+        None => return Err(ConfigError::Missing("ICEBERG_ROUTE_POINTER")),
+    };
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "ICEBERG_ROUTES",
+        value: text.clone(),
+        reason,
+    };
+    let routes = crate::route::parse(&text).map_err(|e| invalid(e.to_string()))?;
+    let (tables, router) =
+        crate::route::tables(&pointer, routes, schema.as_ref(), &partition).map_err(invalid)?;
+    Ok((tables, Some(router)))
 }
 
 fn invalid_partition(text: &str, e: PartitionSpecError) -> ConfigError {
@@ -210,11 +271,7 @@ fn glue_name(
     name: &'static str,
 ) -> Result<String, ConfigError> {
     let value = required(lookup, name)?.trim().to_owned();
-    let ok = value.len() <= 255
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
+    if crate::route::is_glue_name(&value) {
         Ok(value)
     } else {
         Err(ConfigError::Invalid {
@@ -247,12 +304,16 @@ mod tests {
     fn reads_the_minimal_configuration_with_defaults() {
         let c = with(&[]).unwrap();
         assert_eq!(
-            c.table_location(),
+            c.table_location("events"),
             "s3://lake/warehouse/analytics.db/events"
         );
         assert_eq!(c.error_prefix, DEFAULT_ERROR_PREFIX);
         assert_eq!(c.commit_attempts, DEFAULT_COMMIT_ATTEMPTS);
-        assert!(c.schema.is_none() && c.partition.is_empty() && c.extra_column.is_none());
+        assert_eq!(c.tables.len(), 1);
+        let t = &c.tables[0];
+        assert_eq!(t.name, "events");
+        assert!(t.schema.is_none() && t.partition.is_empty() && c.extra_column.is_none());
+        assert!(c.router.is_none());
     }
 
     #[test]
@@ -331,7 +392,65 @@ mod tests {
             ("ICEBERG_PARTITION_SPEC", "day(ts), bucket(16, user)"),
         ])
         .unwrap();
-        assert_eq!(c.partition.len(), 2);
+        assert_eq!(c.tables[0].partition.len(), 2);
+    }
+
+    #[test]
+    fn a_ready_schema_is_named() {
+        let c = with(&[("SCHEMA", "otel_logs")]).unwrap();
+        assert_eq!(
+            c.tables[0].schema,
+            Some(TableSchema::from_setting("otel_logs").unwrap())
+        );
+    }
+
+    fn routed(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut pairs: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "ICEBERG_TABLE")
+            .collect();
+        pairs.extend_from_slice(extra);
+        Config::from_lookup(map_lookup(&pairs))
+    }
+
+    #[test]
+    fn routes_name_the_tables_instead_of_iceberg_table() {
+        let c = routed(&[
+            ("ICEBERG_ROUTE_POINTER", "/signal"),
+            (
+                "ICEBERG_ROUTES",
+                "logs: otel_logs schema otel_logs partition day(timestamp); traces: otel_traces schema otel_traces",
+            ),
+        ])
+        .unwrap();
+        let names: Vec<&str> = c.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["otel_logs", "otel_traces"]);
+        assert_eq!(c.tables[0].partition.len(), 1);
+        assert!(c.tables[1].partition.is_empty());
+        assert_eq!(c.router.as_ref().unwrap().pointer, "/signal");
+    }
+
+    #[test]
+    fn routing_settings_come_together_and_never_with_iceberg_table() {
+        let routes = ("ICEBERG_ROUTES", "logs: otel_logs");
+        let pointer = ("ICEBERG_ROUTE_POINTER", "/signal");
+        assert_eq!(
+            routed(&[routes]),
+            Err(ConfigError::Missing("ICEBERG_ROUTE_POINTER"))
+        );
+        let e = with(&[pointer]).unwrap_err().to_string();
+        assert!(e.contains("ICEBERG_ROUTES"), "{e}");
+        let e = with(&[pointer, routes]).unwrap_err().to_string();
+        assert!(e.contains("unset it"), "{e}");
+        let e = routed(&[("ICEBERG_ROUTE_POINTER", "signal"), routes])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("JSON pointer"), "{e}");
+        let e = routed(&[pointer, ("ICEBERG_ROUTES", "logs: Logs")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ICEBERG_ROUTES") && e.contains("route 1"), "{e}");
     }
 
     #[test]

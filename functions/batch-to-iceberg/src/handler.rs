@@ -23,6 +23,7 @@ use crate::checkpoint::{self, CorruptCheckpoint};
 use crate::config::{Config, DEADLINE_MARGIN_MS};
 use crate::metadata_location::{LocationError, MetadataLocationStore};
 use crate::metrics::Summary;
+use crate::route::{route, Routed};
 use crate::rows::{self, Rejected};
 use crate::schema::{iceberg_schema, SchemaError, TableColumns};
 use aws_lambda_events::event::streams::KinesisEventResponse;
@@ -33,7 +34,7 @@ use iceberg::TableCreation;
 use lambda_runtime::LambdaEvent;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
-use trickle_kinesis_batch::decode::write_error_lines;
+use trickle_kinesis_batch::decode::{write_error_lines, UserRecord};
 use trickle_kinesis_batch::{response, EventError, ShardBatch, SourceRecord, StreamEvent};
 use trickle_shared::batching::full_jitter;
 use trickle_shared::deadline::{invocation_deadline, time_left};
@@ -79,12 +80,13 @@ impl From<iceberg::Error> for CommitError {
     }
 }
 
-/// The function: its configuration and the table's catalog.
+/// The function: its configuration and a catalog per table.
 pub struct BatchToIceberg<P> {
     config: Config,
-    catalog: LocationCatalog<P>,
-    /// One batch at a time per instance, as a Lambda instance runs them: the catalog keeps
-    /// the table as last read (with its `VersionId`) for the commit that follows, so two
+    /// `catalogs[i]` holds `config.tables[i]`.
+    catalogs: Vec<LocationCatalog<P>>,
+    /// One batch at a time per instance, as a Lambda instance runs them: a catalog keeps
+    /// its table as last read (with its `VersionId`) for the commit that follows, so two
     /// batches sharing an instance (tests, local runs) must not interleave. Concurrency is
     /// between instances (one per shard), which race through the catalog as they should.
     one_at_a_time: tokio::sync::Mutex<()>,
@@ -99,9 +101,13 @@ struct Prepared {
     rows: usize,
 }
 
+/// A failed batch: the index of the first record a retry must start from, and why.
+type Failed = (usize, CommitError);
+
 impl BatchToIceberg<crate::catalog::AnyLocation> {
-    /// The function on the AWS SDK: the table's files through `s3`, its metadata location through
-    /// `glue` or `s3tables` (as `ICEBERG_CATALOG` says). Inside the tokio runtime.
+    /// The function on the AWS SDK: the tables' files through `s3`, their metadata
+    /// locations through `glue` or `s3tables` (as `ICEBERG_CATALOG` says). Inside the tokio
+    /// runtime.
     pub fn from_clients(
         config: Config,
         s3: aws_sdk_s3::Client,
@@ -112,39 +118,59 @@ impl BatchToIceberg<crate::catalog::AnyLocation> {
             crate::storage::S3StorageFactory::new(s3),
         ))
         .build();
-        let store = match &config.catalog {
-            crate::config::CatalogKind::Glue { .. } => {
-                crate::catalog::AnyLocation::Glue(crate::metadata_location::GlueLocation::new(
-                    trickle_glue::SdkGlueTables::new(glue, config.database.clone()),
-                    config.database.clone(),
-                    config.table.clone(),
-                ))
-            }
-            crate::config::CatalogKind::S3Tables { table_bucket_arn } => {
-                crate::catalog::AnyLocation::S3Tables(crate::s3tables::S3TablesLocation::new(
-                    s3tables,
-                    table_bucket_arn.clone(),
-                    config.database.clone(),
-                    config.table.clone(),
-                ))
-            }
-        };
-        let catalog = LocationCatalog::new(store, file_io, &config.database, &config.table)?;
-        Ok(Self::new(config, catalog))
+        let mut catalogs = Vec::with_capacity(config.tables.len());
+        for spec in &config.tables {
+            let store = match &config.catalog {
+                crate::config::CatalogKind::Glue { .. } => {
+                    crate::catalog::AnyLocation::Glue(crate::metadata_location::GlueLocation::new(
+                        trickle_glue::SdkGlueTables::new(glue.clone(), config.database.clone()),
+                        config.database.clone(),
+                        spec.name.clone(),
+                    ))
+                }
+                crate::config::CatalogKind::S3Tables { table_bucket_arn } => {
+                    crate::catalog::AnyLocation::S3Tables(crate::s3tables::S3TablesLocation::new(
+                        s3tables.clone(),
+                        table_bucket_arn.clone(),
+                        config.database.clone(),
+                        spec.name.clone(),
+                    ))
+                }
+            };
+            catalogs.push(LocationCatalog::new(
+                store,
+                file_io.clone(),
+                &config.database,
+                &spec.name,
+            )?);
+        }
+        Ok(Self::new(config, catalogs))
     }
 }
 
 impl<P: MetadataLocationStore> BatchToIceberg<P> {
-    pub fn new(config: Config, catalog: LocationCatalog<P>) -> Self {
+    /// `catalogs[i]` holds `config.tables[i]`.
+    pub fn new(config: Config, catalogs: Vec<LocationCatalog<P>>) -> Self {
+        assert_eq!(
+            catalogs.len(),
+            config.tables.len(),
+            "a catalog for each table"
+        );
         Self {
             config,
-            catalog,
+            catalogs,
             one_at_a_time: tokio::sync::Mutex::new(()),
         }
     }
 
+    /// The first table's catalog (the one table's, without routes).
     pub fn catalog(&self) -> &LocationCatalog<P> {
-        &self.catalog
+        &self.catalogs[0]
+    }
+
+    /// Every table's catalog, in `Config::tables`' order.
+    pub fn catalogs(&self) -> &[LocationCatalog<P>] {
+        &self.catalogs
     }
 
     /// The Lambda entry point. Only a malformed event fails the invocation.
@@ -179,7 +205,12 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             oldest_record_age_ms: batch.oldest_record_age_ms(chrono::Utc::now()),
             ..Default::default()
         };
-        if let Err((start, e)) = self.commit(batch, deadline, &mut summary).await {
+        let routed = route(
+            &batch.records,
+            self.config.router.as_ref(),
+            self.catalogs.len(),
+        );
+        if let Err((start, e)) = self.commit(batch, routed, deadline, &mut summary).await {
             summary.retry_from = batch.records.get(start).map(|r| r.sequence_text.clone());
             summary.failure = Some(e.to_string());
         }
@@ -187,20 +218,120 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
         summary
     }
 
-    /// Commits the batch. On failure: the index of the first record not committed, and why.
+    /// Commits each table's records of the batch, each table in a snapshot of its own with
+    /// its own checkpoint, after storing the error lines of the records no table takes.
+    /// On failure: the index of the first record not committed to every table, and why.
+    ///
+    /// Routed, each table's checkpoint says which of the batch's records it holds: a batch
+    /// whose commits stopped between two tables (a crash, a lost race, the deadline) is
+    /// delivered again and every table commits only what it lacks.
     async fn commit(
         &self,
         batch: &ShardBatch,
+        routed: Routed<'_>,
         deadline: Option<SystemTime>,
         summary: &mut Summary,
-    ) -> Result<(), (usize, CommitError)> {
+    ) -> Result<(), Failed> {
         let records = &batch.records;
-        let Some(last) = records.last() else {
+        if records.is_empty() {
             return Ok(());
-        };
+        }
         let key = checkpoint::key(&batch.stream_name, &batch.shard_id);
+        let Routed {
+            per_table,
+            unrouted,
+        } = routed;
+        // Where a retry must start for each table with records: its first record until its
+        // checkpoint is read, then the first record after the checkpoint; `None` once all
+        // of its records are committed.
+        let mut starts: Vec<Option<usize>> = per_table
+            .iter()
+            .map(|users| users.first().map(|u| u.record))
+            .collect();
+        // The first record a retry needs: the first of some table's records not yet in it.
+        let retry_from = |starts: &[Option<usize>]| {
+            starts
+                .iter()
+                .zip(&per_table)
+                .filter_map(|(start, users)| {
+                    let start = (*start)?;
+                    users[users.partition_point(|u| u.record < start)..]
+                        .first()
+                        .map(|u| u.record)
+                })
+                .min()
+        };
+        let mut tables = Vec::new();
+        for (i, users) in per_table.iter().enumerate() {
+            if users.is_empty() {
+                continue;
+            }
+            let failed = |e| (retry_from(&starts).unwrap_or(0), e);
+            let table = self.table(i, summary).await.map_err(failed)?;
+            let start = checkpoint_start(&table, &key, records).map_err(|e| failed(e.into()))?;
+            starts[i] = Some(start);
+            tables.push((i, table));
+        }
+        // Records at or below every checkpoint were seen by an earlier delivery, which
+        // stored their error lines before committing.
+        let pending = starts.iter().flatten().min().copied().unwrap_or(0);
+        summary.records_skipped = pending;
+        summary.checkpoint = checkpoint_of(records, pending);
+        let unrouted: Vec<Rejected> = unrouted
+            .into_iter()
+            .filter(|u| u.record >= pending)
+            .map(Rejected::from_user)
+            .collect();
+        if !unrouted.is_empty() {
+            summary.records_unrouted = unrouted.len();
+            summary.records_to_errors += unrouted.len();
+            let uploading = Instant::now();
+            self.store_errors(batch, pending, None, &unrouted)
+                .await
+                .map_err(|e| (pending, e))?;
+            summary.upload_us += uploading.elapsed().as_micros() as u64;
+        }
+        for (i, table) in tables {
+            let users = &per_table[i];
+            let start = starts[i].unwrap_or(records.len());
+            if users.last().is_none_or(|u| u.record < start) {
+                starts[i] = None; // all of its records are in it: a redelivery.
+                continue;
+            }
+            let committed = self
+                .commit_table(i, table, batch, users, &key, deadline, summary)
+                .await;
+            match committed {
+                Ok(()) => starts[i] = None,
+                Err((start, e)) => {
+                    starts[i] = Some(start);
+                    return Err((retry_from(&starts).unwrap_or(start), e));
+                }
+            }
+        }
+        summary.checkpoint = records.last().map(|r| r.sequence_text.clone());
+        Ok(())
+    }
+
+    /// Commits `users` (table `index`'s records of the batch) after the table's checkpoint,
+    /// with the batch's last sequence number as its new checkpoint. `table`: as just read.
+    /// On failure: the index of the first record not committed, and why.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_table(
+        &self,
+        index: usize,
+        mut table: Table,
+        batch: &ShardBatch,
+        users: &[UserRecord<'_>],
+        key: &str,
+        deadline: Option<SystemTime>,
+        summary: &mut Summary,
+    ) -> Result<(), Failed> {
+        let records = &batch.records;
+        let last = records.last().expect("a batch with records");
+        let catalog = &self.catalogs[index];
         let mut prepared: Option<Prepared> = None;
-        let mut start = 0;
+        let mut start = checkpoint_start(&table, key, records).map_err(|e| (0, e.into()))?;
         for attempt in 0..self.config.commit_attempts {
             if attempt > 0 {
                 let wait = full_jitter(attempt, FIRST_BACKOFF, MAX_BACKOFF, fastrand::f64());
@@ -211,18 +342,11 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
                     return Err((start, CommitError::DeadlineNear));
                 }
                 tokio::time::sleep(wait).await;
+                table = self.table(index, summary).await.map_err(|e| (start, e))?;
+                start = checkpoint_start(&table, key, records).map_err(|e| (start, e.into()))?;
             }
-            let table = self.table(summary).await.map_err(|e| (start, e))?;
-            let cp = checkpoint::read(table.metadata(), &key).map_err(|e| (start, e.into()))?;
-            start = match &cp.sequence {
-                None => 0,
-                Some(seq) => records.partition_point(|r| r.sequence <= *seq),
-            };
-            summary.records_skipped = start;
-            summary.checkpoint = cp.sequence.as_ref().map(|s| s.as_str().to_owned());
-            if start == records.len() {
-                // Everything is in the table: a redelivery, or an unknown commit that was
-                // applied after all.
+            if users.last().is_none_or(|u| u.record < start) {
+                // Everything is in the table: an unknown commit that was applied after all.
                 return Ok(());
             }
             let metadata = table.metadata();
@@ -234,29 +358,33 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
                 {
                     prepared.insert(p)
                 }
-                _ => prepared.insert(
-                    self.prepare(&table, batch, start, summary)
-                        .await
-                        .map_err(|e| (start, e))?,
-                ),
+                _ => {
+                    let from = users.partition_point(|u| u.record < start);
+                    prepared.insert(
+                        self.prepare(index, &table, batch, &users[from..], start, summary)
+                            .await
+                            .map_err(|e| (start, e))?,
+                    )
+                }
             };
             if p.files.is_empty() {
                 return Ok(());
             }
             summary.commit_attempts += 1;
             let committing = Instant::now();
-            let outcome = self.append(&table, &p.files, &key, last).await;
+            let outcome = self.append(catalog, &table, &p.files, key, last).await;
             summary.commit_us += committing.elapsed().as_micros() as u64;
             match outcome {
                 Ok(committed) => {
                     summary.snapshot_id = committed.metadata().current_snapshot_id();
-                    summary.rows_committed = p.rows;
-                    summary.data_files = p.files.len();
-                    summary.bytes_written = p.files.iter().map(|f| f.file_size_in_bytes()).sum();
-                    summary.checkpoint = Some(last.sequence_text.clone());
+                    summary.rows_committed += p.rows;
+                    summary.data_files += p.files.len();
+                    summary.bytes_written +=
+                        p.files.iter().map(|f| f.file_size_in_bytes()).sum::<u64>();
+                    summary.tables_committed += 1;
                     return Ok(());
                 }
-                Err(e) => match self.catalog.take_swap_error() {
+                Err(e) => match catalog.take_swap_error() {
                     Some(LocationError::Conflict(_)) => summary.commit_conflicts += 1,
                     Some(LocationError::Unknown(reason)) => {
                         summary.commit_unknown += 1;
@@ -273,17 +401,18 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
         ))
     }
 
-    /// Encodes the records after the checkpoint, stores their error lines, writes the data
-    /// files.
+    /// Encodes `users` (the table's records after its checkpoint, which starts at Kinesis
+    /// record `start`), stores their error lines, writes the data files.
     async fn prepare(
         &self,
+        index: usize,
         table: &Table,
         batch: &ShardBatch,
+        users: &[UserRecord<'_>],
         start: usize,
         summary: &mut Summary,
     ) -> Result<Prepared, CommitError> {
         let metadata = table.metadata();
-        let pending = &batch.records[start..];
         let encoding = Instant::now();
         let columns = TableColumns::new(
             metadata.current_schema(),
@@ -292,14 +421,22 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
         for (name, reason) in &columns.unfillable {
             tracing::debug!(column = %name, %reason, "column written as NULL");
         }
-        let rows = rows::encode(pending, &columns)?;
+        let rows = rows::encode(users.iter().cloned(), &columns)?;
         summary.encode_us += encoding.elapsed().as_micros() as u64;
-        summary.user_records = rows.user_records;
-        summary.fields_dropped = rows.fields_dropped;
-        summary.records_to_errors = rows.rejected.len();
+        summary.user_records += rows.user_records;
+        summary.fields_dropped += rows.fields_dropped;
+        summary.records_to_errors += rows.rejected.len();
         let uploading = Instant::now();
         if !rows.rejected.is_empty() {
-            self.store_errors(batch, pending, &rows.rejected).await?;
+            // Routed, the object names its table: the unrouted records' object of the same
+            // records has the plain name.
+            let table_name = self
+                .config
+                .router
+                .is_some()
+                .then(|| self.config.tables[index].name.as_str());
+            self.store_errors(batch, start, table_name, &rows.rejected)
+                .await?;
         }
         let (files, count) = match &rows.batch {
             None => (Vec::new(), 0),
@@ -307,7 +444,7 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
                 let prefix = format!(
                     "trickle-{}-{}-{}",
                     batch.shard_id,
-                    pending[0].sequence_text,
+                    batch.records[start].sequence_text,
                     &uuid::Uuid::new_v4().simple().to_string()[..8]
                 );
                 (
@@ -329,6 +466,7 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
     /// One fast append with the checkpoint in its summary.
     async fn append(
         &self,
+        catalog: &LocationCatalog<P>,
         table: &Table,
         files: &[DataFile],
         key: &str,
@@ -348,73 +486,75 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             .set_snapshot_properties(properties)
             .add_data_files(files.iter().cloned())
             .apply(tx)?;
-        tx.commit(&self.catalog).await
+        tx.commit(catalog).await
     }
 
-    /// The table, created from `SCHEMA` and `ICEBERG_PARTITION_SPEC` when missing.
-    async fn table(&self, summary: &mut Summary) -> Result<Table, CommitError> {
-        if let Some(t) = self.catalog.load().await? {
+    /// Table `index`, created from its schema and partition spec when missing.
+    async fn table(&self, index: usize, summary: &mut Summary) -> Result<Table, CommitError> {
+        let catalog = &self.catalogs[index];
+        if let Some(t) = catalog.load().await? {
             return Ok(t);
         }
-        let schema = self
-            .config
-            .schema
-            .as_ref()
-            .ok_or(CommitError::NoTableNoSchema)?;
+        let spec = &self.config.tables[index];
+        let schema = spec.schema.as_ref().ok_or(CommitError::NoTableNoSchema)?;
         let iceberg = iceberg_schema(schema, self.config.extra_column.as_deref())?;
-        let mut spec = UnboundPartitionSpec::builder();
-        for field in &self.config.partition {
+        let mut unbound = UnboundPartitionSpec::builder();
+        for field in &spec.partition {
             let source = iceberg.field_by_name(&field.source).ok_or_else(|| {
                 CommitError::Iceberg(format!("partition source {} is not a column", field.source))
             })?;
-            spec = spec.add_partition_field(source.id, field.name(), field.transform)?;
+            unbound = unbound.add_partition_field(source.id, field.name(), field.transform)?;
         }
-        let location = self
-            .catalog
+        let location = catalog
             .store()
-            .table_location(&self.config.table_location())
+            .table_location(&self.config.table_location(&spec.name))
             .await
             .map_err(CommitError::Catalog)?;
         let creation = TableCreation::builder()
-            .name(self.config.table.clone())
+            .name(spec.name.clone())
             .location(location)
             .schema(iceberg)
-            .partition_spec(spec.build())
+            .partition_spec(unbound.build())
             .properties(
                 NEW_TABLE_PROPERTIES
                     .iter()
                     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
             )
             .build();
-        let table = self.catalog.create(creation).await?;
+        let table = catalog.create(creation).await?;
         summary.table_created = true;
-        tracing::info!(location = %table.metadata().location(), "created the Iceberg table");
+        tracing::info!(table = %spec.name, location = %table.metadata().location(), "created the Iceberg table");
         Ok(table)
     }
 
-    /// One gzip NDJSON object of error lines, keyed by the batch's first and last pending
-    /// sequence numbers (a retry of the same records overwrites it).
+    /// One gzip NDJSON object of error lines, keyed by the first and last sequence numbers
+    /// of the records from `from` (a retry of the same records overwrites it), with the
+    /// table's name when routed.
     async fn store_errors(
         &self,
         batch: &ShardBatch,
-        pending: &[SourceRecord],
+        from: usize,
+        table: Option<&str>,
         rejected: &[Rejected],
     ) -> Result<(), CommitError> {
+        let records = &batch.records;
         let mut body = Vec::new();
-        write_error_lines(rejected, pending, &mut body);
+        write_error_lines(rejected, records, &mut body);
         let gz = trickle_shared::gzip::gzip(&body, trickle_shared::gzip::DEFAULT_GZIP_LEVEL)
             .map_err(|e| CommitError::ErrorObject(format!("gzip of the error lines: {e}")))?;
-        let day = pending[0].arrival.format("%Y/%m/%d");
+        let first = &records[from];
+        let day = first.arrival.format("%Y/%m/%d");
+        let table = table.map(|t| format!(".{t}")).unwrap_or_default();
         let key = format!(
-            "{}{}/{}/{day}/{}-{}.ndjson.gz",
+            "{}{}/{}/{day}/{}-{}{table}.ndjson.gz",
             self.config.error_prefix,
             batch.stream_name,
             batch.shard_id,
-            pending[0].sequence_text,
-            pending[pending.len() - 1].sequence_text,
+            first.sequence_text,
+            records[records.len() - 1].sequence_text,
         );
         let location = format!("s3://{}/{key}", self.config.error_bucket);
-        self.catalog
+        self.catalogs[0]
             .file_io()
             .new_output(&location)
             .map_err(|e| CommitError::ErrorObject(e.to_string()))?
@@ -422,6 +562,27 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             .await
             .map_err(|e| CommitError::ErrorObject(e.to_string()))
     }
+}
+
+/// The index of the first record after `table`'s checkpoint for the shard (`key`).
+fn checkpoint_start(
+    table: &Table,
+    key: &str,
+    records: &[SourceRecord],
+) -> Result<usize, CorruptCheckpoint> {
+    let cp = checkpoint::read(table.metadata(), key)?;
+    Ok(match &cp.sequence {
+        None => 0,
+        Some(seq) => records.partition_point(|r| r.sequence <= *seq),
+    })
+}
+
+/// The checkpoint every table holds, as the records say: the record before `start`.
+fn checkpoint_of(records: &[SourceRecord], start: usize) -> Option<String> {
+    start
+        .checked_sub(1)
+        .and_then(|i| records.get(i))
+        .map(|r| r.sequence_text.clone())
 }
 
 #[cfg(test)]
@@ -471,7 +632,7 @@ mod tests {
             "events",
         )
         .unwrap();
-        BatchToIceberg::new(config, catalog)
+        BatchToIceberg::new(config, vec![catalog])
     }
 
     fn batch(shard: &str, seqs: std::ops::RangeInclusive<u64>) -> ShardBatch {
@@ -496,7 +657,7 @@ mod tests {
     }
 
     async fn ns(f: &BatchToIceberg<MemoryLocation>) -> Vec<i64> {
-        let table = f.catalog.load().await.unwrap().unwrap();
+        let table = f.catalog().load().await.unwrap().unwrap();
         if table.metadata().current_snapshot_id().is_none() {
             return Vec::new();
         }
@@ -539,7 +700,7 @@ mod tests {
             (5, 1, 1)
         );
         assert_eq!(ns(&f).await, [1, 2, 3, 4, 5]);
-        let table = f.catalog.load().await.unwrap().unwrap();
+        let table = f.catalog().load().await.unwrap().unwrap();
         let summary = &table
             .metadata()
             .current_snapshot()
@@ -554,11 +715,11 @@ mod tests {
     #[tokio::test]
     async fn the_sample_event_commits_through_the_lambda_entry_point() {
         let mut c = config(&[]);
-        c.schema = Some(
+        c.tables[0].schema = Some(
             trickle_columnar::TableSchema::parse("customer string, event string, n bigint")
                 .unwrap(),
         );
-        c.partition = crate::partition::parse("identity(customer)").unwrap();
+        c.tables[0].partition = crate::partition::parse("identity(customer)").unwrap();
         let f = function(c);
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -572,7 +733,7 @@ mod tests {
             .await
             .unwrap();
         assert!(response.batch_item_failures.is_empty());
-        let table = f.catalog.load().await.unwrap().unwrap();
+        let table = f.catalog().load().await.unwrap().unwrap();
         let summary = &table
             .metadata()
             .current_snapshot()
@@ -636,7 +797,7 @@ mod tests {
     async fn a_new_glue_table_has_the_schemas_columns_and_the_location() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        let t = f.catalog.store().tables().table("events").unwrap();
+        let t = f.catalog().store().tables().table("events").unwrap();
         assert_eq!(
             glue_columns(&t),
             [
@@ -656,7 +817,7 @@ mod tests {
         use aws_sdk_glue::types::{Column, SerDeInfo};
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        let glue = f.catalog.store().tables();
+        let glue = f.catalog().store().tables();
         glue.change("events", |t| {
             t.description = Some("described".into());
             t.owner = Some("analytics".into());
@@ -704,7 +865,7 @@ mod tests {
     async fn a_commit_applied_but_unanswered_is_settled_not_repeated() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.store().tables().inject(Fault::LoseAnswer);
+        f.catalog().store().tables().inject(Fault::LoseAnswer);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(s.retry_from, None, "{:?}", s.failure);
         assert_eq!((s.commit_unknown, s.commit_attempts), (1, 1));
@@ -715,7 +876,7 @@ mod tests {
     async fn a_commit_unanswered_and_not_applied_is_made_again() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.store().tables().inject(Fault::Unknown);
+        f.catalog().store().tables().inject(Fault::Unknown);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(
             (s.commit_unknown, s.commit_attempts, s.retry_from),
@@ -728,8 +889,8 @@ mod tests {
     async fn a_lost_race_is_retried_on_the_new_table() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.store().tables().inject(Fault::Conflict);
-        f.catalog.store().tables().inject(Fault::Conflict);
+        f.catalog().store().tables().inject(Fault::Conflict);
+        f.catalog().store().tables().inject(Fault::Conflict);
         let s = f.process(&batch("shardId-0", 3..=5), None).await;
         assert_eq!(
             (s.commit_conflicts, s.commit_attempts, s.retry_from),
@@ -742,8 +903,8 @@ mod tests {
     async fn too_many_lost_races_report_the_first_uncommitted_record() {
         let f = function(config(&[("COMMIT_ATTEMPTS", "2")]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        f.catalog.store().tables().inject(Fault::Conflict);
-        f.catalog.store().tables().inject(Fault::Conflict);
+        f.catalog().store().tables().inject(Fault::Conflict);
+        f.catalog().store().tables().inject(Fault::Conflict);
         let s = f.process(&batch("shardId-0", 1..=5), None).await;
         assert_eq!(s.retry_from.as_deref(), Some("3"));
         assert!(s.failure.unwrap().contains("2 commit attempts"));
@@ -763,7 +924,7 @@ mod tests {
         assert_eq!(ns(&f).await, [1, 3]);
         let location = "s3://lake/iceberg-errors/s/shardId-0/2025/12/01/1-3.ndjson.gz";
         let gz = f
-            .catalog
+            .catalog()
             .file_io()
             .new_input(location)
             .unwrap()
@@ -783,7 +944,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_table_or_a_schema_the_batch_is_reported() {
         let mut c = config(&[]);
-        c.schema = None;
+        c.tables[0].schema = None;
         let f = function(c);
         let s = f.process(&batch("shardId-0", 7..=9), None).await;
         assert_eq!(s.retry_from.as_deref(), Some("7"));
@@ -801,16 +962,217 @@ mod tests {
         // n % 24 hours x n % 3 users: 6 distinct pairs.
         assert_eq!(s.data_files, 6);
         assert_eq!(ns(&f).await, (1..=6).collect::<Vec<_>>());
-        let table = f.catalog.load().await.unwrap().unwrap();
+        let table = f.catalog().load().await.unwrap().unwrap();
         assert_eq!(table.metadata().default_partition_spec().fields().len(), 2);
+    }
+
+    const ROUTES: &str = "logs: t_logs schema (signal string, n bigint); \
+        traces: t_traces schema (signal string, n bigint) partition bucket(4, n); \
+        metrics: t_metrics schema (signal string, n bigint)";
+
+    fn routed(extra: &[(&str, &str)]) -> BatchToIceberg<MemoryLocation> {
+        let mut pairs = vec![
+            ("ICEBERG_DATABASE", "db"),
+            ("ICEBERG_WAREHOUSE", "s3://lake/wh"),
+            ("ERROR_BUCKET", "lake"),
+            ("ICEBERG_ROUTE_POINTER", "/signal"),
+            ("ICEBERG_ROUTES", ROUTES),
+        ];
+        pairs.extend_from_slice(extra);
+        let config = Config::from_lookup(map_lookup(&pairs)).unwrap();
+        let file_io = FileIO::new_with_memory();
+        let catalogs = config
+            .tables
+            .iter()
+            .map(|t| {
+                LocationCatalog::new(
+                    GlueLocation::new(MemoryGlueTables::new(), "db", t.name.clone()),
+                    file_io.clone(),
+                    "db",
+                    &t.name,
+                )
+                .unwrap()
+            })
+            .collect();
+        BatchToIceberg::new(config, catalogs)
+    }
+
+    /// Records 1..=n on one shard, the signal going round logs, traces, metrics (a tenth
+    /// have a signal no route names).
+    fn signals(shard: &str, seqs: std::ops::RangeInclusive<u64>) -> ShardBatch {
+        let mut b = batch(shard, seqs);
+        for r in &mut b.records {
+            let n: u64 = r.sequence_text.parse().unwrap();
+            let signal = match n % 10 {
+                0 => "profiles",
+                k => ["logs", "traces", "metrics"][(k % 3) as usize],
+            };
+            r.data = format!(r#"{{"signal":"{signal}","n":{n}}}"#).into_bytes();
+        }
+        b
+    }
+
+    /// Table `i`'s `n`s, read back through its catalog.
+    async fn table_ns(f: &BatchToIceberg<MemoryLocation>, i: usize) -> Vec<i64> {
+        let Some(table) = f.catalogs()[i].load().await.unwrap() else {
+            return Vec::new();
+        };
+        if table.metadata().current_snapshot_id().is_none() {
+            return Vec::new();
+        }
+        let batches: Vec<_> = table
+            .scan()
+            .select(["n"])
+            .build()
+            .unwrap()
+            .to_arrow()
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let mut out: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                let a = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .clone();
+                (0..a.len()).map(move |i| a.value(i))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// What each table must hold after records `seqs` (logs, traces, metrics).
+    fn expected_ns(seqs: std::ops::RangeInclusive<u64>) -> [Vec<i64>; 3] {
+        let mut out: [Vec<i64>; 3] = Default::default();
+        for n in seqs.filter(|n| n % 10 != 0) {
+            out[(n % 10 % 3) as usize].push(n as i64);
+        }
+        out
+    }
+
+    async fn all_ns(f: &BatchToIceberg<MemoryLocation>) -> [Vec<i64>; 3] {
+        [
+            table_ns(f, 0).await,
+            table_ns(f, 1).await,
+            table_ns(f, 2).await,
+        ]
+    }
+
+    #[tokio::test]
+    async fn routed_records_go_each_to_its_table_with_its_own_checkpoint() {
+        let f = routed(&[]);
+        let s = f.process(&signals("shardId-0", 1..=30), None).await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        assert_eq!((s.tables_committed, s.records_unrouted), (3, 3));
+        assert_eq!(s.rows_committed, 27);
+        assert_eq!(all_ns(&f).await, expected_ns(1..=30));
+        for catalog in f.catalogs() {
+            let table = catalog.load().await.unwrap().unwrap();
+            let summary = &table.metadata().current_snapshot().unwrap().summary();
+            assert_eq!(summary.additional_properties["trickle.s.shardId-0"], "30");
+        }
+        // The traces table has its own spec.
+        let traces = f.catalogs()[1].load().await.unwrap().unwrap();
+        assert_eq!(traces.metadata().default_partition_spec().fields().len(), 1);
+        // The records no route takes are error lines, each saying why.
+        let location = "s3://lake/iceberg-errors/s/shardId-0/2025/12/01/1-30.ndjson.gz";
+        let gz = f
+            .catalog()
+            .file_io()
+            .new_input(location)
+            .unwrap()
+            .read()
+            .await
+            .unwrap();
+        let mut d = libdeflater::Decompressor::new();
+        let mut out = vec![0; 1 << 16];
+        let n = d.gzip_decompress(&gz, &mut out).unwrap();
+        let lines: Vec<serde_json::Value> = out[..n]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["errorCode"], "no-route");
+        assert!(lines[0]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("profiles"));
+    }
+
+    #[tokio::test]
+    async fn a_routed_batch_retried_or_reformed_is_stored_once_in_every_table() {
+        let f = routed(&[]);
+        f.process(&signals("shardId-0", 1..=20), None).await;
+        let again = f.process(&signals("shardId-0", 1..=20), None).await;
+        assert_eq!(
+            (
+                again.records_skipped,
+                again.commit_attempts,
+                again.retry_from
+            ),
+            (20, 0, None)
+        );
+        let reformed = f.process(&signals("shardId-0", 11..=35), None).await;
+        assert_eq!(reformed.retry_from, None, "{:?}", reformed.failure);
+        assert_eq!(reformed.records_skipped, 10);
+        f.process(&signals("shardId-1", 1..=9), None).await;
+        let mut want = expected_ns(1..=35);
+        for (table, more) in want.iter_mut().zip(expected_ns(1..=9)) {
+            table.extend(more);
+            table.sort();
+        }
+        assert_eq!(all_ns(&f).await, want);
+    }
+
+    #[tokio::test]
+    async fn a_batch_stopped_between_two_tables_commits_only_what_each_lacks() {
+        let f = routed(&[("COMMIT_ATTEMPTS", "1")]);
+        f.process(&signals("shardId-0", 1..=3), None).await;
+        // logs and traces commit; metrics lose their race and the batch stops there.
+        f.catalogs()[2].store().tables().inject(Fault::Conflict);
+        let s = f.process(&signals("shardId-0", 4..=12), None).await;
+        // 4 is a trace, 5 a metric, 6 a log: the retry starts at the first metric.
+        assert_eq!(s.retry_from.as_deref(), Some("5"), "{:?}", s.failure);
+        assert_eq!(s.tables_committed, 2);
+        let [logs, traces, metrics] = all_ns(&f).await;
+        let want = expected_ns(1..=12);
+        assert_eq!((logs, traces), (want[0].clone(), want[1].clone()));
+        assert_eq!(metrics, expected_ns(1..=3)[2]);
+        // Lambda delivers from 5 on, with newer records.
+        let s = f.process(&signals("shardId-0", 5..=16), None).await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        assert_eq!(all_ns(&f).await, expected_ns(1..=16));
+    }
+
+    #[tokio::test]
+    async fn a_routed_table_that_cannot_be_made_reports_its_first_record_and_the_rest_wait() {
+        // Metrics has no schema and no table: its records are retried, the others committed.
+        let f = routed(&[(
+            "ICEBERG_ROUTES",
+            "logs: t_logs schema (signal string, n bigint); metrics: t_metrics",
+        )]);
+        let s = f.process(&signals("shardId-0", 1..=6), None).await;
+        assert_eq!(s.retry_from.as_deref(), Some("2"), "{:?}", s.failure);
+        assert!(s.failure.unwrap().contains("SCHEMA"));
+        assert!(
+            table_ns(&f, 0).await.is_empty(),
+            "nothing committed before every table is read"
+        );
     }
 
     #[tokio::test]
     async fn a_commit_reads_the_metadata_once_while_no_one_else_writes() {
         let f = function(config(&[]));
         f.process(&batch("shardId-0", 1..=2), None).await;
-        let before = f.catalog.metadata_reads();
+        let before = f.catalog().metadata_reads();
         f.process(&batch("shardId-0", 3..=4), None).await;
-        assert_eq!(f.catalog.metadata_reads(), before);
+        assert_eq!(f.catalog().metadata_reads(), before);
     }
 }

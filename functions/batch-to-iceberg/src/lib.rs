@@ -1,10 +1,12 @@
 //! `batch-to-iceberg`: the Kinesis-triggered function that appends a stream to an Apache
-//! Iceberg table in the Glue Data Catalog, exactly once.
+//! Iceberg table in the Glue Data Catalog or S3 Tables, or routes its records to several
+//! tables, exactly once.
 //!
 //! - `config`: the environment, read once.
 //! - `partition`: `ICEBERG_PARTITION_SPEC`, the spec of a table it creates.
 //! - `schema`: `SCHEMA` to a new table's schema; an existing table's schema to the columns
 //!   records are matched against, and the rows to a data file's Arrow batch.
+//! - `route`: `ICEBERG_ROUTES`, and which table each record goes to (pure).
 //! - `rows`: records to rows and error lines (pure).
 //! - `write`: rows to Parquet data files, split by the partition spec.
 //! - `checkpoint`: the per-shard sequence number in the snapshot summaries (exactly once).
@@ -27,6 +29,7 @@ pub mod handler;
 pub mod metadata_location;
 pub mod metrics;
 pub mod partition;
+pub mod route;
 pub mod rows;
 pub mod s3tables;
 pub mod schema;

@@ -15,12 +15,17 @@ pub struct Summary {
     /// Kinesis records in the event.
     pub records_in: usize,
     pub bytes_in: usize,
-    /// Kinesis records at or below the shard's checkpoint: already committed, skipped.
+    /// Kinesis records at or below the shard's checkpoint (every routed table's): already
+    /// committed, skipped.
     pub records_skipped: usize,
     /// User records encoded (after de-aggregation, re-ingested copies excluded).
     pub user_records: usize,
-    /// Rows in the committed snapshot.
+    /// Rows in the committed snapshots.
     pub rows_committed: usize,
+    /// Tables committed to (routed: one snapshot each).
+    pub tables_committed: usize,
+    /// User records no route takes (also in `records_to_errors`).
+    pub records_unrouted: usize,
     /// User records written to the error prefix.
     pub records_to_errors: usize,
     /// Fields the table has no column for, dropped (no `EXTRA_COLUMN` in the table).
@@ -36,7 +41,7 @@ pub struct Summary {
     pub commit_unknown: usize,
     /// True when the table was created by this invocation.
     pub table_created: bool,
-    /// The snapshot committed.
+    /// The (last) snapshot committed.
     pub snapshot_id: Option<i64>,
     /// The shard's checkpoint after the invocation.
     pub checkpoint: Option<String>,
@@ -63,6 +68,8 @@ impl Summary {
                     records_skipped = self.records_skipped,
                     user_records = self.user_records,
                     rows_committed = self.rows_committed,
+                    tables_committed = self.tables_committed,
+                    records_unrouted = self.records_unrouted,
                     records_to_errors = self.records_to_errors,
                     fields_dropped = self.fields_dropped,
                     data_files = self.data_files,
@@ -93,7 +100,7 @@ impl Summary {
 
     /// The EMF document, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 13] = [
+        let metrics: [(&str, &str, i64); 15] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             (
@@ -102,6 +109,8 @@ impl Summary {
                 self.records_skipped as i64,
             ),
             ("RowsCommitted", "Count", self.rows_committed as i64),
+            ("TablesCommitted", "Count", self.tables_committed as i64),
+            ("RecordsUnrouted", "Count", self.records_unrouted as i64),
             ("RecordsToErrors", "Count", self.records_to_errors as i64),
             ("FieldsDropped", "Count", self.fields_dropped as i64),
             ("DataFiles", "Count", self.data_files as i64),
@@ -148,7 +157,7 @@ mod tests {
         let declared = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap();
-        assert_eq!(declared.len(), 13);
+        assert_eq!(declared.len(), 15);
         for m in declared {
             assert!(doc.get(m["Name"].as_str().unwrap()).is_some(), "{m}");
         }

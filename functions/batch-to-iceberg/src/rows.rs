@@ -4,8 +4,7 @@
 use crate::schema::{SchemaError, TableColumns};
 use arrow_array::RecordBatch;
 use trickle_columnar::{RecordEncoder, RecordError};
-use trickle_kinesis_batch::decode::{user_records, AsFailure, ErrorReason, Failure};
-use trickle_kinesis_batch::SourceRecord;
+use trickle_kinesis_batch::decode::{AsFailure, ErrorReason, Failure, UserRecord};
 
 /// One record that goes to the error prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +15,22 @@ pub struct Rejected {
     pub record: usize,
     pub sub: Option<usize>,
     pub data: Vec<u8>,
+}
+
+impl Rejected {
+    /// A user record that cannot be processed (its `error` is set) as its error line.
+    pub fn from_user(u: UserRecord<'_>) -> Self {
+        let (reason, message) = u
+            .error
+            .unwrap_or((ErrorReason::NotJson, "unprocessable".to_owned()));
+        Self {
+            reason,
+            message,
+            record: u.record,
+            sub: u.sub,
+            data: u.data.into_owned(),
+        }
+    }
 }
 
 impl AsFailure for Rejected {
@@ -43,13 +58,16 @@ pub struct Rows {
     pub fields_dropped: usize,
 }
 
-/// Encodes `records` against the table's columns.
-pub fn encode(records: &[SourceRecord], columns: &TableColumns) -> Result<Rows, SchemaError> {
-    let users = user_records(records);
+/// Encodes user records against the table's columns.
+pub fn encode<'a>(
+    users: impl IntoIterator<Item = UserRecord<'a>>,
+    columns: &TableColumns,
+) -> Result<Rows, SchemaError> {
     let mut encoder = RecordEncoder::new(&columns.columns, columns.extra_column.as_deref());
     let mut rejected = Vec::new();
-    let count = users.len();
+    let mut count = 0;
     for u in users {
+        count += 1;
         let reject = |reason: ErrorReason, message: String| Rejected {
             reason,
             message,
@@ -135,6 +153,8 @@ mod tests {
     use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
     use std::sync::Arc;
     use trickle_columnar::TableSchema;
+    use trickle_kinesis_batch::decode::user_records;
+    use trickle_kinesis_batch::SourceRecord;
 
     fn record(seq: u64, data: &str) -> SourceRecord {
         SourceRecord {
@@ -159,7 +179,7 @@ mod tests {
             record(3, "not json"),
             record(4, r#"{"user":"c","n":3,"new":true}"#),
         ];
-        let rows = encode(&records, &columns("user string, n bigint")).unwrap();
+        let rows = encode(user_records(&records), &columns("user string, n bigint")).unwrap();
         assert_eq!(rows.batch.as_ref().unwrap().num_rows(), 2);
         assert_eq!(rows.user_records, 4);
         assert_eq!(rows.fields_dropped, 1);
@@ -202,7 +222,7 @@ mod tests {
             record(3, r#"{"ID":3}"#),
             record(4, r#"{"id":null}"#),
         ];
-        let rows = encode(&records, &columns).unwrap();
+        let rows = encode(user_records(&records), &columns).unwrap();
         assert_eq!(rows.batch.unwrap().num_rows(), 2);
         let bad: Vec<_> = rows.rejected.iter().map(|r| r.record).collect();
         assert_eq!(bad, [1, 3]);
@@ -211,7 +231,7 @@ mod tests {
 
     #[test]
     fn nothing_fits_gives_no_batch() {
-        let rows = encode(&[record(1, "[1]")], &columns("a int")).unwrap();
+        let rows = encode(user_records(&[record(1, "[1]")]), &columns("a int")).unwrap();
         assert!(rows.batch.is_none());
         assert_eq!(rows.rejected.len(), 1);
     }

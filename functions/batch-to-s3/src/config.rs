@@ -307,7 +307,7 @@ fn read_schema(
     let Some(text) = cfg::optional(lookup, "SCHEMA") else {
         return Ok(None);
     };
-    let schema = TableSchema::parse(&text).map_err(|e| ConfigError::Invalid {
+    let schema = TableSchema::from_setting(&text).map_err(|e| ConfigError::Invalid {
         name: "SCHEMA",
         value: text.clone(),
         reason: e.to_string(),

@@ -20,4 +20,4 @@ pub mod value;
 pub use column::Mismatch;
 pub use parquet::{write_parquet, ParquetCompression, CONTENT_TYPE_PARQUET};
 pub use record::{RecordEncoder, RecordError};
-pub use schema::{Column, ColumnType, SchemaError, TableSchema};
+pub use schema::{Column, ColumnType, SchemaError, TableSchema, READY_SCHEMAS};

@@ -73,7 +73,32 @@ pub struct SchemaError {
     pub message: String,
 }
 
+/// The ready schemas trickle ships (`schemas/<name>.schema`), by name: the rows ingest makes
+/// of OTLP logs, spans and metric points (docs/reference/otlp.md).
+pub const READY_SCHEMAS: [(&str, &str); 3] = [
+    (
+        "otel_logs",
+        include_str!("../../../schemas/otel_logs.schema"),
+    ),
+    (
+        "otel_traces",
+        include_str!("../../../schemas/otel_traces.schema"),
+    ),
+    (
+        "otel_metrics",
+        include_str!("../../../schemas/otel_metrics.schema"),
+    ),
+];
+
 impl TableSchema {
+    /// A `SCHEMA` setting: the name of a ready schema (`READY_SCHEMAS`), or a column list.
+    pub fn from_setting(text: &str) -> Result<Self, SchemaError> {
+        match READY_SCHEMAS.iter().find(|(name, _)| *name == text.trim()) {
+            Some((_, columns)) => Self::parse(columns),
+            None => Self::parse(text),
+        }
+    }
+
     /// Parses the column list.
     pub fn parse(text: &str) -> Result<Self, SchemaError> {
         let mut p = Parser::new(text);
@@ -408,6 +433,20 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_ready_schema_parses_by_its_name() {
+        for (name, text) in READY_SCHEMAS {
+            let ready = TableSchema::from_setting(name).unwrap();
+            assert_eq!(ready, TableSchema::parse(text).unwrap(), "{name}");
+            assert_eq!(ready.columns[0].name, "signal", "{name}");
+        }
+        assert!(TableSchema::from_setting("otel_spans").is_err());
+        assert_eq!(
+            TableSchema::from_setting("n bigint").unwrap(),
+            TableSchema::parse("n bigint").unwrap()
+        );
+    }
 
     const ISSUE_EXAMPLE: &str = "ts timestamp, user string, latency_ms bigint, price double, ok boolean, tags array<string>, geo struct<lat:double,lon:double>, attrs map<string,string>";
 

@@ -46,6 +46,9 @@ pub enum ErrorReason {
     AggregateLimit,
     /// A value does not fit its `SCHEMA` column (Parquet).
     SchemaMismatch,
+    /// The record's value at the route pointer names no table (batch-to-iceberg's
+    /// `ICEBERG_ROUTES`).
+    NoRoute,
 }
 
 impl ErrorReason {
@@ -55,6 +58,7 @@ impl ErrorReason {
             Self::NotJson => "not-json",
             Self::AggregateLimit => "aggregate-limit",
             Self::SchemaMismatch => "schema-mismatch",
+            Self::NoRoute => "no-route",
         }
     }
 }
