@@ -36,7 +36,7 @@ check-template:  ## sam validate, cfn-lint, checkov
 	bash scripts/check-template.sh
 
 token:           ## a bearer token for a public URL: its hash into samconfig.toml [CONFIG=public-url]
-	python3 scripts/token.py "$(CONFIG)"
+	python3 scripts/new_token.py "$(CONFIG)"
 
 bench:           ## release benchmarks: throughput vs floors, peak memory, cold start
 	bash scripts/bench.sh

@@ -113,7 +113,7 @@ def samconfig_overrides(text):
 def token_script():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("token_script", cfn.ROOT / "scripts" / "token.py")
+    spec = importlib.util.spec_from_file_location("token_script", cfn.ROOT / "scripts" / "new_token.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -205,11 +205,13 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             oldest_record_age_ms: batch.oldest_record_age_ms(chrono::Utc::now()),
             ..Default::default()
         };
+        let routing = Instant::now();
         let routed = route(
             &batch.records,
             self.config.router.as_ref(),
             self.catalogs.len(),
         );
+        summary.encode_us += routing.elapsed().as_micros() as u64;
         if let Err((start, e)) = self.commit(batch, routed, deadline, &mut summary).await {
             summary.retry_from = batch.records.get(start).map(|r| r.sequence_text.clone());
             summary.failure = Some(e.to_string());

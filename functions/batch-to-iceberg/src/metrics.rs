@@ -48,7 +48,8 @@ pub struct Summary {
     pub oldest_record_age_ms: i64,
     pub retry_from: Option<String>,
     pub failure: Option<String>,
-    /// Time spent encoding rows, uploading files (data and errors), committing (µs).
+    /// Time spent routing and encoding rows, uploading files (data and errors), committing
+    /// (µs).
     pub encode_us: u64,
     pub upload_us: u64,
     pub commit_us: u64,
