@@ -3,7 +3,9 @@
 and S3): cold start, the handling of one 6 MiB Kinesis event split into encode / write /
 commit (from the function's own summary line), process CPU, peak RSS and binary size; and,
 side by side in the same run, a Python handler doing the same job with pyiceberg
-(base64 -> pyarrow.json -> table.append), the way AWS's Python samples would.
+(base64 -> pyarrow.json -> table.append), the way AWS's Python samples would; and the cost
+of routing: each run's event appended once to one table and once routed by /event to three
+tables (ICEBERG_ROUTES), the two runs one after the other.
 
 Usage: python3 bench/iceberg_bench.py [--runs N] [--target-dir target]
 Needs the stack (scripts/stack.sh start; scripts/bench.sh starts it) and
@@ -97,11 +99,16 @@ def main():
     glue.create_database(DatabaseInput={"Name": database})
     env = {"ICEBERG_DATABASE": database, "ICEBERG_TABLE": "events",
            "ICEBERG_WAREHOUSE": f"s3://{bucket}/warehouse", "ERROR_BUCKET": bucket, "SCHEMA": SCHEMA}
+    routed_env = {k: v for k, v in env.items() if k != "ICEBERG_TABLE"}
+    routed_env.update(ICEBERG_ROUTE_POINTER="/event",
+                      ICEBERG_ROUTES="click: clicks; view: views; buy: buys")
     event = iceberg_event()
-    results = []
+    results, routed = [], []
     for i in range(args.runs + 1):
-        # One shard per run: each run commits, on a table that grows by a snapshot a run.
+        # One shard per run: each run commits, on a table that grows by a snapshot a run;
+        # then the same event routed to three tables.
         results.append(run_once(binary, event_for(f"shardId-{i:012d}", event), env))
+        routed.append(run_once(binary, event_for(f"shardId-{i:012d}", event), routed_env))
     first, rest = results[0], results[1:]
     records = len(event["Records"])
     size = len(json.dumps(event))
@@ -129,6 +136,28 @@ def main():
     print(f"| binary size | {os.path.getsize(binary) / 1e6:.1f} MB |")
     print(f"| Parquet written | {int(med_s('bytes_written')):,} bytes in {int(med_s('data_files'))} file(s) |")
     print(f"first run (creates the table): {first['handle_ms']:.0f} ms")
+
+    r_rest = routed[1:]
+    r_tables = int(statistics.median(int(r["summary"]["tables_committed"]) for r in r_rest))
+    print()
+    print(f"Routing: the same event to one table, and routed by /event to {r_tables} tables "
+          "(click, view, buy), run after run:")
+    print("| median per batch | one table | routed to 3 tables | routed / one |")
+    print("|---|---|---|---|")
+
+    def row(label, one, three, unit="ms"):
+        print(f"| {label} | {one:.1f} {unit} | {three:.1f} {unit} | {three / one:.2f}x |")
+
+    def rmed_ms(key):
+        return statistics.median(float(r["summary"][key]) for r in r_rest) / 1000
+
+    row("encode (route, JSON -> Arrow)", med_ms("encode_us"), rmed_ms("encode_us"))
+    row("write (Parquet -> S3 PUTs)", med_ms("upload_us"), rmed_ms("upload_us"))
+    row("commit", med_ms("commit_us"), rmed_ms("commit_us"))
+    print(f"| commit per table | {med_ms('commit_us'):.1f} ms | {rmed_ms('commit_us') / r_tables:.1f} ms | "
+          f"{rmed_ms('commit_us') / r_tables / med_ms('commit_us'):.2f}x |")
+    row("whole invocation, wall", med("handle_ms"), statistics.median(r["handle_ms"] for r in r_rest))
+    row("process CPU", med("cpu_ms"), statistics.median(r["cpu_ms"] for r in r_rest))
 
     props = {"type": "glue", "glue.endpoint": os.environ["AWS_ENDPOINT_URL"], "glue.region": "us-east-1",
              "s3.endpoint": os.environ["AWS_ENDPOINT_URL"], "s3.path-style-access": "true",

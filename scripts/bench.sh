@@ -26,7 +26,7 @@ say "Hostile input: peak RSS of the worst events we can construct (dense aggrega
 python3 bench/memory_bench.py
 say "gzip: zlib level 6 against libdeflate (COMPRESSION=gzip) at each level, on the bench's records and the gzip corpus"
 cargo run --quiet --release -p batch-to-s3 --example bench -- --deflate
-say "batch-to-iceberg in process: encode / write / commit per 6 MiB event, on a growing table"
+say "batch-to-iceberg in process: encode / write / commit per 6 MiB event, on a growing table; one table and routed to three, side by side"
 cargo run --quiet --release -p batch-to-iceberg --example bench -- --rounds 20 | grep -v '"_aws"'
 say "batch-to-iceberg whole process against the local stack, and a pyiceberg handler side by side"
 source "$TRICKLE_ROOT/scripts/lib.sh"

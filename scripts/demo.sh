@@ -5,15 +5,18 @@
 # (batch-to-s3, and Firehose with firehose-transform, driven by tools/local-pipeline) until the
 # stream is drained, prints what landed in S3; then the same stream through batch-to-s3 with
 # FORMAT=parquet, queried with DuckDB; then the same stream through batch-to-iceberg into an
-# Iceberg table in (moto's) Glue, queried with pyiceberg and DuckDB; and stops everything it
-# started.
-# Ports: MOTO_PORT (default 4566), LAMBDA_PORT (default 9000).
+# Iceberg table in (moto's) Glue, queried with pyiceberg and DuckDB; then OpenTelemetry logs,
+# spans and metrics from the real OTel SDK through ingest into three routed Iceberg tables,
+# queried the same way; and stops everything it started.
+# Ports: MOTO_PORT (default 4566), LAMBDA_PORT (default 9000), FRONT_PORT (default
+# LAMBDA_PORT + 80: the local function URL the OTel SDK posts to).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$TRICKLE_ROOT/scripts/lib.sh"
 cd "$TRICKLE_ROOT"
 
 with_local_stack
+FRONT_PORT="${FRONT_PORT:-$((LAMBDA_PORT + 80))}"
 
 stream="trickle-demo-$(date +%s)"
 bucket="$stream"
@@ -101,4 +104,29 @@ start_watch "$iceberg_env"
   --on-failure-file "$LOCAL_DIR/on-failure-iceberg.jsonl"
 say "A query of the Iceberg table, by pyiceberg (the Glue catalog on moto) and DuckDB"
 "$VENV/bin/python" "$TRICKLE_ROOT/scripts/demo_iceberg_query.py" --database "$database" --table events --group-by event
+# The OpenTelemetry path: the real OpenTelemetry Python SDK exports logs, spans and metric
+# points through the local function URL (tools/function-url/front.py, which passes protobuf
+# as the real URL does) into ingest, which makes one row of each; batch-to-iceberg routes the
+# rows by their signal to a table each (ICEBERG_ROUTES), exactly once per table.
+say "The OpenTelemetry path: the real OTel SDK -> ingest's /v1/logs, /v1/traces, /v1/metrics -> a stream -> batch-to-iceberg routing by /signal to otel_logs, otel_traces, otel_metrics"
+stop_watch
+otel_stream="$stream-otel"
+create_stream_and_bucket "$otel_stream"
+otel_env="$LOCAL_DIR/lambda-$LAMBDA_PORT-otel.env"
+make_env_file "$otel_stream" "$bucket" "$otel_env.template" ingest,batch-to-iceberg
+grep -vE '^(ICEBERG_DATABASE|ICEBERG_TABLE|ICEBERG_PARTITION_SPEC|SCHEMA)=' "$otel_env.template" > "$otel_env"
+cat >> "$otel_env" <<ENV
+ICEBERG_DATABASE=$database
+ICEBERG_ROUTE_POINTER=/signal
+ICEBERG_ROUTES="logs: otel_logs schema otel_logs partition day(timestamp); traces: otel_traces schema otel_traces partition day(timestamp); metrics: otel_metrics schema otel_metrics partition day(timestamp)"
+ENV
+start_watch "$otel_env"
+start_front "$FRONT_PORT"
+say "Exporting with the OpenTelemetry SDK to http://127.0.0.1:$FRONT_PORT/v1/{logs,traces,metrics}"
+"$VENV/bin/python" "$TRICKLE_ROOT/scripts/otel_send.py" "http://127.0.0.1:$FRONT_PORT" > "$LOCAL_DIR/otel-sent.json"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sent"]; print("  sent", ", ".join(f"{len(v)} {k}" for k, v in s.items()))' "$LOCAL_DIR/otel-sent.json"
+"$pipeline" --stream "$otel_stream" --bucket "$bucket" --paths batch --batch-function batch-to-iceberg \
+  --on-failure-file "$LOCAL_DIR/on-failure-otel.jsonl"
+say "A query of the routed tables, by pyiceberg and DuckDB"
+"$VENV/bin/python" "$TRICKLE_ROOT/scripts/demo_otel_query.py" --database "$database"
 say "Done. Everything started by the demo is being stopped."

@@ -58,6 +58,33 @@ stop_watch() {
   rm -f "$LOCAL_DIR/watch-$LAMBDA_PORT.pid"
 }
 
+# start_front PORT: the local function URL (tools/function-url/front.py) on 127.0.0.1:PORT in
+# front of ingest under cargo lambda watch; sets front_pid. cleanup_local stops it.
+start_front() {
+  local port="$1" log="$LOCAL_DIR/front-$1.log"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is taken; set FRONT_PORT to a free port" >&2
+    return 1
+  fi
+  "$VENV/bin/python" "$TRICKLE_ROOT/tools/function-url/front.py" --port "$port" \
+    --invoke "http://127.0.0.1:$LAMBDA_PORT" --function ingest > "$log" 2>&1 &
+  front_pid=$!
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$front_pid" 2>/dev/null || { cat "$log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "the function-URL front did not start; see $log" >&2
+  return 1
+}
+
+stop_front() {
+  if [ -n "${front_pid:-}" ] && kill -0 "$front_pid" 2>/dev/null; then
+    kill "$front_pid" 2>/dev/null || true
+    wait "$front_pid" 2>/dev/null || true
+  fi
+}
+
 # ensure_stack: starts moto unless it already runs on $MOTO_PORT; sets started_stack.
 ensure_stack() {
   started_stack=0
@@ -79,6 +106,7 @@ create_stream_and_bucket() {
 with_local_stack() {
   bash "$TRICKLE_ROOT/scripts/setup.sh"
   watch_pid=""
+  front_pid=""
   started_stack=0
   trap cleanup_local EXIT INT TERM
   ensure_stack
@@ -86,6 +114,7 @@ with_local_stack() {
 
 # cleanup_local: what demo.sh and test.sh stop on exit (only what they started).
 cleanup_local() {
+  stop_front
   stop_watch
   if [ "${started_stack:-0}" = 1 ]; then bash "$TRICKLE_ROOT/scripts/stack.sh" stop; fi
 }

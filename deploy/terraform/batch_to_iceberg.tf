@@ -102,16 +102,19 @@ resource "aws_iam_role_policy" "batch_to_iceberg" {
         },
         {
           # GetTable, CreateTable (the first batch, when the table is missing), UpdateTable
-          # (each commit, on the VersionId read): that database and that table only, and the
-          # catalog, which IAM requires for Glue's table actions.
+          # (each commit, on the VersionId read): that database and that table only (each
+          # routed table when routed), and the catalog, which IAM requires for Glue's table
+          # actions.
           Sid    = "CommitToItsTable"
           Effect = "Allow"
           Action = ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
-          Resource = [
+          Resource = concat([
             "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
             "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${var.iceberg_database_name}",
-            "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.iceberg_database_name}/${var.iceberg_table_name}",
-          ]
+            ], [
+            for t in local.iceberg_tables :
+            "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.iceberg_database_name}/${t}"
+          ])
         },
         {
           Sid      = "OnFailureDestination"
@@ -159,17 +162,23 @@ resource "aws_lambda_function" "batch_to_iceberg" {
   }
 
   environment {
-    variables = {
+    # The one table, or the routed ones (iceberg_route_pointer): the function reads exactly
+    # one of the two.
+    variables = merge({
       ICEBERG_CATALOG        = var.iceberg_catalog
       ICEBERG_DATABASE       = var.iceberg_database_name
-      ICEBERG_TABLE          = var.iceberg_table_name
       ICEBERG_WAREHOUSE      = "s3://${aws_s3_bucket.bucket.id}/${var.iceberg_warehouse_prefix}"
       ICEBERG_PARTITION_SPEC = var.iceberg_partition_spec
       SCHEMA                 = var.schema
       EXTRA_COLUMN           = var.extra_column
       ERROR_BUCKET           = aws_s3_bucket.bucket.id
       ERROR_PREFIX           = "iceberg-errors/"
-    }
+      }, local.iceberg_is_routed ? {
+      ICEBERG_ROUTE_POINTER = var.iceberg_route_pointer
+      ICEBERG_ROUTES        = var.iceberg_routes
+      } : {
+      ICEBERG_TABLE = var.iceberg_table_name
+    })
   }
 
   depends_on = [aws_iam_role_policy.batch_to_iceberg]
@@ -225,6 +234,20 @@ resource "aws_glue_catalog_database" "iceberg" {
     precondition {
       condition     = !local.has_glue_table || var.iceberg_database_name != var.glue_database_name
       error_message = "iceberg_database_name must differ from glue_database_name (the module creates each database; one name cannot be created twice)."
+    }
+    # template.yaml's rules IcebergRoutesComeTogether and IcebergRoutesNeedTheirPointer
+    # (the module can read the tables out of iceberg_routes: it checks the list is theirs).
+    precondition {
+      condition     = (var.iceberg_route_pointer == "") == (trimspace(var.iceberg_routes) == "")
+      error_message = "iceberg_route_pointer routes records to the tables iceberg_routes names: set both, or neither."
+    }
+    precondition {
+      condition     = sort(var.iceberg_routed_tables) == sort(local.iceberg_routed_tables)
+      error_message = "iceberg_routed_tables must name exactly the tables iceberg_routes names (the role may create and commit to exactly these)."
+    }
+    precondition {
+      condition     = !(local.iceberg_is_routed && var.iceberg_optimizers)
+      error_message = "iceberg_optimizers act on iceberg_table_name; with iceberg_routes set each routed table's optimizers in Glue."
     }
   }
 }

@@ -31,6 +31,16 @@ locals {
   iceberg_on_glue        = var.enable_iceberg && var.iceberg_catalog == "glue"
   iceberg_uses_efo       = var.enable_iceberg && var.iceberg_enhanced_fan_out
   iceberg_has_optimizers = local.iceberg_on_glue && var.iceberg_optimizers
+  # Routing (iceberg_route_pointer): the tables iceberg_routes names, each route's TABLE
+  # (what functions/batch-to-iceberg/src/route.rs reads), in their first mention's order.
+  iceberg_is_routed = var.enable_iceberg && var.iceberg_route_pointer != ""
+  iceberg_routed_tables = distinct([
+    for r in split(";", var.iceberg_routes) :
+    regex("^\\s*[^:]+:\\s*([a-z0-9_]+)", r)[0] if trimspace(r) != ""
+  ])
+  # The tables the role may create and commit to (iceberg_routed_tables is checked to be
+  # exactly iceberg_routes' tables).
+  iceberg_tables = local.iceberg_is_routed ? var.iceberg_routed_tables : [var.iceberg_table_name]
 
   # The names firehose_partition_pointers ("name=/pointer,...") gives, which the dynamic prefix
   # must each name as !{partitionKeyFromLambda:NAME}.

@@ -47,8 +47,10 @@ output "iceberg_database" {
 }
 
 output "iceberg_table" {
-  description = "<database>.<table> to query in Athena (engine v3) once the first batch has created it; null when enable_iceberg is false."
-  value       = local.iceberg_enabled ? "${aws_glue_catalog_database.iceberg[0].name}.${var.iceberg_table_name}" : null
+  description = "<database>.<table> to query in Athena (engine v3) once the first batch has created it (routed, <database>.{<table>,...}); null when enable_iceberg is false."
+  value = !local.iceberg_enabled ? null : (local.iceberg_is_routed
+    ? "${aws_glue_catalog_database.iceberg[0].name}.{${join(",", var.iceberg_routed_tables)}}"
+  : "${aws_glue_catalog_database.iceberg[0].name}.${var.iceberg_table_name}")
 }
 
 output "iceberg_warehouse" {

@@ -465,6 +465,37 @@ variable "iceberg_partition_spec" {
   }
 }
 
+variable "iceberg_route_pointer" {
+  description = "batch-to-iceberg - a JSON pointer whose value in each record names its table in iceberg_routes, e.g. /signal for the rows ingest makes of OTLP logs, spans and metric points. Empty - every record goes to iceberg_table_name."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.iceberg_route_pointer == "" || startswith(var.iceberg_route_pointer, "/")
+    error_message = "iceberg_route_pointer must be a JSON pointer (beginning with /), or empty."
+  }
+}
+
+variable "iceberg_routes" {
+  description = "batch-to-iceberg - with iceberg_route_pointer, the table of each value, separated by \";\" - \"VALUE: TABLE [schema SCHEMA] [partition SPEC]\", e.g. \"logs: otel_logs schema otel_logs partition day(timestamp); traces: otel_traces schema otel_traces partition day(timestamp)\". The role may create and commit to exactly these tables (read out of this value). Records whose value names no table go to iceberg-errors/; iceberg_table_name is then not used."
+  type        = string
+  default     = ""
+
+  validation {
+    condition = alltrue([
+      for r in split(";", var.iceberg_routes) :
+      trimspace(r) == "" || can(regex("^\\s*[^:]+:\\s*[a-z0-9_]{1,255}(\\s|$)", r))
+    ])
+    error_message = "iceberg_routes must be routes \"VALUE: TABLE [schema SCHEMA] [partition SPEC]\" separated by \";\", each TABLE lower-case letters, digits and underscores."
+  }
+}
+
+variable "iceberg_routed_tables" {
+  description = "batch-to-iceberg - with iceberg_routes, the tables it names, e.g. [\"otel_logs\", \"otel_traces\", \"otel_metrics\"]: the role may create and commit to exactly these. The plan fails unless they are exactly iceberg_routes' tables."
+  type        = list(string)
+  default     = []
+}
+
 variable "iceberg_enhanced_fan_out" {
   description = "batch-to-iceberg reads through its own enhanced fan-out consumer (2 MB/s per shard of its own, pushed; billed per consumer-shard hour and per GB) instead of sharing each shard's 5 GetRecords/s and 2 MB/s with batch-to-s3 and Firehose. Changing it replaces the event source mapping, which starts again at TRIM_HORIZON."
   type        = bool

@@ -94,6 +94,9 @@ def truth(node, value, condition):
     if fn == "Fn::Contains":
         items, v = arg
         return str(value(v)) in [str(x) for x in value(items)]
+    if fn == "Fn::EachMemberEquals":
+        items, v = arg
+        return all(str(x) == str(value(v)) for x in value(items))
     raise ValueError(f"unknown condition function {fn}")
 
 

@@ -199,7 +199,7 @@ def test_a_public_url_without_a_token_is_refused_before_anything_is_created():
 
 def test_each_named_configuration_deploys_a_stack_of_its_own():
     stacks = [stack for stack, _ in SAMCONFIG_CONFIGS.values()]
-    assert {"default", "parquet", "iceberg", "public-url"} <= set(SAMCONFIG_CONFIGS)
+    assert {"default", "parquet", "iceberg", "otel", "public-url"} <= set(SAMCONFIG_CONFIGS)
     assert len(set(stacks)) == len(stacks), f"two configurations share a stack: {stacks}"
     config = tomllib.loads(SAMCONFIG.read_text())
     for name in SAMCONFIG_CONFIGS:
@@ -575,6 +575,19 @@ def test_parameter_ranges_are_awss():
     # Glue's optimizers act on a Glue table; S3 Tables maintains its own.
     ({"EnableIceberg": "true", "IcebergCatalog": "s3tables", "IcebergOptimizers": "true"},
      "S3 Tables maintains its tables itself"),
+    # Routing: the three settings together, on Glue, without the one table's optimizers.
+    ({"EnableIceberg": "true", "IcebergRoutePointer": "/signal"}, "set it too"),
+    ({"EnableIceberg": "true", "IcebergRoutePointer": "/signal", "IcebergRoutes": "logs: otel_logs"},
+     "IcebergRoutedTables"),
+    ({"EnableIceberg": "true", "IcebergRoutes": "logs: otel_logs", "IcebergRoutedTables": "otel_logs"},
+     "IcebergRoutePointer - set it too"),
+    ({"EnableIceberg": "true", "IcebergRoutedTables": "otel_logs"}, "IcebergRoutePointer - set it too"),
+    ({"IcebergRoutePointer": "signal"}, "AllowedPattern"),
+    ({"EnableIceberg": "true", "IcebergRoutePointer": "/signal", "IcebergRoutes": "logs: otel_logs",
+      "IcebergRoutedTables": "otel_logs", "IcebergCatalog": "s3tables"}, "Glue catalog"),
+    ({"EnableIceberg": "true", "IcebergRoutePointer": "/signal", "IcebergRoutes": "logs: otel_logs",
+      "IcebergRoutedTables": "otel_logs", "IcebergOptimizers": "true"},
+     "IcebergOptimizers act on IcebergTableName"),
 ])
 def test_values_aws_rejects_are_refused_before_deploy(params, message):
     r = cfn.Resolved(cfn.translate({}), params)
@@ -747,10 +760,15 @@ def test_the_iceberg_settings_reach_batch_to_iceberg(case):
                if on_s3tables(r) else
                # s3://bucket/prefix, no trailing slash (the pattern refuses one).
                {"ICEBERG_WAREHOUSE": {"Fn::Sub": "s3://${Bucket}/${IcebergWarehousePrefix}"}})
+    # The one table, or the routed ones: exactly one of the two reaches the function.
+    tables = ({"ICEBERG_ROUTE_POINTER": r.params["IcebergRoutePointer"],
+               "ICEBERG_ROUTES": r.params["IcebergRoutes"]}
+              if r.conditions["IcebergIsRouted"] else
+              {"ICEBERG_TABLE": r.params["IcebergTableName"]})
     assert env == {
         "ICEBERG_CATALOG": r.params["IcebergCatalog"],
         "ICEBERG_DATABASE": r.params["IcebergDatabaseName"],
-        "ICEBERG_TABLE": r.params["IcebergTableName"],
+        **tables,
         **catalog,
         "ICEBERG_PARTITION_SPEC": r.params["IcebergPartitionSpec"],
         "SCHEMA": r.params["Schema"],
@@ -810,10 +828,20 @@ def test_iceberg_role_reaches_only_its_prefixes_table_consumer_and_queue(case):
         glue_arns = [
             "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog",
             "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/${IcebergDatabaseName}",
-            "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${IcebergDatabaseName}/${IcebergTableName}",
         ]
+        if r.conditions["IcebergIsRouted"]:
+            # Each routed table, by its slot of the padded list (as moto's CloudFormation
+            # evaluates it: test_a_routed_stack_grants_exactly_its_tables).
+            assert r.params["IcebergRoutedTables"]
+        else:
+            glue_arns.append("arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
+                             ":table/${IcebergDatabaseName}/${IcebergTableName}")
         for action in ("glue:GetTable", "glue:CreateTable", "glue:UpdateTable"):
-            assert sorted(resources_of(a, action)) == sorted(glue_arns), action
+            got = resources_of(a, action)
+            if r.conditions["IcebergIsRouted"]:
+                assert got[:2] == glue_arns and len(got) == 10, action
+            else:
+                assert sorted(got) == sorted(glue_arns), action
         assert not [x for x in a if x.startswith("s3tables:")]
     assert a["sqs:SendMessage"] == [{"Fn::GetAtt": ["IcebergFailureQueue", "Arn"]}]
     stream = {"Fn::GetAtt": ["Stream", "Arn"]}
@@ -927,7 +955,9 @@ def test_every_if_in_an_environment_is_false_at_the_defaults():
             if isinstance(v, dict) and "Fn::If" in v:
                 found += 1
                 assert not r.condition(v["Fn::If"][0]), (rid, var)
-    assert found == 2  # ICEBERG_WAREHOUSE and ICEBERG_TABLE_BUCKET_ARN
+    # ICEBERG_WAREHOUSE, ICEBERG_TABLE_BUCKET_ARN; ICEBERG_TABLE, ICEBERG_ROUTE_POINTER,
+    # ICEBERG_ROUTES.
+    assert found == 5
 
 
 # Glue's documented permissions for table optimizers (Glue developer guide, "Table
@@ -1080,14 +1110,29 @@ def test_stack_creates_in_moto_with_what_the_template_says(case, moto_url):
             else:
                 assert outputs["IcebergWarehouse"] == (
                     f"s3://{physical['Bucket']}/{r.params['IcebergWarehousePrefix']}")
-            assert outputs["IcebergTable"] == (
-                f"{r.params['IcebergDatabaseName']}.{r.params['IcebergTableName']}")
+            tables = (f"{{{r.params['IcebergRoutedTables']}}}" if r.conditions["IcebergIsRouted"]
+                      else r.params["IcebergTableName"])
+            assert outputs["IcebergTable"] == f"{r.params['IcebergDatabaseName']}.{tables}"
             assert outputs["IcebergDatabase"] == r.params["IcebergDatabaseName"]
             assert outputs["IcebergFailureQueueUrl"] == physical["IcebergFailureQueue"]
         else:
             assert not [k for k in outputs if k.startswith("Iceberg")], outputs
     finally:
         cf.delete_stack(StackName=stack)
+
+
+def check_routed_tables_granted(r, doc):
+    """Routed, the role's Glue table actions reach exactly IcebergRoutedTables (as moto's
+    CloudFormation evaluated the padded list's slots) and no other table."""
+    (st,) = [st for st in statements(doc) if st and st.get("Sid") == "CommitToItsTable"]
+    db = r.params["IcebergDatabaseName"]
+    prefix = "arn:aws:glue:us-east-1:123456789012:"
+    tables = sorted(x[len(f"{prefix}table/{db}/"):] for x in as_list(st["Resource"])
+                    if x.startswith(f"{prefix}table/"))
+    want = r.params["IcebergRoutedTables"].split(",")
+    assert [t for t in tables if t] == sorted(want), tables
+    assert tables.count("") == 8 - len(want), "the empty slots name no table"
+    assert f"{prefix}database/{db}" in as_list(st["Resource"])
 
 
 def table_bucket_arn(cf, stack):
@@ -1182,6 +1227,8 @@ def check_moto_stack(r, stack, physical):
                 got |= set(as_list(st["Action"]))
         assert got == set(role_actions(r, rid)), rid
         assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
+        if rid == "IcebergRole" and r.conditions["IcebergIsRouted"]:
+            check_routed_tables_granted(r, doc)
 
     # Log groups with retention.
     logs = boto3.client("logs")

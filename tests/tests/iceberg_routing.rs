@@ -360,7 +360,11 @@ async fn otel_from_the_real_sdk_lands_once_in_three_routed_tables_through_races_
     let reformed = shard_batch(&slice(&events[other], h.saturating_sub(2)..n));
     let s = b.process(&reformed, None).await;
     assert_eq!(s.retry_from, None, "{:?}", s.failure);
-    assert_eq!(s.rows_committed, n - h, "only what the first half had not: {s:?}");
+    assert_eq!(
+        s.rows_committed,
+        n - h,
+        "only what the first half had not: {s:?}"
+    );
 
     // Every item once, in its table, field by field.
     let logs = lake.rows(TABLES[0]);
