@@ -62,6 +62,7 @@ async fn through_ingest(exports: &[Value]) -> (String, Vec<Value>) {
         retry_budget: Duration::from_secs(2),
         auth_token_sha256: None,
         browser_key: None,
+        idempotency_table: None,
         aggregate: false,
     };
     let ingest = Ingest::new(

@@ -20,6 +20,7 @@ async fn setup() -> (Ingest<KinesisSink>, aws_sdk_kinesis::Client, String) {
         retry_budget: Duration::from_secs(2),
         auth_token_sha256: None,
         browser_key: None,
+        idempotency_table: None,
         aggregate: false,
     };
     let ingest = Ingest::new(
@@ -221,6 +222,7 @@ async fn a_missing_stream_is_a_502_not_a_success() {
         retry_budget: Duration::from_millis(200),
         auth_token_sha256: None,
         browser_key: None,
+        idempotency_table: None,
         aggregate: false,
     };
     let ingest = Ingest::new(config.clone(), KinesisSink::new(client, config.stream));

@@ -32,6 +32,7 @@ async fn official_deaggregator_reads_back_what_ingest_aggregates() {
         retry_budget: Duration::from_secs(2),
         auth_token_sha256: None,
         browser_key: None,
+        idempotency_table: None,
         aggregate: true,
     };
     let ingest = Ingest::new(

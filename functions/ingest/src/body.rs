@@ -150,6 +150,11 @@ pub struct HttpInput<'a> {
     pub browser_key: Option<&'a str>,
     /// `Origin` header (a browser's page).
     pub origin: Option<&'a str>,
+    /// `Idempotency-Key` header (`idempotency/`).
+    pub idempotency_key: Option<&'a str>,
+    /// The IAM principal of a signed request (the function URL's `AWS_IAM` auth), the scope
+    /// of its idempotency keys.
+    pub caller: Option<&'a str>,
     /// The body; records are slices of it.
     pub body: Bytes,
 }

@@ -38,6 +38,9 @@ pub struct Config {
     /// `BROWSER_KEY`: a public key web pages send as `?key=` (`browser.rs`); unset, none is
     /// accepted. Public by design: it is in every page that sends.
     pub browser_key: Option<String>,
+    /// `IDEMPOTENCY_TABLE`: the DynamoDB table that remembers keyed requests
+    /// (`idempotency/`); unset, `Idempotency-Key` is ignored.
+    pub idempotency_table: Option<String>,
 }
 
 /// A browser key's length: long enough not to be guessed by accident, short enough for a URL.
@@ -101,6 +104,7 @@ impl Config {
         Ok(Self {
             aggregate: cfg::bool_or(&lookup, "AGGREGATE", false)?,
             browser_key,
+            idempotency_table: cfg::optional(&lookup, "IDEMPOTENCY_TABLE"),
             auth_token_sha256,
             stream,
             partition_key_pointer: cfg::json_pointer(&lookup, "STREAM_PARTITION_KEY_POINTER")?,

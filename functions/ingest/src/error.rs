@@ -47,6 +47,14 @@ pub enum IngestError {
     BrowserRefused(String),
     #[error("a request with the browser key may carry at most {limit} bytes: send fewer events per beacon")]
     BrowserBodyTooLarge { limit: usize },
+    #[error("invalid Idempotency-Key: 1 to 255 printable ASCII characters")]
+    InvalidIdempotencyKey,
+    #[error("this Idempotency-Key was used with a different request (body or headers); use a new key for a new request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is being handled; retry after it")]
+    IdempotencyInFlight,
+    #[error("the request memory is unavailable ({0}); retry the request")]
+    IdempotencyUnavailable(String),
     #[error("unknown browser key")]
     UnknownBrowserKey,
     #[error("the event says isBase64Encoded but its body is not base64: {0}")]
@@ -77,7 +85,12 @@ impl IngestError {
             | Self::Encoding(EncodingError::Corrupt { .. })
             | Self::Msgpack(MsgpackError::Invalid { .. })
             | Self::BrowserRefused(_)
-            | Self::InvalidBase64Body(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidBase64Body(_)
+            | Self::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyInFlight | Self::IdempotencyUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }

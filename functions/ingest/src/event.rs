@@ -45,6 +45,22 @@ pub struct UrlRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RequestContext {
     pub http: HttpContext,
+    /// With `AWS_IAM` auth, who signed the request.
+    #[serde(default)]
+    pub authorizer: Option<Authorizer>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Authorizer {
+    #[serde(default)]
+    pub iam: Option<IamAuthorizer>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IamAuthorizer {
+    #[serde(default)]
+    pub user_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

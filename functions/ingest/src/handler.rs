@@ -9,6 +9,10 @@ use crate::browser::parse_browser;
 use crate::config::Config;
 use crate::error::IngestError;
 use crate::event::{UrlRequest, UrlResponse};
+use crate::idempotency::{
+    derived_key, earlier_outcome, request_digest, request_id, stored_outcomes, Claim,
+    IdempotencyKey, PutSet, Recorded, RequestMemory, State, MAX_STORED_ANSWER_BYTES,
+};
 use crate::otlp;
 use crate::sink::{EntryOutcome, RecordSink};
 use crate::write::{write_all, WriteReport};
@@ -17,6 +21,8 @@ use http::StatusCode;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 /// Who sent a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +36,12 @@ enum Sender {
 /// Seconds a client should wait before retrying throttled records.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
 
-/// The ingest function: configuration plus where records go.
+/// The ingest function: configuration plus where records go, and where keyed requests are
+/// remembered (`IDEMPOTENCY_TABLE`).
 pub struct Ingest<S> {
     config: Config,
     sink: S,
+    memory: Option<Arc<dyn RequestMemory>>,
 }
 
 /// A status and a JSON body (plus `Retry-After` / `Allow` where they apply).
@@ -48,7 +56,17 @@ pub struct Answer {
 
 impl<S: RecordSink> Ingest<S> {
     pub fn new(config: Config, sink: S) -> Self {
-        Self { config, sink }
+        Self {
+            config,
+            sink,
+            memory: None,
+        }
+    }
+
+    /// With a request memory: `Idempotency-Key` makes a retried request put nothing twice.
+    pub fn with_memory(mut self, memory: Arc<dyn RequestMemory>) -> Self {
+        self.memory = Some(memory);
+        self
     }
 
     /// Gives the sink back (tests inspect what an in-memory sink received).
@@ -67,6 +85,12 @@ impl<S: RecordSink> Ingest<S> {
     /// Handles one function URL request.
     pub async fn respond(&self, mut req: UrlRequest) -> UrlResponse {
         let body = req.take_body();
+        let caller = req
+            .request_context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.clone());
         let query_key = req.query("partitionKey");
         let browser_key = req.query("key");
         let mut input = HttpInput {
@@ -80,6 +104,8 @@ impl<S: RecordSink> Ingest<S> {
             browser_key: browser_key.as_deref(),
             path: &req.raw_path,
             origin: req.header("origin"),
+            idempotency_key: req.header("idempotency-key"),
+            caller: caller.as_deref(),
             body: Default::default(),
         };
         let answer = match body {
@@ -150,13 +176,28 @@ impl<S: RecordSink> Ingest<S> {
                 }
             }
         };
-        let entries = match parsed {
+        let key = IdempotencyKey::parse(input.idempotency_key);
+        let mut entries = match parsed.and_then(|e| key.clone().map(|_| e)) {
             Ok(e) => e,
             Err(err) => {
                 tracing::warn!(status = err.status().as_u16(), reason = %err, "rejected request");
                 return client_error(&err);
             }
         };
+        if let (Ok(Some(key)), Some(memory)) = (key, &self.memory) {
+            let scope = match sender {
+                Sender::Browser => format!("browser:{}", input.origin.unwrap_or_default()),
+                Sender::Trusted if self.config.auth_token_sha256.is_some() => "token".into(),
+                Sender::Trusted => match input.caller {
+                    Some(arn) => format!("iam:{arn}"),
+                    None => "open".into(),
+                },
+            };
+            let id = request_id(&scope, &key);
+            return self
+                .answer_keyed(memory.as_ref(), &id, input, &mut entries)
+                .await;
+        }
         let report = self.write(&entries).await;
         let answer = answer_for(&report);
         if let Some(fatal) = &report.fatal {
@@ -174,6 +215,125 @@ impl<S: RecordSink> Ingest<S> {
 }
 
 impl<S: RecordSink> Ingest<S> {
+    /// A keyed request (`idempotency/`): what the memory says, then only the entries not yet
+    /// in the stream, and what was done recorded.
+    async fn answer_keyed(
+        &self,
+        memory: &dyn RequestMemory,
+        id: &str,
+        input: &HttpInput<'_>,
+        entries: &mut [crate::body::Entry],
+    ) -> Answer {
+        for (i, e) in entries.iter_mut().enumerate() {
+            if e.random_key() {
+                e.partition_key = derived_key(id, i);
+            }
+        }
+        let now = SystemTime::now();
+        let claim = memory
+            .claim(id, &request_digest(input), entries.len(), now)
+            .await;
+        let (version, put, earlier) = match claim {
+            Err(e) => {
+                tracing::error!(error = %e, "request memory unavailable");
+                return client_error(&IngestError::IdempotencyUnavailable(e.0));
+            }
+            Ok(Claim::Mismatch) => {
+                tracing::warn!(status = 422, "Idempotency-Key reused with another request");
+                return client_error(&IngestError::IdempotencyKeyReused);
+            }
+            Ok(Claim::InFlight { retry_after }) => {
+                tracing::info!(
+                    retry_after_ms = retry_after.as_millis() as u64,
+                    "keyed request in flight"
+                );
+                return client_error(&IngestError::IdempotencyInFlight);
+            }
+            Ok(Claim::Replay { status, body }) => {
+                tracing::info!(status, "keyed request replayed");
+                return Answer {
+                    status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                    body,
+                    raw: None,
+                };
+            }
+            Ok(Claim::New { version }) => (version, PutSet::new(entries.len()), None),
+            Ok(Claim::Resume {
+                version,
+                put,
+                outcomes,
+            }) => (version, put, outcomes),
+        };
+        let pending: Vec<usize> = (0..entries.len()).filter(|&i| !put.contains(i)).collect();
+        let subset: Vec<crate::body::Entry> = pending.iter().map(|&i| entries[i].clone()).collect();
+        let written = if subset.is_empty() {
+            WriteReport {
+                outcomes: Vec::new(),
+                fatal: None,
+                calls: 0,
+            }
+        } else {
+            self.write(&subset).await
+        };
+        let mut outcomes: Vec<EntryOutcome> = (0..entries.len())
+            .map(|i| earlier_outcome(earlier.as_ref(), i))
+            .collect();
+        let mut put = put;
+        for (&i, o) in pending.iter().zip(&written.outcomes) {
+            if matches!(o, EntryOutcome::Written { .. }) {
+                put.insert(i);
+            }
+            outcomes[i] = o.clone();
+        }
+        let report = WriteReport {
+            outcomes,
+            fatal: written.fatal,
+            calls: written.calls,
+        };
+        let answer = answer_for(&report);
+        let done = report.failed_count() == 0;
+        let stored = stored_outcomes(&report.outcomes);
+        let fits = |v: &Value| v.to_string().len() <= MAX_STORED_ANSWER_BYTES;
+        let recorded = Recorded {
+            state: if done { State::Done } else { State::Partial },
+            put,
+            outcomes: fits(&stored).then_some(stored),
+            answer: done.then(|| {
+                let body = if fits(&answer.body) {
+                    answer.body.clone()
+                } else {
+                    json!({
+                        "FailedRecordCount": 0,
+                        "RecordCount": report.outcomes.len(),
+                        "Replayed": "the per-record answer was too large to keep",
+                    })
+                };
+                (answer.status.as_u16(), body)
+            }),
+        };
+        match memory
+            .record(id, version, recorded, SystemTime::now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("keyed request taken over by another attempt before it was recorded")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "keyed request not recorded: a retry puts its entries again")
+            }
+        }
+        tracing::info!(
+            records = entries.len(),
+            already_put = entries.len() - pending.len(),
+            failed = report.failed_count(),
+            calls = report.calls,
+            status = answer.status.as_u16(),
+            "ingest summary (keyed)"
+        );
+        answer
+    }
+
     /// An OTLP/HTTP export (`otlp.rs`): rows written, answered as OTLP says.
     async fn answer_otlp(
         &self,
@@ -392,6 +552,7 @@ mod tests {
                 retry_budget: Duration::from_millis(20),
                 auth_token_sha256: None,
                 browser_key: None,
+                idempotency_table: None,
                 aggregate: false,
             },
             MemorySink::new(),
@@ -686,5 +847,162 @@ mod tests {
         let r = to_response(client_error(&IngestError::MethodNotAllowed("GET".into())));
         assert_eq!(r.status_code, 405);
         assert_eq!(r.headers["allow"], "POST");
+    }
+
+    fn keyed() -> (
+        Ingest<MemorySink>,
+        Arc<crate::idempotency::memory::MemoryRequests>,
+    ) {
+        let memory = Arc::new(crate::idempotency::memory::MemoryRequests::new());
+        (ingest().with_memory(memory.clone()), memory)
+    }
+
+    fn keyed_post<'a>(key: &'a str, body: &'a [u8]) -> HttpInput<'a> {
+        HttpInput {
+            idempotency_key: Some(key),
+            ..HttpInput::post("application/x-ndjson", body)
+        }
+    }
+
+    const FOUR: &[u8] = b"{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n";
+
+    #[tokio::test]
+    async fn a_keyed_request_retried_after_success_is_answered_again_and_puts_nothing() {
+        let (i, memory) = keyed();
+        let first = i.answer(&keyed_post("k1", FOUR)).await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        for _ in 0..2 {
+            let again = i.answer(&keyed_post("k1", FOUR)).await;
+            assert_eq!((again.status, &again.body), (first.status, &first.body));
+        }
+        assert_eq!(i.sink.written_data().len(), 4);
+        assert_eq!(memory.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_throttling_puts_only_the_entries_not_yet_put() {
+        let (i, _) = keyed();
+        // Entries 1 and 3 stay throttled through the whole retry budget.
+        i.sink.always.lock().unwrap().replace(Script::EntriesFail(
+            vec![1, 3],
+            "ProvisionedThroughputExceededException",
+        ));
+        let first = i.answer(&keyed_post("k1", FOUR)).await;
+        assert_eq!(first.status, 503, "{}", first.body);
+        assert_eq!(first.body["FailedRecordCount"], 2);
+        i.sink.always.lock().unwrap().take();
+        let retry = i.answer(&keyed_post("k1", FOUR)).await;
+        assert_eq!(retry.status, 200, "{}", retry.body);
+        assert_eq!(retry.body["FailedRecordCount"], 0);
+        let mut data = i.sink.written_data();
+        data.sort();
+        assert_eq!(data.len(), 4, "each record once: {data:?}");
+        data.dedup();
+        assert_eq!(data.len(), 4);
+        // The answer names every record's sequence number, the earlier ones included.
+        let records = retry.body["Records"].as_array().unwrap();
+        assert!(
+            records.iter().all(|r| r["SequenceNumber"].is_string()),
+            "{retry:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_key_with_another_body_answers_422_and_puts_nothing() {
+        let (i, _) = keyed();
+        assert_eq!(i.answer(&keyed_post("k1", FOUR)).await.status, 200);
+        let other = i.answer(&keyed_post("k1", b"{\"n\":9}\n")).await;
+        assert_eq!(other.status, 422, "{}", other.body);
+        assert!(other.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("different request"));
+        assert_eq!(i.sink.written_data().len(), 4);
+        // Two keys, one body: two sends.
+        assert_eq!(i.answer(&keyed_post("k2", FOUR)).await.status, 200);
+        assert_eq!(i.sink.written_data().len(), 8);
+    }
+
+    #[tokio::test]
+    async fn a_retry_while_the_first_is_in_flight_answers_503_with_retry_after() {
+        let (i, memory) = keyed();
+        let input = keyed_post("k1", FOUR);
+        let id = crate::idempotency::request_id(
+            "open",
+            &IdempotencyKey::parse(Some("k1")).unwrap().unwrap(),
+        );
+        // Another attempt holds it.
+        let claim = memory
+            .claim(&id, &request_digest(&input), 4, SystemTime::now())
+            .await
+            .unwrap();
+        assert!(matches!(claim, Claim::New { .. }));
+        let answer = i.answer(&input).await;
+        assert_eq!(answer.status, 503, "{}", answer.body);
+        assert_eq!(to_response(answer).headers["retry-after"], "1");
+        assert!(i.sink.written_data().is_empty());
+    }
+
+    #[tokio::test]
+    async fn keys_are_scoped_to_the_caller_and_an_unavailable_memory_answers_503() {
+        let (i, memory) = keyed();
+        let a = HttpInput {
+            caller: Some("arn:aws:iam::1:user/a"),
+            ..keyed_post("k1", FOUR)
+        };
+        let b = HttpInput {
+            caller: Some("arn:aws:iam::1:user/b"),
+            ..keyed_post("k1", FOUR)
+        };
+        assert_eq!(i.answer(&a).await.status, 200);
+        assert_eq!(i.answer(&b).await.status, 200, "b's key is b's");
+        assert_eq!(i.sink.written_data().len(), 8);
+        memory.set_unavailable(true);
+        let answer = i.answer(&keyed_post("k3", FOUR)).await;
+        assert_eq!(answer.status, 503, "{}", answer.body);
+        assert_eq!(i.sink.written_data().len(), 8);
+    }
+
+    #[tokio::test]
+    async fn keyless_records_of_a_keyed_request_keep_their_shard_on_a_retry() {
+        let (i, _) = keyed();
+        i.sink.always.lock().unwrap().replace(Script::EntriesFail(
+            vec![0, 1, 2, 3],
+            "ProvisionedThroughputExceededException",
+        ));
+        assert_eq!(i.answer(&keyed_post("k1", FOUR)).await.status, 503);
+        i.sink.always.lock().unwrap().take();
+        i.answer(&keyed_post("k1", FOUR)).await;
+        let keys: Vec<String> = i
+            .sink
+            .written
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.partition_key.as_str().to_owned())
+            .collect();
+        let id = crate::idempotency::request_id(
+            "open",
+            &IdempotencyKey::parse(Some("k1")).unwrap().unwrap(),
+        );
+        let want: Vec<String> = (0..4)
+            .map(|p| crate::idempotency::derived_key(&id, p).as_str().to_owned())
+            .collect();
+        assert_eq!(keys, want);
+    }
+
+    #[tokio::test]
+    async fn an_invalid_key_is_400_and_without_a_memory_the_key_changes_nothing() {
+        let (i, _) = keyed();
+        let bad = i.answer(&keyed_post("", FOUR)).await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
+        let plain = ingest();
+        assert_eq!(plain.answer(&keyed_post("k1", FOUR)).await.status, 200);
+        assert_eq!(plain.answer(&keyed_post("k1", FOUR)).await.status, 200);
+        assert_eq!(
+            plain.sink.written_data().len(),
+            8,
+            "no memory: at least once, as before"
+        );
     }
 }

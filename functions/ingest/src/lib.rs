@@ -11,6 +11,8 @@
 //! - `write`: chunking into PutRecords calls and retrying the failed subset.
 //! - `sink`: the I/O boundary (`RecordSink`); its SDK implementation in `sink::sdk`, the
 //!   in-memory one in `sink::memory`.
+//! - `idempotency`: `Idempotency-Key`: a retried request puts nothing twice (`RequestMemory`;
+//!   DynamoDB in `idempotency::sdk`, in memory in `idempotency::memory`).
 //! - `aggregate`: KPL aggregation of a request's records (`AGGREGATE=true`).
 //! - `auth`: the token check for a public function URL (Bearer, or Basic with the token as
 //!   the password).
@@ -27,6 +29,7 @@ pub mod encoding;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod idempotency;
 pub mod msgpack;
 pub mod otlp;
 pub mod sink;

@@ -3,6 +3,7 @@
 // query depth past the default 128.
 #![recursion_limit = "256"]
 
+use ingest::idempotency::sdk::DynamoRequests;
 use ingest::sink::sdk::KinesisSink;
 use ingest::{Config, Ingest};
 use lambda_runtime::{service_fn, Error};
@@ -13,6 +14,15 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sink = KinesisSink::new(aws_sdk_kinesis::Client::new(&aws), config.stream.clone());
-    let ingest = Ingest::new(config, sink);
+    let memory = config.idempotency_table.clone().map(|table| {
+        std::sync::Arc::new(DynamoRequests::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            table,
+        )) as std::sync::Arc<dyn ingest::idempotency::RequestMemory>
+    });
+    let mut ingest = Ingest::new(config, sink);
+    if let Some(memory) = memory {
+        ingest = ingest.with_memory(memory);
+    }
     lambda_runtime::run(service_fn(|event| ingest.handle(event))).await
 }

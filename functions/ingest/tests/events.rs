@@ -20,6 +20,7 @@ async fn invoke(file: &str) -> (u16, Value, MemorySink) {
             retry_budget: Duration::from_millis(50),
             auth_token_sha256: None,
             browser_key: None,
+            idempotency_table: None,
             aggregate: false,
         },
         MemorySink::new(),
