@@ -94,11 +94,20 @@ ensure_stack() {
   fi
 }
 
-# create_stream_and_bucket NAME [SHARDS]: one shard by default, as in the tutorial.
+# create_stream_and_bucket NAME [SHARDS]: one shard by default, as in the tutorial; and
+# ingest's request memory, NAME-requests (as tools/local-pipeline names it).
 create_stream_and_bucket() {
   aws kinesis create-stream --stream-name "$1" --shard-count "${2:-1}"
   aws kinesis wait stream-exists --stream-name "$1"
   aws s3api create-bucket --bucket "$1" > /dev/null
+  create_request_memory "$1-requests"
+}
+
+# create_request_memory NAME: a DynamoDB table as template.yaml's IngestRequestMemory.
+create_request_memory() {
+  aws dynamodb create-table --table-name "$1" --billing-mode PAY_PER_REQUEST \
+    --attribute-definitions AttributeName=id,AttributeType=S \
+    --key-schema AttributeName=id,KeyType=HASH > /dev/null
 }
 
 # with_local_stack: the local tools installed, moto running (started here unless it runs on

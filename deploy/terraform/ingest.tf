@@ -25,6 +25,13 @@ resource "aws_iam_role_policy" "ingest" {
         Resource = aws_kinesis_stream.stream.arn
       },
       {
+        # The request memory (Idempotency-Key): read, create and update its items; never
+        # delete (its TTL does).
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        Resource = aws_dynamodb_table.ingest_request_memory.arn
+      },
+      {
         Effect = "Allow"
         Action = ["logs:CreateLogStream", "logs:PutLogEvents"]
         # CloudFormation's LogGroup.Arn ends in ":*"; the provider's arn does not.
@@ -32,6 +39,28 @@ resource "aws_iam_role_policy" "ingest" {
       },
     ]
   })
+}
+
+# ingest's request memory (Idempotency-Key, docs/reference/idempotency.md): one item per
+# keyed request, forgotten a day after its last write (TTL on expires_at). On demand:
+# nothing is billed until keyed requests come.
+resource "aws_dynamodb_table" "ingest_request_memory" {
+  #checkov:skip=CKV_AWS_28:Point-in-time recovery would restore a day of request ids; a lost item only makes a retry at least once, as without a key.
+  #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS owned key; it holds digests of keys and bodies and the answers ingest gave, no record data.
+  #checkov:skip=CKV2_AWS_16:On-demand capacity: there is nothing to auto scale.
+  name         = "${local.name}-requests"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
 }
 
 resource "aws_lambda_function" "ingest" {
@@ -63,6 +92,7 @@ resource "aws_lambda_function" "ingest" {
     variables = {
       STREAM_ARN                   = aws_kinesis_stream.stream.arn
       STREAM_PARTITION_KEY_POINTER = var.stream_partition_key_pointer
+      IDEMPOTENCY_TABLE            = aws_dynamodb_table.ingest_request_memory.name
       RETRY_BUDGET_MS              = "2000"
       AUTH_TOKEN_SHA256            = var.ingest_token_sha256
       BROWSER_KEY                  = var.ingest_browser_key

@@ -283,10 +283,11 @@ def sdk_calls(binary):
     """IAM actions for the AWS SDK operations a function's source (with the workspace
     crates it depends on) calls."""
     services = {"aws_sdk_s3": "s3", "aws_sdk_kinesis": "kinesis", "aws_sdk_firehose": "firehose",
-                "aws_sdk_glue": "glue", "aws_sdk_s3tables": "s3tables"}
+                "aws_sdk_glue": "glue", "aws_sdk_s3tables": "s3tables",
+                "aws_sdk_dynamodb": "dynamodb"}
     # botocore's service names (its model of S3 Tables is "s3tables", IAM prefix s3tables).
     botocore_names = {"s3": "s3", "kinesis": "kinesis", "firehose": "firehose", "glue": "glue",
-                      "s3tables": "s3tables"}
+                      "s3tables": "s3tables", "dynamodb": "dynamodb"}
     session = botocore.session.get_session()
     calls = set()
     for path in source_files(binary):
@@ -397,6 +398,8 @@ FIREHOSE_MAY_CALL = {"kinesis:DescribeStreamSummary"}
 def test_the_scan_finds_the_calls_it_should():
     # The scan itself can fail: these calls are known to be in the code.
     assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= sdk_calls("ingest")
+    # The request memory (Idempotency-Key).
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= sdk_calls("ingest")
     assert {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"} <= sdk_calls("batch-to-s3")
     assert "kinesis:PutRecords" in sdk_calls("firehose-transform")
     # Exactly the designed calls: a call added to the code needs its permission (and this
@@ -1035,6 +1038,10 @@ def test_properties_moto_ignores_are_right_in_the_translation(case):
     policy = r.props("BucketPolicy")["PolicyDocument"]["Statement"][0]
     assert policy["Effect"] == "Deny" and policy["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}}
+    # ingest's request memory forgets a request a day after its last write: by TTL on the
+    # attribute ingest writes (functions/ingest/src/idempotency/sdk.rs).
+    assert r.props("IngestRequestMemory")["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at", "Enabled": True}
     for fid, fn in r.of_type("AWS::Lambda::Function").items():
         p = fn["Properties"]
         assert p["Architectures"] == ["arm64"], fid
@@ -1155,7 +1162,15 @@ def check_moto_stack(r, stack, physical):
     s3.head_bucket(Bucket=physical["Bucket"])
 
     # Functions: name, role, memory, timeout and the environment, resolved.
-    known = {"Stream": stream_arn, "Bucket": physical["Bucket"], "AWS::StackName": stack}
+    known = {"Stream": stream_arn, "Bucket": physical["Bucket"], "AWS::StackName": stack,
+             "IngestRequestMemory": physical["IngestRequestMemory"]}
+    # ingest's request memory: on demand, keyed by id. (moto's CloudFormation leaves out
+    # TimeToLiveSpecification: its TTL is asserted on the translation,
+    # test_properties_moto_ignores_are_right_in_the_translation.)
+    dynamodb = boto3.client("dynamodb")
+    table = dynamodb.describe_table(TableName=physical["IngestRequestMemory"])["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     if on_s3tables(r):
         known["IcebergTableBucket"] = table_bucket_arn(boto3.client("cloudformation"), stack)
 

@@ -142,6 +142,7 @@ RESOURCES = {
     "BucketPolicy": ["aws_s3_bucket_policy.bucket"],
     "IngestLogGroup": ["aws_cloudwatch_log_group.ingest"],
     "IngestRole": ["aws_iam_role.ingest", "aws_iam_role_policy.ingest"],
+    "IngestRequestMemory": ["aws_dynamodb_table.ingest_request_memory"],
     "IngestFunction": ["aws_lambda_function.ingest", "aws_lambda_function_url.ingest"],
     "IngestUrlPublicInvokeUrl": ["aws_lambda_permission.ingest_url_public[0]"],
     "IngestUrlPublicInvoke": None,
@@ -1043,6 +1044,26 @@ def optimizer_mismatches(rid, props, after, unknown, role_arn=None):
 
 
 @pytest.mark.parametrize("name", ["full", "lean"])
+def test_the_request_memory_has_the_template_settings(template, offline, name):
+    sam = sam_for(template, name)
+    t = sam.props("IngestRequestMemory")
+    got, _ = planned(offline, name)["aws_dynamodb_table.ingest_request_memory"]
+    bad = Mismatches()
+    bad.check(got["billing_mode"] == t["BillingMode"], "BillingMode")
+    (key,) = t["KeySchema"]
+    bad.check(got["hash_key"] == key["AttributeName"] and key["KeyType"] == "HASH", "KeySchema")
+    bad.check([{"name": a["AttributeName"], "type": a["AttributeType"]}
+               for a in t["AttributeDefinitions"]] == got["attribute"], "AttributeDefinitions")
+    ttl = t["TimeToLiveSpecification"]
+    bad.check(got["ttl"] == [{"attribute_name": ttl["AttributeName"], "enabled": ttl["Enabled"]}],
+              f"TimeToLiveSpecification: {got['ttl']}")
+    extra = set(t) - {"BillingMode", "KeySchema", "AttributeDefinitions",
+                      "TimeToLiveSpecification"}
+    bad.check(not extra, f"IngestRequestMemory properties not compared: {sorted(extra)}")
+    bad.assert_none(f"{name}: the request memory differs")
+
+
+@pytest.mark.parametrize("name", ["full", "lean"])
 def test_stream_bucket_and_queue_have_the_template_settings(template, offline, name):
     sam = sam_for(template, name)
     plan = planned(offline, name)
@@ -1254,7 +1275,7 @@ def sam_from_state(template, case, res):
         elif kind == "aws_s3_bucket":
             refs[rid] = v(addrs[0], "id")
             getatts[(rid, "Arn")] = v(addrs[0])
-        elif kind == "aws_kinesis_stream":
+        elif kind in ("aws_kinesis_stream", "aws_dynamodb_table"):
             refs[rid] = v(addrs[0], "name")
             getatts[(rid, "Arn")] = v(addrs[0])
         elif kind in ("aws_iam_role", "aws_sns_topic"):

@@ -191,3 +191,23 @@ def test_what_senders_send_lands_in_batch_to_s3_objects_one_json_line_per_event(
     want = [dict(e, date=1_700_000_000 + i + 0.5) for i, e in enumerate(EVENTS[:3])]
     want += [{"message": "HelloWorld"}, {"value": 42}, {"data_base64": "//4A"}]
     assert sorted(rows, key=json.dumps) == same(want)
+
+
+def test_a_request_retried_with_its_idempotency_key_is_stored_once(front, stream):
+    """requests with `Idempotency-Key`, through the front and cargo lambda watch into ingest
+    and its request memory (moto's DynamoDB): the sender retries as if the first answer were
+    lost, then reuses the key with another body."""
+    import uuid
+
+    key = f"order-batch-{uuid.uuid4()}"
+    events = [{"order": i, "total": i * 10} for i in range(50)]
+    body = "\n".join(json.dumps(e) for e in events).encode()
+    headers = {"Content-Type": "application/x-ndjson", "Idempotency-Key": key}
+    first = requests.post(front, data=body, headers=headers, timeout=60)
+    assert first.status_code == 200, first.text
+    for _ in range(2):
+        again = requests.post(front, data=body, headers=headers, timeout=60)
+        assert (again.status_code, again.json()) == (200, first.json())
+    reused = requests.post(front, data=b'{"order": 999}', headers=headers, timeout=60)
+    assert reused.status_code == 422, reused.text
+    assert stored(stream) == same(events)

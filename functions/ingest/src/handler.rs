@@ -297,7 +297,9 @@ impl<S: RecordSink> Ingest<S> {
         let recorded = Recorded {
             state: if done { State::Done } else { State::Partial },
             put,
-            outcomes: fits(&stored).then_some(stored),
+            // Kept for a retry of a partial request; a done one keeps its answer instead
+            // (both would not fit one item).
+            outcomes: (!done && fits(&stored)).then_some(stored),
             answer: done.then(|| {
                 let body = if fits(&answer.body) {
                     answer.body.clone()
@@ -853,8 +855,12 @@ mod tests {
         Ingest<MemorySink>,
         Arc<crate::idempotency::memory::MemoryRequests>,
     ) {
+        // No retry of throttled entries inside a request: the sender's retry is what these
+        // tests are about.
         let memory = Arc::new(crate::idempotency::memory::MemoryRequests::new());
-        (ingest().with_memory(memory.clone()), memory)
+        let mut i = ingest();
+        i.config.retry_budget = Duration::ZERO;
+        (i.with_memory(memory.clone()), memory)
     }
 
     fn keyed_post<'a>(key: &'a str, body: &'a [u8]) -> HttpInput<'a> {

@@ -283,11 +283,13 @@ fn resolve(t: &Value, v: &Value, local: &LocalResources) -> Option<String> {
     }
 }
 
-/// `!Ref name` (or `${name}` in a `!Sub`): the local stream and bucket, a pseudo parameter,
-/// or a parameter's default.
+/// `!Ref name` (or `${name}` in a `!Sub`): the local stream, bucket and request memory, a
+/// pseudo parameter, or a parameter's default.
 fn resolve_ref(t: &Value, name: &str, local: &LocalResources) -> Option<String> {
     match name {
         "Stream" => Some(local.stream.clone()),
+        // ingest's request memory: a DynamoDB table named after the local stream.
+        "IngestRequestMemory" => Some(format!("{}-requests", local.stream)),
         "Bucket" => Some(local.bucket.clone()),
         "AWS::Region" => Some(local.region.clone()),
         "AWS::AccountId" => Some(local.account.clone()),
