@@ -5,12 +5,11 @@ iceberg and httpfs extensions are not available offline, so DuckDB never reads S
     .venv/bin/python scripts/demo_iceberg_query.py --database D --table T [--group-by COL]"""
 
 import argparse
-import os
 import sys
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.catalog import load_catalog
+from local_catalog import glue_catalog
 
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 p.add_argument("--database", required=True)
@@ -18,13 +17,7 @@ p.add_argument("--table", required=True)
 p.add_argument("--group-by", help="column to count rows by (default: the first string column)")
 args = p.parse_args()
 
-url = os.environ.get("AWS_ENDPOINT_URL") or sys.exit("AWS_ENDPOINT_URL is not set (source scripts/env.sh)")
-catalog = load_catalog("glue", **{
-    "type": "glue", "glue.endpoint": url, "glue.region": "us-east-1",
-    "s3.endpoint": url, "s3.region": "us-east-1", "s3.path-style-access": "true",
-    "s3.access-key-id": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-    "s3.secret-access-key": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-})
+catalog = glue_catalog()
 table = catalog.load_table((args.database, args.table))
 events = table.scan().to_arrow()  # DuckDB finds this Python variable by its name in the SQL
 

@@ -6,23 +6,15 @@ offline, so DuckDB never reads S3 itself).
     .venv/bin/python scripts/demo_otel_query.py --database D"""
 
 import argparse
-import os
-import sys
 
 import duckdb
-from pyiceberg.catalog import load_catalog
+from local_catalog import glue_catalog
 
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 p.add_argument("--database", required=True)
 args = p.parse_args()
 
-url = os.environ.get("AWS_ENDPOINT_URL") or sys.exit("AWS_ENDPOINT_URL is not set (source scripts/env.sh)")
-catalog = load_catalog("glue", **{
-    "type": "glue", "glue.endpoint": url, "glue.region": "us-east-1",
-    "s3.endpoint": url, "s3.region": "us-east-1", "s3.path-style-access": "true",
-    "s3.access-key-id": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-    "s3.secret-access-key": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-})
+catalog = glue_catalog()
 
 tables = {}
 for name in ("otel_logs", "otel_traces", "otel_metrics"):

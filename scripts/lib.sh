@@ -40,12 +40,19 @@ start_watch() {
   setsid cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file" > "$log" 2>&1 &
   watch_pid=$!
   echo "$watch_pid" > "$LOCAL_DIR/watch-$LAMBDA_PORT.pid"
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$LAMBDA_PORT") 2>/dev/null; then return 0; fi
-    kill -0 "$watch_pid" 2>/dev/null || { cat "$log" >&2; return 1; }
+  wait_for_port "$LAMBDA_PORT" "$watch_pid" "$log" 300 "cargo lambda watch"
+}
+
+# wait_for_port PORT PID LOG TRIES WHAT: until PORT answers on 127.0.0.1 (0.2 s a try), or
+# PID (which should open it) ends, its LOG shown.
+wait_for_port() {
+  local port="$1" pid="$2" log="$3" tries="$4" what="$5"
+  for _ in $(seq 1 "$tries"); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; return 1; }
     sleep 0.2
   done
-  echo "cargo lambda watch did not start; see $log" >&2
+  echo "$what did not start; see $log" >&2
   return 1
 }
 
@@ -69,13 +76,7 @@ start_front() {
   "$VENV/bin/python" "$TRICKLE_ROOT/tools/function-url/front.py" --port "$port" \
     --invoke "http://127.0.0.1:$LAMBDA_PORT" --function ingest > "$log" 2>&1 &
   front_pid=$!
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    kill -0 "$front_pid" 2>/dev/null || { cat "$log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "the function-URL front did not start; see $log" >&2
-  return 1
+  wait_for_port "$port" "$front_pid" "$log" 50 "the function-URL front"
 }
 
 stop_front() {

@@ -56,15 +56,7 @@ async fn through_ingest(exports: &[Value]) -> (String, Vec<Value>) {
     let client = kinesis().await;
     let stream = unique_name("otel");
     create_stream(&client, &stream, 2).await;
-    let config = ingest::config::Config {
-        stream: ingest::config::StreamTarget::Name(stream.clone()),
-        partition_key_pointer: None,
-        retry_budget: Duration::from_secs(2),
-        auth_token_sha256: None,
-        browser_key: None,
-        idempotency_table: None,
-        aggregate: false,
-    };
+    let config = ingest::config::Config::new(ingest::config::StreamTarget::Name(stream.clone()));
     let ingest = Ingest::new(
         config.clone(),
         KinesisSink::new(client.clone(), config.stream),

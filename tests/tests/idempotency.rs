@@ -72,13 +72,9 @@ async fn setup() -> Setup {
     let (dynamodb, table) = memory_table().await;
     let memory = Arc::new(DynamoRequests::new(dynamodb, table.clone()));
     let config = Config {
-        stream: StreamTarget::Name(stream.clone()),
-        partition_key_pointer: None,
         retry_budget: Duration::from_millis(300),
-        auth_token_sha256: None,
-        browser_key: None,
         idempotency_table: Some(table),
-        aggregate: false,
+        ..Config::new(StreamTarget::Name(stream.clone()))
     };
     let ingest = Ingest::new(config.clone(), KinesisSink::new(client, config.stream))
         .with_memory(memory.clone());

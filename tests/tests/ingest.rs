@@ -14,15 +14,7 @@ async fn setup() -> (Ingest<KinesisSink>, aws_sdk_kinesis::Client, String) {
     let client = kinesis().await;
     let stream = unique_name("ingest");
     create_stream(&client, &stream, 2).await;
-    let config = Config {
-        stream: StreamTarget::Name(stream.clone()),
-        partition_key_pointer: None,
-        retry_budget: Duration::from_secs(2),
-        auth_token_sha256: None,
-        browser_key: None,
-        idempotency_table: None,
-        aggregate: false,
-    };
+    let config = Config::new(StreamTarget::Name(stream.clone()));
     let ingest = Ingest::new(
         config.clone(),
         KinesisSink::new(client.clone(), config.stream),
@@ -217,13 +209,8 @@ async fn bad_input_leaves_the_stream_empty() {
 async fn a_missing_stream_is_a_502_not_a_success() {
     let client = kinesis().await;
     let config = Config {
-        stream: StreamTarget::Name(unique_name("does-not-exist")),
-        partition_key_pointer: None,
         retry_budget: Duration::from_millis(200),
-        auth_token_sha256: None,
-        browser_key: None,
-        idempotency_table: None,
-        aggregate: false,
+        ..Config::new(StreamTarget::Name(unique_name("does-not-exist")))
     };
     let ingest = Ingest::new(config.clone(), KinesisSink::new(client, config.stream));
     let a = ingest

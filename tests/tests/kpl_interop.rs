@@ -10,7 +10,6 @@ use ingest::Ingest;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 use trickle_tests::{create_stream, kinesis, read_all, unique_name};
 
 fn python() -> String {
@@ -27,13 +26,9 @@ async fn official_deaggregator_reads_back_what_ingest_aggregates() {
     let stream = unique_name("kpl");
     create_stream(&client, &stream, 2).await;
     let config = Config {
-        stream: StreamTarget::Name(stream.clone()),
         partition_key_pointer: Some("/user".into()),
-        retry_budget: Duration::from_secs(2),
-        auth_token_sha256: None,
-        browser_key: None,
-        idempotency_table: None,
         aggregate: true,
+        ..Config::new(StreamTarget::Name(stream.clone()))
     };
     let ingest = Ingest::new(
         config.clone(),

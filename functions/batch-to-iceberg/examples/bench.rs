@@ -11,11 +11,9 @@
 //!
 //! `cargo run --release -p batch-to-iceberg --example bench [-- --rounds N]`
 
-use batch_to_iceberg::catalog::LocationCatalog;
 use batch_to_iceberg::metadata_location::GlueLocation;
 use batch_to_iceberg::{BatchToIceberg, Config};
 use chrono::{TimeZone, Utc};
-use iceberg::io::FileIO;
 use std::time::Instant;
 use trickle_glue::MemoryGlueTables;
 use trickle_kinesis_batch::{ShardBatch, SourceRecord};
@@ -127,23 +125,10 @@ impl Mode {
         pairs.extend_from_slice(extra);
         let config =
             Config::from_lookup(trickle_shared::config::map_lookup(&pairs)).expect("config");
-        let file_io = FileIO::new_with_memory();
-        let catalogs = config
-            .tables
-            .iter()
-            .map(|t| {
-                LocationCatalog::new(
-                    GlueLocation::new(MemoryGlueTables::new(), "bench", t.name.clone()),
-                    file_io.clone(),
-                    "bench",
-                    &t.name,
-                )
-                .expect("catalog")
-            })
-            .collect();
+        let f = BatchToIceberg::in_memory(config).expect("catalogs");
         Self {
             name,
-            f: BatchToIceberg::new(config, catalogs),
+            f,
             encode: Vec::new(),
             write: Vec::new(),
             commit: Vec::new(),

@@ -148,6 +148,31 @@ impl BatchToIceberg<crate::catalog::AnyLocation> {
     }
 }
 
+impl BatchToIceberg<crate::metadata_location::GlueLocation<trickle_glue::MemoryGlueTables>> {
+    /// The function on iceberg's in-memory storage, each table in an in-memory Glue of its
+    /// own (tests and the in-process bench).
+    pub fn in_memory(config: Config) -> iceberg::Result<Self> {
+        let file_io = iceberg::io::FileIO::new_with_memory();
+        let catalogs = config
+            .tables
+            .iter()
+            .map(|t| {
+                LocationCatalog::new(
+                    crate::metadata_location::GlueLocation::new(
+                        trickle_glue::MemoryGlueTables::new(),
+                        config.database.clone(),
+                        t.name.clone(),
+                    ),
+                    file_io.clone(),
+                    &config.database,
+                    &t.name,
+                )
+            })
+            .collect::<iceberg::Result<_>>()?;
+        Ok(Self::new(config, catalogs))
+    }
+}
+
 impl<P: MetadataLocationStore> BatchToIceberg<P> {
     /// `catalogs[i]` holds `config.tables[i]`.
     pub fn new(config: Config, catalogs: Vec<LocationCatalog<P>>) -> Self {
@@ -597,7 +622,6 @@ mod tests {
     use arrow_array::{Array, Int64Array};
     use chrono::{TimeZone, Utc};
     use futures::TryStreamExt;
-    use iceberg::io::FileIO;
     use trickle_shared::config::map_lookup;
 
     fn config(extra: &[(&str, &str)]) -> Config {
@@ -627,14 +651,7 @@ mod tests {
     }
 
     fn function(config: Config) -> BatchToIceberg<MemoryLocation> {
-        let catalog = LocationCatalog::new(
-            GlueLocation::new(MemoryGlueTables::new(), "db", "events"),
-            FileIO::new_with_memory(),
-            "db",
-            "events",
-        )
-        .unwrap();
-        BatchToIceberg::new(config, vec![catalog])
+        BatchToIceberg::in_memory(config).unwrap()
     }
 
     fn batch(shard: &str, seqs: std::ops::RangeInclusive<u64>) -> ShardBatch {
@@ -659,36 +676,7 @@ mod tests {
     }
 
     async fn ns(f: &BatchToIceberg<MemoryLocation>) -> Vec<i64> {
-        let table = f.catalog().load().await.unwrap().unwrap();
-        if table.metadata().current_snapshot_id().is_none() {
-            return Vec::new();
-        }
-        let batches: Vec<_> = table
-            .scan()
-            .select_all()
-            .build()
-            .unwrap()
-            .to_arrow()
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        let mut out: Vec<i64> = batches
-            .iter()
-            .flat_map(|b| {
-                let a = b
-                    .column_by_name("n")
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .unwrap()
-                    .clone();
-                (0..a.len()).map(move |i| a.value(i))
-            })
-            .collect();
-        out.sort();
-        out
+        table_ns(f, 0).await
     }
 
     #[tokio::test]
@@ -981,22 +969,7 @@ mod tests {
             ("ICEBERG_ROUTES", ROUTES),
         ];
         pairs.extend_from_slice(extra);
-        let config = Config::from_lookup(map_lookup(&pairs)).unwrap();
-        let file_io = FileIO::new_with_memory();
-        let catalogs = config
-            .tables
-            .iter()
-            .map(|t| {
-                LocationCatalog::new(
-                    GlueLocation::new(MemoryGlueTables::new(), "db", t.name.clone()),
-                    file_io.clone(),
-                    "db",
-                    &t.name,
-                )
-                .unwrap()
-            })
-            .collect();
-        BatchToIceberg::new(config, catalogs)
+        BatchToIceberg::in_memory(Config::from_lookup(map_lookup(&pairs)).unwrap()).unwrap()
     }
 
     /// Records 1..=n on one shard, the signal going round logs, traces, metrics (a tenth

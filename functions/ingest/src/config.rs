@@ -47,6 +47,20 @@ pub struct Config {
 pub const BROWSER_KEY_CHARS: std::ops::RangeInclusive<usize> = 16..=128;
 
 impl Config {
+    /// Every setting at its default, writing to `stream` (what an environment with only
+    /// `STREAM_NAME` or `STREAM_ARN` reads).
+    pub fn new(stream: StreamTarget) -> Self {
+        Self {
+            stream,
+            partition_key_pointer: None,
+            retry_budget: DEFAULT_RETRY_BUDGET,
+            auth_token_sha256: None,
+            aggregate: false,
+            browser_key: None,
+            idempotency_table: None,
+        }
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(cfg::env_lookup)
@@ -118,6 +132,12 @@ mod tests {
     use super::*;
 
     use trickle_shared::config::map_lookup as lookup;
+
+    #[test]
+    fn new_is_what_an_environment_with_only_the_stream_reads() {
+        let read = Config::from_lookup(|k| (k == "STREAM_NAME").then(|| "s".to_owned())).unwrap();
+        assert_eq!(read, Config::new(StreamTarget::Name("s".into())));
+    }
 
     #[test]
     fn requires_a_stream_and_names_the_variables() {

@@ -549,13 +549,8 @@ mod tests {
     fn ingest() -> Ingest<MemorySink> {
         Ingest::new(
             Config {
-                stream: StreamTarget::Name("s".into()),
-                partition_key_pointer: None,
                 retry_budget: Duration::from_millis(20),
-                auth_token_sha256: None,
-                browser_key: None,
-                idempotency_table: None,
-                aggregate: false,
+                ..Config::new(StreamTarget::Name("s".into()))
             },
             MemorySink::new(),
         )

@@ -15,13 +15,9 @@ async fn invoke(file: &str) -> (u16, Value, MemorySink) {
         .unwrap_or_else(|e| panic!("{file} is not a function URL event: {e}"));
     let ingest = Ingest::new(
         Config {
-            stream: StreamTarget::Name("test".into()),
             partition_key_pointer: Some("/user".into()),
             retry_budget: Duration::from_millis(50),
-            auth_token_sha256: None,
-            browser_key: None,
-            idempotency_table: None,
-            aggregate: false,
+            ..Config::new(StreamTarget::Name("test".into()))
         },
         MemorySink::new(),
     );
