@@ -4,7 +4,9 @@
 //!
 //! - Lambda sends one shard's records in order; with `ReportBatchItemFailures` it resumes
 //!   from the lowest sequence number in `batchItemFailures`. A batch is committed whole or
-//!   not at all, so a failure reports the first record after the checkpoint.
+//!   not at all, so a failure reports the first record after the checkpoint. Routed, each
+//!   table is committed (at once with the others) in a snapshot of its own; a failure
+//!   reports the first record some table still lacks.
 //! - Error lines are stored before the commit: once the checkpoint passes a record, its
 //!   error line is durable. (A crash between the two stores them again on the retry: error
 //!   lines are at least once, rows exactly once.)
@@ -250,8 +252,8 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
     /// On failure: the index of the first record not committed to every table, and why.
     ///
     /// Routed, each table's checkpoint says which of the batch's records it holds: a batch
-    /// whose commits stopped between two tables (a crash, a lost race, the deadline) is
-    /// delivered again and every table commits only what it lacks.
+    /// whose commits did not all land (a crash, a lost race, the deadline) is delivered
+    /// again and every table commits only what it lacks.
     async fn commit(
         &self,
         batch: &ShardBatch,
@@ -288,16 +290,40 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
                 })
                 .min()
         };
+        // Every table with records, read (or created) at once, and its checkpoint.
+        let reads = per_table
+            .iter()
+            .enumerate()
+            .filter(|(_, users)| !users.is_empty())
+            .map(|(i, _)| {
+                let key = &key;
+                async move {
+                    let mut own = Summary::default();
+                    let read = match self.table(i, &mut own).await {
+                        Ok(table) => checkpoint_start(&table, key, records)
+                            .map(|start| (table, start))
+                            .map_err(CommitError::from),
+                        Err(e) => Err(e),
+                    };
+                    (i, read, own)
+                }
+            });
         let mut tables = Vec::new();
-        for (i, users) in per_table.iter().enumerate() {
-            if users.is_empty() {
-                continue;
+        let mut failure = None;
+        for (i, read, own) in futures::future::join_all(reads).await {
+            summary.add_table(&own);
+            match read {
+                Ok((table, start)) => {
+                    starts[i] = Some(start);
+                    tables.push((i, table));
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
-            let failed = |e| (retry_from(&starts).unwrap_or(0), e);
-            let table = self.table(i, summary).await.map_err(failed)?;
-            let start = checkpoint_start(&table, &key, records).map_err(|e| failed(e.into()))?;
-            starts[i] = Some(start);
-            tables.push((i, table));
+        }
+        if let Some(e) = failure {
+            return Err((retry_from(&starts).unwrap_or(0), e));
         }
         // Records at or below every checkpoint were seen by an earlier delivery, which
         // stored their error lines before committing.
@@ -318,6 +344,9 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
                 .map_err(|e| (pending, e))?;
             summary.upload_us += uploading.elapsed().as_micros() as u64;
         }
+        // The tables commit at once: each has its own catalog, checkpoint and retries, so
+        // routing costs a batch about one table's commit time, not one per table.
+        let mut commits = Vec::new();
         for (i, table) in tables {
             let users = &per_table[i];
             let start = starts[i].unwrap_or(records.len());
@@ -325,16 +354,28 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
                 starts[i] = None; // all of its records are in it: a redelivery.
                 continue;
             }
-            let committed = self
-                .commit_table(i, table, batch, users, &key, deadline, summary)
-                .await;
+            let key = &key;
+            commits.push(async move {
+                let mut own = Summary::default();
+                let committed = self
+                    .commit_table(i, table, batch, users, key, deadline, &mut own)
+                    .await;
+                (i, committed, own)
+            });
+        }
+        let mut failure = None;
+        for (i, committed, own) in futures::future::join_all(commits).await {
+            summary.add_table(&own);
             match committed {
                 Ok(()) => starts[i] = None,
                 Err((start, e)) => {
                     starts[i] = Some(start);
-                    return Err((retry_from(&starts).unwrap_or(start), e));
+                    failure.get_or_insert(e);
                 }
             }
+        }
+        if let Some(e) = failure {
+            return Err((retry_from(&starts).unwrap_or(0), e));
         }
         summary.checkpoint = records.last().map(|r| r.sequence_text.clone());
         Ok(())

@@ -57,6 +57,26 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Adds what one table's commit did (routed tables commit at once, each counting on a
+    /// summary of its own). Times add up across tables: they are work, not wall time.
+    pub fn add_table(&mut self, t: &Summary) {
+        self.user_records += t.user_records;
+        self.rows_committed += t.rows_committed;
+        self.tables_committed += t.tables_committed;
+        self.records_to_errors += t.records_to_errors;
+        self.fields_dropped += t.fields_dropped;
+        self.data_files += t.data_files;
+        self.bytes_written += t.bytes_written;
+        self.commit_attempts += t.commit_attempts;
+        self.commit_conflicts += t.commit_conflicts;
+        self.commit_unknown += t.commit_unknown;
+        self.table_created |= t.table_created;
+        self.snapshot_id = t.snapshot_id.or(self.snapshot_id);
+        self.encode_us += t.encode_us;
+        self.upload_us += t.upload_us;
+        self.commit_us += t.commit_us;
+    }
+
     /// The summary line, at `info` (or `warn` when records are to be retried).
     pub fn log(&self) {
         macro_rules! summary {
