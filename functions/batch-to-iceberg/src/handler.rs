@@ -345,7 +345,7 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             summary.upload_us += uploading.elapsed().as_micros() as u64;
         }
         // The tables commit at once: each has its own catalog, checkpoint and retries, so
-        // routing costs a batch about one table's commit time, not one per table.
+        // their commits overlap instead of adding up (docs/design/performance.md).
         let mut commits = Vec::new();
         for (i, table) in tables {
             let users = &per_table[i];
