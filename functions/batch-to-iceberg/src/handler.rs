@@ -716,6 +716,29 @@ mod tests {
         }
     }
 
+    /// The error lines of the gzip NDJSON object at `location`.
+    async fn error_lines(
+        f: &BatchToIceberg<MemoryLocation>,
+        location: &str,
+    ) -> Vec<serde_json::Value> {
+        let gz = f
+            .catalog()
+            .file_io()
+            .new_input(location)
+            .unwrap()
+            .read()
+            .await
+            .unwrap();
+        let mut d = libdeflater::Decompressor::new();
+        let mut out = vec![0; 1 << 16];
+        let n = d.gzip_decompress(&gz, &mut out).unwrap();
+        out[..n]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    }
+
     async fn ns(f: &BatchToIceberg<MemoryLocation>) -> Vec<i64> {
         table_ns(f, 0).await
     }
@@ -953,19 +976,12 @@ mod tests {
             (2, 1, None)
         );
         assert_eq!(ns(&f).await, [1, 3]);
-        let location = "s3://lake/iceberg-errors/s/shardId-0/2025/12/01/1-3.ndjson.gz";
-        let gz = f
-            .catalog()
-            .file_io()
-            .new_input(location)
-            .unwrap()
-            .read()
-            .await
-            .unwrap();
-        let mut d = libdeflater::Decompressor::new();
-        let mut out = vec![0; 4096];
-        let n = d.gzip_decompress(&gz, &mut out).unwrap();
-        let line: serde_json::Value = serde_json::from_slice(&out[..n]).unwrap();
+        let lines = error_lines(
+            &f,
+            "s3://lake/iceberg-errors/s/shardId-0/2025/12/01/1-3.ndjson.gz",
+        )
+        .await;
+        let line = &lines[0];
         assert_eq!(
             (line["errorCode"].as_str(), line["sequenceNumber"].as_str()),
             (Some("schema-mismatch"), Some("2"))
@@ -1097,23 +1113,11 @@ mod tests {
         let traces = f.catalogs()[1].load().await.unwrap().unwrap();
         assert_eq!(traces.metadata().default_partition_spec().fields().len(), 1);
         // The records no route takes are error lines, each saying why.
-        let location = "s3://lake/iceberg-errors/s/shardId-0/2025/12/01/1-30.ndjson.gz";
-        let gz = f
-            .catalog()
-            .file_io()
-            .new_input(location)
-            .unwrap()
-            .read()
-            .await
-            .unwrap();
-        let mut d = libdeflater::Decompressor::new();
-        let mut out = vec![0; 1 << 16];
-        let n = d.gzip_decompress(&gz, &mut out).unwrap();
-        let lines: Vec<serde_json::Value> = out[..n]
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).unwrap())
-            .collect();
+        let lines = error_lines(
+            &f,
+            "s3://lake/iceberg-errors/s/shardId-0/2025/12/01/1-30.ndjson.gz",
+        )
+        .await;
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0]["errorCode"], "no-route");
         assert!(lines[0]["errorMessage"]
