@@ -23,6 +23,14 @@
 //!   racing commits would both "succeed" there and one snapshot would be lost. Updates are
 //!   checked and applied one at a time, so the check and the update are atomic.
 //!
+//! - Kinesis never loses a record it acknowledged; moto can: a put takes the shard's highest
+//!   sequence number plus one without a lock, so two puts to one shard at once can get the
+//!   same number and one record replaces the other while both are answered (found by
+//!   `tests/tests/idempotency.rs`'s soak). Likewise DynamoDB's conditional writes are atomic
+//!   and moto's check-then-write is not: two `PutItem`s conditioned on the item's absence can
+//!   both succeed there. The proxy forwards `PutRecord`, `PutRecords`, `PutItem`,
+//!   `UpdateItem` and `DeleteItem` one at a time. Always on.
+//!
 //! - S3 Tables' `UpdateTableMetadataLocation` answer as AWS shapes it: moto returns its
 //!   `namespace` as a string where the API (and so the SDK) has a list of strings, and the
 //!   SDK cannot read moto's answer to a commit that succeeded. Always on.
@@ -626,9 +634,30 @@ fn bad_gateway(why: &str) -> Response {
     }
 }
 
+/// Kinesis puts and DynamoDB writes forwarded one at a time, whichever proxy forwards them
+/// (see the module's text: moto's are not atomic under concurrency).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The calls `ONE_AT_A_TIME` serializes.
+const SERIALIZED: [&str; 5] = [
+    "Kinesis_20131202.PutRecords",
+    "Kinesis_20131202.PutRecord",
+    "DynamoDB_20120810.PutItem",
+    "DynamoDB_20120810.UpdateItem",
+    "DynamoDB_20120810.DeleteItem",
+];
+
 /// Sends the request to moto on a fresh connection and reads the whole answer.
 async fn forward(state: &Mutex<State>, upstream: &str, req: &Request) -> Response {
     lock(state).stats.forwarded += 1;
+    let serialized = req
+        .header("x-amz-target")
+        .is_some_and(|t| SERIALIZED.contains(&t));
+    let _one_at_a_time = if serialized {
+        Some(ONE_AT_A_TIME.lock().await)
+    } else {
+        None
+    };
     match exchange(upstream, req).await {
         Ok(r) => as_aws_answers(req, r),
         Err(e) => {
