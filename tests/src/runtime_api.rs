@@ -120,6 +120,22 @@ impl FunctionProcess {
         None
     }
 
+    /// Waits for the answer, at most `limit`, and asserts it is a Kinesis batch response
+    /// with no `batchItemFailures` (`what` names the delivery in the failure message).
+    pub async fn expect_no_batch_item_failures(&self, limit: Duration, what: &str) {
+        match self.answer(limit).await {
+            Some(Answer::Response(body)) => {
+                let v: serde_json::Value = serde_json::from_slice(&body).expect("JSON answer");
+                assert_eq!(
+                    v["batchItemFailures"],
+                    serde_json::json!([]),
+                    "{what} answered {v}"
+                );
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+
     /// SIGKILL: the process ends at once, wherever it is.
     pub fn kill(mut self) {
         self.child.kill().ok();

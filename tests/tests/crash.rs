@@ -19,7 +19,7 @@
 use std::io::Read;
 use std::time::Duration;
 use trickle_tests::fault_proxy::{Fault, FaultProxy, Match, Rule, Schedule};
-use trickle_tests::runtime_api::{binary, Answer, FunctionProcess};
+use trickle_tests::runtime_api::{binary, FunctionProcess};
 use trickle_tests::{create_bucket, kinesis_event_json, object_body, object_keys};
 
 /// Records 0..N: three customers, so a batch makes interleaved partition objects (several
@@ -53,17 +53,8 @@ async fn deliver(bucket: &str, endpoint: &str, range: std::ops::Range<usize>) {
         event(range.clone()),
     )
     .await;
-    match p.answer(Duration::from_secs(60)).await {
-        Some(Answer::Response(body)) => {
-            let v: serde_json::Value = serde_json::from_slice(&body).expect("JSON answer");
-            assert_eq!(
-                v["batchItemFailures"],
-                serde_json::json!([]),
-                "delivery {range:?} answered {v}"
-            );
-        }
-        other => panic!("delivery {range:?}: {other:?}"),
-    }
+    p.expect_no_batch_item_failures(Duration::from_secs(60), &format!("delivery {range:?}"))
+        .await;
 }
 
 /// Every record in the data objects, sorted by n.

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use trickle_kinesis_batch::{ShardBatch, SourceRecord};
 use trickle_tests::fault_proxy::{Fault, FaultProxy, Match, Rule, Schedule};
-use trickle_tests::runtime_api::{binary, Answer, FunctionProcess};
+use trickle_tests::runtime_api::{binary, FunctionProcess};
 use trickle_tests::{
     batch_to_iceberg_via, create_bucket, endpoint, glue_via, kinesis_event_json, object_keys,
     pyiceberg, s3_via, sdk_config_via, sequence, ClientSettings,
@@ -306,13 +306,9 @@ impl HeldCommit {
     async fn redeliver(&self) {
         self.proxy.set_rules(vec![]);
         let process = self.run().await;
-        match process.answer(Duration::from_secs(60)).await {
-            Some(Answer::Response(body)) => {
-                let response: Value = serde_json::from_slice(&body).unwrap();
-                assert_eq!(response["batchItemFailures"], json!([]), "{response}");
-            }
-            other => panic!("the redelivery did not succeed: {other:?}"),
-        }
+        process
+            .expect_no_batch_item_failures(Duration::from_secs(60), "the redelivery")
+            .await;
         process.kill();
     }
 }

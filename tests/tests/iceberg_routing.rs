@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use trickle_kinesis_batch::{ShardBatch, StreamEvent};
 use trickle_tests::fault_proxy::{Fault, FaultProxy, Match, Rule, Schedule};
-use trickle_tests::runtime_api::{binary, Answer, FunctionProcess};
+use trickle_tests::runtime_api::{binary, FunctionProcess};
 use trickle_tests::{
     batch_to_iceberg_via, create_bucket, create_stream, endpoint, glue_via, kinesis, pyiceberg,
     unique_name, ClientSettings,
@@ -327,13 +327,9 @@ async fn otel_from_the_real_sdk_lands_once_in_three_routed_tables_through_races_
     proxy.set_rules(vec![]);
     // Lambda delivers the batch again: every table commits what it lacks.
     let process = FunctionProcess::start(&binary("batch-to-iceberg"), &env, event).await;
-    match process.answer(Duration::from_secs(60)).await {
-        Some(Answer::Response(body)) => {
-            let response: Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(response["batchItemFailures"], json!([]), "{response}");
-        }
-        other => panic!("the redelivery did not succeed: {other:?}"),
-    }
+    process
+        .expect_no_batch_item_failures(Duration::from_secs(60), "the redelivery")
+        .await;
     process.kill();
 
     // 3. A plain retry of that batch: nothing to commit.

@@ -103,6 +103,13 @@ struct Prepared {
     rows: usize,
 }
 
+/// A table as read for a batch, and the index of the batch's first record after its
+/// checkpoint.
+struct TableRead {
+    table: Table,
+    start: usize,
+}
+
 /// A failed batch: the index of the first record a retry must start from, and why.
 type Failed = (usize, CommitError);
 
@@ -315,7 +322,7 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             match read {
                 Ok((table, start)) => {
                     starts[i] = Some(start);
-                    tables.push((i, table));
+                    tables.push((i, TableRead { table, start }));
                 }
                 Err(e) => {
                     failure.get_or_insert(e);
@@ -333,7 +340,6 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
         let unrouted: Vec<Rejected> = unrouted
             .into_iter()
             .filter(|u| u.record >= pending)
-            .map(Rejected::from_user)
             .collect();
         if !unrouted.is_empty() {
             summary.records_unrouted = unrouted.len();
@@ -347,10 +353,9 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
         // The tables commit at once: each has its own catalog, checkpoint and retries, so
         // their commits overlap instead of adding up (docs/design/performance.md).
         let mut commits = Vec::new();
-        for (i, table) in tables {
+        for (i, read) in tables {
             let users = &per_table[i];
-            let start = starts[i].unwrap_or(records.len());
-            if users.last().is_none_or(|u| u.record < start) {
+            if users.last().is_none_or(|u| u.record < read.start) {
                 starts[i] = None; // all of its records are in it: a redelivery.
                 continue;
             }
@@ -358,7 +363,7 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             commits.push(async move {
                 let mut own = Summary::default();
                 let committed = self
-                    .commit_table(i, table, batch, users, key, deadline, &mut own)
+                    .commit_table(i, read, batch, users, key, deadline, &mut own)
                     .await;
                 (i, committed, own)
             });
@@ -382,13 +387,14 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
     }
 
     /// Commits `users` (table `index`'s records of the batch) after the table's checkpoint,
-    /// with the batch's last sequence number as its new checkpoint. `table`: as just read.
-    /// On failure: the index of the first record not committed, and why.
+    /// with the batch's last sequence number as its new checkpoint. `read`: the table and
+    /// its checkpoint as just read. On failure: the index of the first record not committed,
+    /// and why.
     #[allow(clippy::too_many_arguments)]
     async fn commit_table(
         &self,
         index: usize,
-        mut table: Table,
+        read: TableRead,
         batch: &ShardBatch,
         users: &[UserRecord<'_>],
         key: &str,
@@ -399,7 +405,10 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
         let last = records.last().expect("a batch with records");
         let catalog = &self.catalogs[index];
         let mut prepared: Option<Prepared> = None;
-        let mut start = checkpoint_start(&table, key, records).map_err(|e| (0, e.into()))?;
+        let TableRead {
+            mut table,
+            mut start,
+        } = read;
         for attempt in 0..self.config.commit_attempts {
             if attempt > 0 {
                 let wait = full_jitter(attempt, FIRST_BACKOFF, MAX_BACKOFF, fastrand::f64());

@@ -20,10 +20,12 @@
 //! its schema and spec are then given once.
 
 use crate::partition::{self, PartitionField};
+use crate::rows::Rejected;
 use std::collections::HashMap;
 use trickle_columnar::TableSchema;
 use trickle_kinesis_batch::decode::{each_user_record, ErrorReason, UserRecord};
 use trickle_kinesis_batch::SourceRecord;
+use trickle_shared::pointer::scalar_at_pointer;
 
 /// A table the function appends to, with what it needs to create it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,8 +198,8 @@ pub struct Routed<'a> {
     /// `per_table[i]`: the user records of table `i`, in order (indices into the batch's
     /// Kinesis records).
     pub per_table: Vec<Vec<UserRecord<'a>>>,
-    /// Records no table takes, with why (`record.error` is set on each).
-    pub unrouted: Vec<UserRecord<'a>>,
+    /// Records no table takes, as their error lines.
+    pub unrouted: Vec<Rejected>,
 }
 
 /// Routes every user record of `records` (re-ingested copies excluded). Without a router,
@@ -210,41 +212,33 @@ pub fn route<'a>(
 ) -> Routed<'a> {
     let mut per_table: Vec<Vec<UserRecord<'a>>> = (0..tables).map(|_| Vec::new()).collect();
     let mut unrouted = Vec::new();
-    for mut user in each_user_record(records) {
+    for user in each_user_record(records) {
         let Some(router) = router else {
             per_table[0].push(user);
             continue;
         };
-        if user.error.is_some() {
-            unrouted.push(user);
-            continue;
-        }
-        match trickle_shared::pointer::scalar_at_pointer(&user.data, &router.pointer) {
-            Ok(Some(value)) => match router.by_value.get(&value) {
-                Some(&i) => per_table[i].push(user),
-                None => {
-                    user.error = Some((
-                        ErrorReason::NoRoute,
-                        format!("no route for {value:?} at {}", router.pointer),
-                    ));
-                    unrouted.push(user);
+        let refused = match (&user.error, scalar_at_pointer(&user.data, &router.pointer)) {
+            (Some((reason, message)), _) => (*reason, message.clone()),
+            (None, Ok(Some(value))) => match router.by_value.get(&value) {
+                Some(&i) => {
+                    per_table[i].push(user);
+                    continue;
                 }
-            },
-            Ok(None) => {
-                user.error = Some((
+                None => (
                     ErrorReason::NoRoute,
-                    format!("no string or number at {}", router.pointer),
-                ));
-                unrouted.push(user);
-            }
-            Err(e) => {
-                user.error = Some((
-                    ErrorReason::NotJson,
-                    format!("routing by {} needs JSON: {e}", router.pointer),
-                ));
-                unrouted.push(user);
-            }
-        }
+                    format!("no route for {value:?} at {}", router.pointer),
+                ),
+            },
+            (None, Ok(None)) => (
+                ErrorReason::NoRoute,
+                format!("no string or number at {}", router.pointer),
+            ),
+            (None, Err(e)) => (
+                ErrorReason::NotJson,
+                format!("routing by {} needs JSON: {e}", router.pointer),
+            ),
+        };
+        unrouted.push(Rejected::of(&user, refused.0, refused.1));
     }
     Routed {
         per_table,
@@ -434,7 +428,7 @@ mod tests {
         let errors: Vec<(usize, ErrorReason)> = routed
             .unrouted
             .iter()
-            .map(|u| (u.record, u.error.as_ref().unwrap().0))
+            .map(|u| (u.record, u.reason))
             .collect();
         assert_eq!(
             errors,
@@ -444,12 +438,7 @@ mod tests {
                 (4, ErrorReason::NotJson)
             ]
         );
-        assert!(routed.unrouted[0]
-            .error
-            .as_ref()
-            .unwrap()
-            .1
-            .contains("profiles"));
+        assert!(routed.unrouted[0].message.contains("profiles"));
     }
 
     #[test]

@@ -18,17 +18,14 @@ pub struct Rejected {
 }
 
 impl Rejected {
-    /// A user record that cannot be processed (its `error` is set) as its error line.
-    pub fn from_user(u: UserRecord<'_>) -> Self {
-        let (reason, message) = u
-            .error
-            .unwrap_or((ErrorReason::NotJson, "unprocessable".to_owned()));
+    /// `u` as an error line, for this reason.
+    pub fn of(u: &UserRecord<'_>, reason: ErrorReason, message: String) -> Self {
         Self {
             reason,
             message,
             record: u.record,
             sub: u.sub,
-            data: u.data.into_owned(),
+            data: u.data.to_vec(),
         }
     }
 }
@@ -68,13 +65,7 @@ pub fn encode<'a>(
     let mut count = 0;
     for u in users {
         count += 1;
-        let reject = |reason: ErrorReason, message: String| Rejected {
-            reason,
-            message,
-            record: u.record,
-            sub: u.sub,
-            data: u.data.to_vec(),
-        };
+        let reject = |reason: ErrorReason, message: String| Rejected::of(&u, reason, message);
         if let Some((reason, message)) = &u.error {
             rejected.push(reject(*reason, message.clone()));
             continue;

@@ -176,15 +176,16 @@ impl<S: RecordSink> Ingest<S> {
                 }
             }
         };
-        let key = IdempotencyKey::parse(input.idempotency_key);
-        let mut entries = match parsed.and_then(|e| key.clone().map(|_| e)) {
-            Ok(e) => e,
+        // The body's errors first, then the key's.
+        let checked = parsed.and_then(|e| Ok((e, IdempotencyKey::parse(input.idempotency_key)?)));
+        let (mut entries, key) = match checked {
+            Ok(both) => both,
             Err(err) => {
                 tracing::warn!(status = err.status().as_u16(), reason = %err, "rejected request");
                 return client_error(&err);
             }
         };
-        if let (Ok(Some(key)), Some(memory)) = (key, &self.memory) {
+        if let (Some(key), Some(memory)) = (key, &self.memory) {
             let scope = match sender {
                 Sender::Browser => format!("browser:{}", input.origin.unwrap_or_default()),
                 Sender::Trusted if self.config.auth_token_sha256.is_some() => "token".into(),
@@ -265,14 +266,17 @@ impl<S: RecordSink> Ingest<S> {
             }) => (version, put, outcomes),
         };
         let pending: Vec<usize> = (0..entries.len()).filter(|&i| !put.contains(i)).collect();
-        let subset: Vec<crate::body::Entry> = pending.iter().map(|&i| entries[i].clone()).collect();
-        let written = if subset.is_empty() {
+        let written = if pending.is_empty() {
             WriteReport {
                 outcomes: Vec::new(),
                 fatal: None,
                 calls: 0,
             }
+        } else if pending.len() == entries.len() {
+            self.write(entries).await // a first attempt: every entry, as they are
         } else {
+            let subset: Vec<crate::body::Entry> =
+                pending.iter().map(|&i| entries[i].clone()).collect();
             self.write(&subset).await
         };
         let mut outcomes: Vec<EntryOutcome> = (0..entries.len())

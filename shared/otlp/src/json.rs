@@ -247,9 +247,14 @@ fn scope(v: &Value) -> R<InstrumentationScope> {
     })
 }
 
+/// A request body as JSON.
+fn parse_body(body: &[u8]) -> R<Value> {
+    serde_json::from_slice(body).or_else(|e| err("(body)", e.to_string()))
+}
+
 /// An `ExportLogsServiceRequest` in OTLP JSON.
 pub fn logs(body: &[u8]) -> R<ExportLogsServiceRequest> {
-    let v: Value = serde_json::from_slice(body).or_else(|e| err("(body)", e.to_string()))?;
+    let v = parse_body(body)?;
     let resource_logs = Obj::of(&v, "(body)")?.list("resourceLogs", |v| {
         let o = Obj::of(v, "resourceLogs")?;
         Ok(ResourceLogs {
@@ -287,7 +292,7 @@ fn log_record(v: &Value) -> R<LogRecord> {
 
 /// An `ExportTraceServiceRequest` in OTLP JSON.
 pub fn traces(body: &[u8]) -> R<ExportTraceServiceRequest> {
-    let v: Value = serde_json::from_slice(body).or_else(|e| err("(body)", e.to_string()))?;
+    let v = parse_body(body)?;
     let resource_spans = Obj::of(&v, "(body)")?.list("resourceSpans", |v| {
         let o = Obj::of(v, "resourceSpans")?;
         Ok(ResourceSpans {
@@ -354,7 +359,7 @@ fn span(v: &Value) -> R<Span> {
 
 /// An `ExportMetricsServiceRequest` in OTLP JSON.
 pub fn metrics(body: &[u8]) -> R<ExportMetricsServiceRequest> {
-    let v: Value = serde_json::from_slice(body).or_else(|e| err("(body)", e.to_string()))?;
+    let v = parse_body(body)?;
     let resource_metrics = Obj::of(&v, "(body)")?.list("resourceMetrics", |v| {
         let o = Obj::of(v, "resourceMetrics")?;
         Ok(ResourceMetrics {
