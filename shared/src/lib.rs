@@ -17,6 +17,8 @@
 //! - `deadline`: Lambda's invocation deadline, read one way by every function.
 //! - `config`: the helpers of every function's typed configuration (`from_lookup`).
 //! - `emf`: CloudWatch Embedded Metric Format documents.
+//! - `identity`: the identity a keyed request's record carries in its partition key, and
+//!   the exact window of identities a writer stored.
 //! - `reingest`: how the records firehose-transform puts back into the stream are marked
 //!   and told apart.
 //! - `counting_alloc`: a counting allocator for the tests that prove a memory bound.
@@ -28,6 +30,7 @@ pub mod deadline;
 pub mod emf;
 pub mod framing;
 pub mod gzip;
+pub mod identity;
 pub mod json;
 pub mod kpl;
 pub mod limits;

@@ -10,7 +10,9 @@
 //! are packed only with records of the same key and explicit hash key, and the aggregate is
 //! put with that key, so each lands on the shard it would have reached alone, in order.
 //! Records whose key was random (no key given) have no affinity; they are packed together
-//! under the first one's random key.
+//! under the first one's random key. A keyed request's records each carry their identity in
+//! their own partition key (`trickle_shared::identity`): they are packed by explicit hash
+//! key, which is what routes them, and each keeps its key inside the aggregate.
 
 use crate::body::{Entry, PartitionKey};
 use prost::Message;
@@ -90,8 +92,12 @@ pub fn pack(entries: &[Entry]) -> Vec<Packed> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut group_of: HashMap<Option<(&str, Option<&str>)>, usize> = HashMap::new();
     for (i, e) in entries.iter().enumerate() {
-        let key =
-            (!e.random_key()).then(|| (e.partition_key.as_str(), e.explicit_hash_key.as_deref()));
+        let key = match &e.partition_key {
+            PartitionKey::Random(_) => None,
+            // Each has a key of its own; the hash key routes them all alike.
+            PartitionKey::Identity(_) => Some(("", e.explicit_hash_key.as_deref())),
+            k => Some((k.as_str(), e.explicit_hash_key.as_deref())),
+        };
         let g = *group_of.entry(key).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1

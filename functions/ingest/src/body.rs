@@ -68,6 +68,9 @@ pub enum PartitionKey {
     Shared(Arc<str>),
     /// The key read from this record's data.
     Own(String),
+    /// A keyed request's record: its identity, then the sender's key if it gave one
+    /// (`trickle_shared::identity`). The explicit hash key beside it keeps the shard.
+    Identity(String),
 }
 
 impl PartitionKey {
@@ -87,7 +90,7 @@ impl PartitionKey {
         match self {
             Self::Random(text) => std::str::from_utf8(text).expect("a UUID's text is ASCII"),
             Self::Shared(k) => k,
-            Self::Own(k) => k,
+            Self::Own(k) | Self::Identity(k) => k,
         }
     }
 
@@ -96,7 +99,7 @@ impl PartitionKey {
         match self {
             Self::Random(text) => text.len(),
             Self::Shared(k) => k.len(),
-            Self::Own(k) => k.len(),
+            Self::Own(k) | Self::Identity(k) => k.len(),
         }
     }
 
@@ -328,14 +331,20 @@ fn fixed_partition_key(input: &HttpInput<'_>) -> Result<Option<Arc<str>>, Ingest
     Ok(Some(key.into()))
 }
 
-/// Kinesis: 1 to 256 Unicode characters; and not the prefix of the copies firehose-transform
-/// re-ingests, which batch-to-s3 skips (`trickle_shared::reingest`).
+/// Kinesis: 1 to 256 Unicode characters; and neither the prefix of the copies
+/// firehose-transform re-ingests, which batch-to-s3 skips (`trickle_shared::reingest`), nor
+/// that of a record's identity, which the writers store once (`trickle_shared::identity`).
 pub fn validate_partition_key(key: &str) -> Result<(), String> {
     let chars = key.chars().count();
     if trickle_shared::reingest::is_reingested(key) {
         Err(format!(
             "it starts with {:?}, which trickle reserves for re-ingested copies",
             trickle_shared::reingest::REINGESTED_PARTITION_KEY_PREFIX
+        ))
+    } else if trickle_shared::identity::claims_identity(key) {
+        Err(format!(
+            "it starts with {:?}, which trickle reserves for the identities of keyed requests' records (send an Idempotency-Key instead)",
+            trickle_shared::identity::IDENTITY_PARTITION_KEY_PREFIX
         ))
     } else if chars == 0 {
         Err("it is empty".into())

@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::error::IngestError;
 use crate::event::{UrlRequest, UrlResponse};
 use crate::idempotency::{
-    derived_key, earlier_outcome, request_digest, request_id, stored_outcomes, Claim,
-    IdempotencyKey, PutSet, Recorded, RequestMemory, State, MAX_STORED_ANSWER_BYTES,
+    earlier_outcome, identify, request_digest, request_id, stored_outcomes, Claim, IdempotencyKey,
+    PutSet, Recorded, RequestMemory, State, MAX_STORED_ANSWER_BYTES,
 };
 use crate::otlp;
 use crate::sink::{EntryOutcome, RecordSink};
@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
+use trickle_shared::limits::KINESIS_MAX_RECORD_BYTES;
 
 /// Who sent a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,8 +227,15 @@ impl<S: RecordSink> Ingest<S> {
         entries: &mut [crate::body::Entry],
     ) -> Answer {
         for (i, e) in entries.iter_mut().enumerate() {
-            if e.random_key() {
-                e.partition_key = derived_key(id, i);
+            identify(id, i, e);
+            if e.billed_bytes() > KINESIS_MAX_RECORD_BYTES {
+                let err = IngestError::RecordTooLarge {
+                    index: i,
+                    bytes: e.billed_bytes(),
+                    limit: KINESIS_MAX_RECORD_BYTES,
+                };
+                tracing::warn!(status = err.status().as_u16(), reason = %err, "rejected request");
+                return client_error(&err);
             }
         }
         let now = SystemTime::now();
@@ -969,31 +977,118 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn keyless_records_of_a_keyed_request_keep_their_shard_on_a_retry() {
-        let (i, _) = keyed();
-        i.sink.always.lock().unwrap().replace(Script::EntriesFail(
-            vec![0, 1, 2, 3],
-            "ProvisionedThroughputExceededException",
-        ));
-        assert_eq!(i.answer(&keyed_post("k1", FOUR)).await.status, 503);
-        i.sink.always.lock().unwrap().take();
-        i.answer(&keyed_post("k1", FOUR)).await;
-        let keys: Vec<String> = i
-            .sink
-            .written
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.partition_key.as_str().to_owned())
-            .collect();
+    async fn every_record_of_a_keyed_request_carries_its_identity_and_keeps_its_shard() {
+        use trickle_shared::identity::Identity;
         let id = crate::idempotency::request_id(
             "open",
             &IdempotencyKey::parse(Some("k1")).unwrap().unwrap(),
         );
-        let want: Vec<String> = (0..4)
-            .map(|p| crate::idempotency::derived_key(&id, p).as_str().to_owned())
+        let put = |input: HttpInput<'static>| async move {
+            // A fresh memory each time: what a retry that takes the request over puts.
+            let (i, _) = keyed();
+            assert_eq!(i.answer(&input).await.status, 200);
+            let written = i.sink.written.lock().unwrap().clone();
+            written
+                .iter()
+                .map(|e| {
+                    (
+                        e.partition_key.as_str().to_owned(),
+                        e.explicit_hash_key.as_deref().map(str::to_owned),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        // Without a key: the identity alone, and one derived hash key for the block.
+        let keyless = put(keyed_post("k1", FOUR)).await;
+        assert_eq!(
+            keyless,
+            put(keyed_post("k1", FOUR)).await,
+            "the same on a retry"
+        );
+        for (p, (pk, ehk)) in keyless.iter().enumerate() {
+            assert_eq!(
+                pk,
+                &Identity::of(&id, p as u32).unwrap().partition_key(None)
+            );
+            assert_eq!(ehk, &keyless[0].1);
+            assert!(ehk.is_some());
+        }
+        // With the sender's key: it follows the identity, and its own MD5 keeps the shard.
+        let tenant = put(HttpInput {
+            partition_key_header: Some("tenant-a"),
+            ..keyed_post("k1", FOUR)
+        })
+        .await;
+        let scope = crate::idempotency::request_id(
+            "open",
+            &IdempotencyKey::parse(Some("k1")).unwrap().unwrap(),
+        );
+        for (p, (pk, ehk)) in tenant.iter().enumerate() {
+            let identity = Identity::of(&scope, p as u32).unwrap();
+            assert_eq!(pk, &identity.partition_key(Some("tenant-a")));
+            assert_eq!(Identity::from_partition_key(pk), Some(identity));
+            assert_eq!(
+                ehk.as_deref(),
+                Some(trickle_shared::reingest::explicit_hash_key("tenant-a").as_str())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_partition_key_shaped_like_an_identity_is_refused() {
+        let (i, memory) = keyed();
+        for input in [
+            HttpInput {
+                partition_key_header: Some("trickle-id:0123456789abcdef0123456789abcdef.0"),
+                ..keyed_post("k1", FOUR)
+            },
+            HttpInput {
+                partition_key_query: Some("trickle-id:x"),
+                ..HttpInput::post("application/x-ndjson", FOUR)
+            },
+        ] {
+            let answer = i.answer(&input).await;
+            assert_eq!(answer.status, 400, "{}", answer.body);
+            assert!(
+                answer.body.to_string().contains("trickle-id:"),
+                "{}",
+                answer.body
+            );
+        }
+        assert!(i.sink.written.lock().unwrap().is_empty());
+        assert!(memory.is_empty(), "refused before the memory is asked");
+    }
+
+    #[tokio::test]
+    async fn aggregated_keyed_records_keep_their_identities_inside_the_aggregate() {
+        use trickle_shared::identity::Identity;
+        let (mut i, _) = keyed();
+        i.config.aggregate = true;
+        let body: Vec<u8> = (0..600)
+            .flat_map(|n| {
+                format!("{{\"n\":{n},\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}\n").into_bytes()
+            })
             .collect();
-        assert_eq!(keys, want);
+        let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+        assert_eq!(i.answer(&keyed_post("k1", body)).await.status, 200);
+        let written = i.sink.written.lock().unwrap().clone();
+        assert!(written.len() < 600, "packed: {} records", written.len());
+        let mut positions = Vec::new();
+        for e in &written {
+            let trickle_shared::kpl::Deaggregated::Aggregated(users) =
+                trickle_shared::kpl::deaggregate(&e.data).unwrap()
+            else {
+                panic!("an aggregate");
+            };
+            for u in users {
+                positions.push(
+                    Identity::from_partition_key(&u.partition_key)
+                        .unwrap()
+                        .position,
+                );
+            }
+        }
+        assert_eq!(positions, (0..600).collect::<Vec<u32>>());
     }
 
     #[tokio::test]

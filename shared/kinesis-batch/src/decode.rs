@@ -31,6 +31,7 @@ pub const MAX_ERROR_EXPANSION: usize = 4;
 pub const ERROR_LINE_ALLOWANCE_BYTES: usize = 4096;
 /// An error line's fields other than the message, partition key and data, at most.
 const ERROR_LINE_FIXED_BYTES: usize = 256;
+use trickle_shared::identity::Identity;
 use trickle_shared::reingest::is_reingested;
 
 /// Why a record went to the error output. The code is the error object's key segment and
@@ -71,6 +72,9 @@ pub struct UserRecord<'a> {
     /// Its position inside an aggregate (`None` for a plain record).
     pub sub: Option<usize>,
     pub data: Cow<'a, [u8]>,
+    /// The identity its partition key carries (a keyed request's record,
+    /// `trickle_shared::identity`): a writer stores it once however often the stream holds it.
+    pub identity: Option<Identity>,
     /// Set when the record cannot be processed.
     pub error: Option<(ErrorReason, String)>,
 }
@@ -93,6 +97,7 @@ pub fn each_user_record(records: &[SourceRecord]) -> impl Iterator<Item = UserRe
                     record: index,
                     sub: None,
                     data: Cow::Borrowed(r.data.as_slice()),
+                    identity: Identity::from_partition_key(&r.partition_key),
                     error,
                 }))
             };
@@ -106,6 +111,7 @@ pub fn each_user_record(records: &[SourceRecord]) -> impl Iterator<Item = UserRe
                             record: index,
                             sub: Some(sub),
                             data: Cow::Borrowed(u.data),
+                            identity: Identity::from_partition_key(u.partition_key),
                             error: None,
                         })
                         .collect::<Vec<_>>()

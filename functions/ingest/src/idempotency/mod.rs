@@ -13,16 +13,19 @@
 //!   puts only the others), `done` (a retry gets the first answer again, with
 //!   `Idempotent-Replayed: true`: the full per-record answer when it fits the item, a
 //!   summary beyond).
-//! - **Shards.** A keyed request's records without a partition key get one derived from the
-//!   id and their position instead of a random one, so a retry sends each to the shard the
-//!   first attempt did.
+//! - **Identities.** Every record put for a keyed request carries its identity (the id and
+//!   its position) in its partition key, and an explicit hash key that keeps its shard:
+//!   the one its own key maps to, or, for a record without a key, one derived from the id
+//!   and its position's block, so a retry sends each to the shard the first attempt did
+//!   (`identify`, `trickle_shared::identity`).
 //! - **Expiry.** An item is kept `MEMORY_TTL` (a day) after its last write, by DynamoDB's TTL
 //!   on `expires_at`; an expired item is read as absent even while DynamoDB still holds it
 //!   (TTL deletes within days, not at once).
-//! - **What this does not cover.** An attempt that crashes after putting entries and before
-//!   recording them (its lease then runs out) is retried whole; and a PutRecords call whose
-//!   answer is lost after Kinesis applied it is retried by the SDK. Both put records into
-//!   the stream twice; the writers' skipping of identities they stored is the second stage
+//! - **What the memory cannot cover, the writers do.** An attempt that crashes after putting
+//!   entries and before recording them (its lease then runs out) is retried whole; and a
+//!   PutRecords call whose answer is lost after Kinesis applied it is retried by the SDK.
+//!   Both put records into the stream twice, with one identity: batch-to-s3 and
+//!   batch-to-iceberg store each identity once within their window
 //!   (docs/reference/idempotency.md).
 //!
 //! The boundary is `RequestMemory` (`sdk.rs`: DynamoDB; `memory.rs`: in memory); the
@@ -31,13 +34,16 @@
 pub mod memory;
 pub mod sdk;
 
-use crate::body::{HttpInput, PartitionKey};
+use crate::body::{Entry, HttpInput, PartitionKey};
 use crate::error::IngestError;
 use crate::sink::EntryOutcome;
 use async_trait::async_trait;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use trickle_shared::identity::{Identity, POSITIONS_PER_DERIVED_KEY};
+use trickle_shared::reingest::explicit_hash_key;
 
 /// The longest key accepted (the draft leaves it to the server; Stripe's is 255).
 pub const MAX_KEY_CHARS: usize = 255;
@@ -115,21 +121,32 @@ pub fn request_digest(input: &HttpInput<'_>) -> String {
     hex(&h.finalize())
 }
 
-/// The partition key of a keyed request's record `position` that has none of its own: a
-/// UUID's form from the id and the position, the same on every retry.
-pub fn derived_key(id: &str, position: usize) -> PartitionKey {
+/// Gives record `position` of the keyed request `id` its identity
+/// (`trickle_shared::identity`): the partition key carries the identity (and the sender's
+/// key), and the explicit hash key keeps the shard the record would have gone to: the
+/// sender's explicit hash key, the MD5 of the sender's key, or, for a record without a key,
+/// one derived from the id and the position's block, the same on every retry.
+pub fn identify(id: &str, position: usize, entry: &mut Entry) {
+    let identity = Identity::of(id, position as u32).expect("a request id is 64 hex digits");
+    let sender_key = (!entry.random_key()).then(|| entry.partition_key.as_str());
+    let hash_key: Arc<str> = match (&entry.explicit_hash_key, sender_key) {
+        (Some(k), _) => Arc::clone(k),
+        (None, Some(k)) => explicit_hash_key(k).into(),
+        (None, None) => derived_hash_key(id, position as u32 / POSITIONS_PER_DERIVED_KEY).into(),
+    };
+    entry.partition_key = PartitionKey::Identity(identity.partition_key(sender_key));
+    entry.explicit_hash_key = Some(hash_key);
+}
+
+/// An explicit hash key from the request's id and a block of positions.
+fn derived_hash_key(id: &str, block: u32) -> String {
     let mut h = Sha256::new();
     h.update(id.as_bytes());
-    h.update((position as u64).to_le_bytes());
+    h.update(block.to_le_bytes());
     let digest = h.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    let mut text = [0u8; 36];
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .hyphenated()
-        .encode_lower(&mut text);
-    PartitionKey::Random(text)
+    u128::from_be_bytes(bytes).to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -396,11 +413,24 @@ mod tests {
     }
 
     #[test]
-    fn derived_keys_are_stable_and_differ_by_position() {
-        assert_eq!(derived_key("id", 3), derived_key("id", 3));
-        assert_ne!(derived_key("id", 3), derived_key("id", 4));
-        assert_ne!(derived_key("id", 3), derived_key("other", 3));
-        assert_eq!(derived_key("id", 0).len(), 36);
+    fn derived_hash_keys_are_stable_per_block_and_valid() {
+        assert_eq!(derived_hash_key("id", 3), derived_hash_key("id", 3));
+        assert_ne!(derived_hash_key("id", 3), derived_hash_key("id", 4));
+        assert_ne!(derived_hash_key("id", 3), derived_hash_key("other", 3));
+        assert!(derived_hash_key("id", 0).parse::<u128>().is_ok());
+        let id = "ab".repeat(32);
+        let hash_key = |p: usize| {
+            let mut e = Entry {
+                data: bytes::Bytes::from_static(b"{}"),
+                partition_key: PartitionKey::random(),
+                explicit_hash_key: None,
+            };
+            identify(&id, p, &mut e);
+            e.explicit_hash_key
+        };
+        let block = POSITIONS_PER_DERIVED_KEY as usize;
+        assert_eq!(hash_key(0), hash_key(block - 1));
+        assert_ne!(hash_key(0), hash_key(block));
     }
 
     #[test]
