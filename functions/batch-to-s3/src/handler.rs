@@ -24,23 +24,28 @@
 
 use crate::catalog::{table_definition, TableDef};
 use crate::config::Config;
+use crate::decode::each_user_record;
 use crate::error::{EventError, WriteError};
 use crate::event::{response, ShardBatch, StreamEvent};
 use crate::glue::{ensure_table_logged, CatalogReport, NoCatalog, CATALOG_TIMEOUT};
-use crate::key::state_key;
+use crate::key::{state_key, window_key};
 use crate::metrics::Summary;
-use crate::plan::{plan, ObjectKind};
+use crate::plan::{plan_skipping, ObjectKind};
 use crate::shard_state::intent::{Intent, IntentObject};
 use crate::shard_state::watermark::first_unstored;
 use crate::shard_state::ShardState;
-use crate::store::ObjectStore;
+use crate::store::{Condition, ObjectStore, PutObject};
 use crate::write::{settle, write_plan};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::LambdaEvent;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 use trickle_glue::GlueTables;
+use trickle_kinesis_batch::identities::{
+    may_carry_identities, next_slot, skip_stored, Skips, WindowRef,
+};
 use trickle_shared::deadline::invocation_deadline;
+use trickle_shared::identity::IdentityWindow;
 use trickle_shared::SequenceNumber;
 
 /// The function: configuration plus where objects go, and optionally the Glue table that
@@ -197,13 +202,59 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             mark.as_ref(),
         );
         summary.records_skipped = start;
+
+        // Identities (`trickle_kinesis_batch::identities`): a batch that may carry one reads
+        // the shard's window; records at or below the mark enter it, copies after it are
+        // skipped.
+        let mut window: Option<IdentityWindow> = None;
+        let mut skips = Skips::default();
+        if may_carry_identities(&batch.records) {
+            match self.read_window(&state).await {
+                Ok(mut w) => {
+                    skips = skip_stored(
+                        &mut w,
+                        &batch.records,
+                        each_user_record(&batch.records)
+                            .filter_map(|u| u.identity.map(|i| (u.record, u.sub, i))),
+                        start,
+                    );
+                    summary.duplicates_skipped = skips.duplicates;
+                    summary.identities_forgotten_early = skips.trimmed.forgotten_early;
+                    summary.identity_window_size = w.len();
+                    if skips.trimmed.forgotten_early > 0 {
+                        tracing::warn!(
+                            forgotten = skips.trimmed.forgotten_early,
+                            "identity window full: identities younger than the window forgotten"
+                        );
+                    }
+                    window = Some(w);
+                }
+                Err(e) => {
+                    fail_at(&mut summary, 0, &e);
+                    return finish(summary);
+                }
+            }
+        }
         let todo = &batch.records[start..];
         if todo.is_empty() {
+            // A redelivery after a crash can bring identities the committed window lacks:
+            // kept with the mark, or the whole batch comes again.
+            if let Some(w) = window.as_ref().filter(|w| w.changed()) {
+                let kept = match self.write_window(&state, w).await {
+                    Ok(()) => state.write(mark.as_ref(), None, etag).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = kept {
+                    fail_at(&mut summary, 0, &e);
+                }
+            }
             return finish(summary);
         }
 
         // 3. Plan and write.
-        let planned = match plan(&self.config, &batch.shard_id, todo) {
+        let planned = match plan_skipping(&self.config, &batch.shard_id, todo, &|u| {
+            skips.set.contains(&(start + u.record, u.sub))
+        }) {
             Ok(p) => p,
             Err(e) => {
                 fail_at(&mut summary, start, &e);
@@ -220,7 +271,14 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         let ranges: Vec<(usize, usize)> =
             planned.objects.iter().map(|o| (o.first, o.last)).collect();
         if planned.objects.is_empty() {
-            // Nothing to write (every record a re-ingested copy): only the mark moves.
+            // Nothing to write (every record a re-ingested copy or a copy of a stored
+            // identity): only the mark moves, with the window.
+            if let Some(w) = window.as_ref().filter(|w| w.changed()) {
+                if let Err(e) = self.write_window(&state, w).await {
+                    fail_at(&mut summary, start, &e);
+                    return finish(summary);
+                }
+            }
             if let Some(last) = todo.last() {
                 move_mark(&state, &last.sequence, etag, &mut summary).await;
             }
@@ -313,6 +371,18 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         if !rolled_back {
             return finish(summary);
         }
+        // The window goes with the mark only when every planned record is stored: after a
+        // partial failure it would name records that are not, and the redelivery heals the
+        // committed one instead. Not written: the intent stays, and the next invocation
+        // settles it.
+        if stored_up_to == Some(todo.len() - 1) {
+            if let Some(w) = window.as_ref().filter(|w| w.changed()) {
+                if let Err(e) = self.write_window(&state, w).await {
+                    fail_at(&mut summary, start, &e);
+                    return finish(summary);
+                }
+            }
+        }
         let to = match stored_up_to {
             Some(last) => Some(&todo[last].sequence),
             None => mark.as_ref(),
@@ -328,6 +398,53 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             }
         }
         finish(summary)
+    }
+
+    /// The shard's committed identity window (empty when the state names none).
+    async fn read_window(&self, state: &ShardState<'_, S>) -> Result<IdentityWindow, WriteError> {
+        let Some(text) = state.identities() else {
+            return Ok(IdentityWindow::new());
+        };
+        let corrupt = |key: &str, reason: String| WriteError::CorruptState {
+            key: key.to_owned(),
+            reason,
+        };
+        let reference = WindowRef::parse(&text).map_err(|r| corrupt(state.key(), r))?;
+        let key = window_key(state.key(), reference.slot.name());
+        let object = self.store.get_object(&key).await?.ok_or_else(|| {
+            corrupt(
+                &key,
+                "the identity window the shard's state names is missing".into(),
+            )
+        })?;
+        reference.read(&object.body).map_err(|r| corrupt(&key, r))
+    }
+
+    /// Writes `window` to the slot the committed one is not in; the state's next write names
+    /// it.
+    async fn write_window(
+        &self,
+        state: &ShardState<'_, S>,
+        window: &IdentityWindow,
+    ) -> Result<(), WriteError> {
+        let committed = state
+            .identities()
+            .and_then(|text| WindowRef::parse(&text).ok());
+        let slot = next_slot(committed.as_ref());
+        let body = window.encode();
+        let reference = WindowRef::of(slot, &body);
+        self.store
+            .put_object(PutObject {
+                key: window_key(state.key(), slot.name()),
+                body,
+                content_type: "application/octet-stream",
+                content_encoding: None,
+                metadata: Vec::new(),
+                condition: Condition::None,
+            })
+            .await?;
+        state.set_identities(Some(reference.to_string()));
+        Ok(())
     }
 
     /// Makes the Glue table match, until that succeeded once in this container. (Lambda
@@ -681,6 +798,146 @@ mod tests {
         assert_eq!(line["errorCode"], "not-json");
         assert_eq!(stored_lines(&f, "raw/").len(), 2);
         assert_eq!(mark(&f), Some(seq(&event, 3)));
+    }
+
+    /// A keyed request's records at positions `order` (a position twice is a copy: a lost
+    /// PutRecords answer, a retry that took over a vanished attempt), sequence numbers from
+    /// `first_seq` up.
+    fn keyed_event(order: &[u32], first_seq: u64) -> KinesisEvent {
+        let base = fixture("kinesis-batch.json");
+        let mut records = Vec::new();
+        for (i, &p) in order.iter().enumerate() {
+            let mut r = base.records[0].clone();
+            let seq = (first_seq + i as u64).to_string();
+            r.event_id = Some(format!("shardId-000000000000:{seq}"));
+            r.kinesis.sequence_number = seq;
+            r.kinesis.partition_key = trickle_shared::identity::Identity::of(KEYED_ID, p)
+                .unwrap()
+                .partition_key(None);
+            r.kinesis.data.0 = format!("{{\"p\":\"{p}\"}}").into_bytes();
+            records.push(r);
+        }
+        let mut event = base;
+        event.records = records;
+        event
+    }
+
+    const KEYED_ID: &str = "00112233445566778899aabbccddeeff";
+
+    fn positions(lines: &[String]) -> Vec<u32> {
+        let mut p: Vec<u32> = lines
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["p"].as_str().unwrap().parse().unwrap()
+            })
+            .collect();
+        p.sort_unstable();
+        p
+    }
+
+    #[tokio::test]
+    async fn copies_of_a_keyed_requests_records_are_stored_once_within_and_across_batches() {
+        let f = function(config());
+        // Positions 1 and 3 twice in one batch.
+        let out = f
+            .process(keyed_event(&[0, 1, 2, 1, 3, 3, 4], 100), None)
+            .await
+            .unwrap();
+        assert_eq!(out.retry_from, None);
+        assert_eq!(out.summary.duplicates_skipped, 2);
+        assert_eq!(out.summary.identity_window_size, 5);
+        // Later batches: copies of stored ones (the window is read from its slot), a new
+        // position, and records without identities, which are never skipped.
+        let out = f.process(keyed_event(&[4, 0, 5], 200), None).await.unwrap();
+        assert_eq!(out.summary.duplicates_skipped, 2);
+        let plain = fixture("kinesis-batch.json");
+        let out = f.process(plain.clone(), None).await.unwrap();
+        assert_eq!(out.summary.duplicates_skipped, 0);
+        let lines = stored_lines(&f, "raw/");
+        let keyed: Vec<String> = lines
+            .iter()
+            .filter(|l| l.contains("\"p\""))
+            .cloned()
+            .collect();
+        assert_eq!(positions(&keyed), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(lines.len() - keyed.len(), data_lines(&plain).len());
+        // The window is in its own object; the state names it with its content's MD5.
+        let state = f
+            .store()
+            .object("state/trickle/shardId-000000000000.json")
+            .unwrap();
+        let state: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
+        let reference = state["identities"].as_str().unwrap();
+        assert!(
+            reference.starts_with("b:"),
+            "{reference}: the second window, slot b"
+        );
+        assert!(f
+            .store()
+            .object("state/trickle/shardId-000000000000.identities-b.bin")
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn a_slot_that_changed_under_its_reference_is_an_error_not_trusted() {
+        let f = function(config());
+        f.process(keyed_event(&[0, 1], 100), None).await.unwrap();
+        f.store()
+            .put_object(PutObject {
+                key: "state/trickle/shardId-000000000000.identities-a.bin".into(),
+                body: IdentityWindow::new().encode(),
+                content_type: "application/octet-stream",
+                content_encoding: None,
+                metadata: Vec::new(),
+                condition: Condition::None,
+            })
+            .await
+            .unwrap();
+        let out = f.process(keyed_event(&[1, 2], 200), None).await.unwrap();
+        assert_eq!(out.retry_from.as_deref(), Some("200"));
+        assert!(out
+            .summary
+            .failure
+            .unwrap()
+            .contains("changed under its reference"));
+        assert_eq!(positions(&stored_lines(&f, "raw/")), [0, 1]);
+    }
+
+    #[tokio::test]
+    async fn keyed_copies_stay_stored_once_when_a_writer_is_killed_at_any_put() {
+        // One object per record (partitioned by /p), copies across the batch, and a kill at
+        // every PUT (intent, data, window, mark); then Lambda's next deliveries.
+        let event = keyed_event(&[0, 1, 2, 0, 3, 1, 4, 2], 100);
+        let n = event.records.len();
+        for stop_after in 0..=n + 3 {
+            let f = function(partitioned("/p"));
+            let puts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let p = puts.clone();
+            f.store().hang_puts_where(move |_| {
+                p.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == stop_after
+            });
+            let killed = tokio::time::timeout(
+                std::time::Duration::from_millis(200),
+                f.process(event.clone(), None),
+            )
+            .await;
+            f.store().heal();
+            if killed.is_ok() {
+                continue;
+            }
+            for next in [0..n, 0..3, 3..n, 0..n] {
+                let out = f.process(reform(&event, next.clone()), None).await.unwrap();
+                assert_eq!(out.retry_from, None, "{stop_after} {next:?}");
+            }
+            // And a copy that comes after all of it.
+            f.process(keyed_event(&[3, 4], 900), None).await.unwrap();
+            assert_eq!(
+                positions(&stored_lines(&f, "raw/")),
+                [0, 1, 2, 3, 4],
+                "killed at PUT {stop_after}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -198,6 +198,13 @@ pub fn state_key(state_prefix: &str, stream_name: &str, shard_id: &str) -> Strin
     )
 }
 
+/// The object of one of a shard's two identity-window slots, beside its state object
+/// (`trickle_kinesis_batch::identities`).
+pub fn window_key(state_key: &str, slot: &str) -> String {
+    let base = state_key.strip_suffix(".json").unwrap_or(state_key);
+    format!("{base}.identities-{slot}.bin")
+}
+
 /// The longest key this module can build, which must fit S3's limit.
 pub const fn longest_key_bytes() -> usize {
     let segment = MAX_PARTITION_NAME_BYTES + 1 + MAX_PARTITION_VALUE_BYTES + 1;

@@ -1,5 +1,8 @@
 //! The `batch-to-s3` Lambda: wiring only; the logic is in the library.
 
+// The handler's future nests deeply (the shard's state, the writes, the Glue catalog).
+#![recursion_limit = "256"]
+
 use batch_to_s3::event::StreamEvent;
 use batch_to_s3::store::sdk::S3Store;
 use batch_to_s3::{BatchToS3, Config};

@@ -37,6 +37,14 @@ pub struct Summary {
     /// Copies firehose-transform put back into the stream, skipped (their originals are
     /// stored; `decode.rs`).
     pub records_reingested_skipped: usize,
+    /// User records of keyed requests skipped: the shard's window holds their identity, so
+    /// a copy is stored already (`trickle_kinesis_batch::identities`).
+    pub duplicates_skipped: usize,
+    /// Identities younger than the window forgotten to stay within its bound (a later copy
+    /// of one would be stored again).
+    pub identities_forgotten_early: usize,
+    /// Identities the shard's window holds after the invocation (0 when not read).
+    pub identity_window_size: usize,
     /// Parquet with `EXTRA_COLUMN=` (empty): fields not in `SCHEMA`, dropped by request.
     pub fields_dropped: usize,
     /// NDJSON: JSON records that are not objects, written as `{"value":...}`.
@@ -87,6 +95,9 @@ impl Summary {
                     records_to_errors = self.records_to_errors,
                     records_overflowed = self.records_overflowed,
                     records_reingested_skipped = self.records_reingested_skipped,
+                    duplicates_skipped = self.duplicates_skipped,
+                    identities_forgotten_early = self.identities_forgotten_early,
+                    identity_window_size = self.identity_window_size,
                     fields_dropped = self.fields_dropped,
                     wrapped_as_value = self.wrapped_as_value,
                     wrapped_as_message = self.wrapped_as_message,
@@ -115,7 +126,7 @@ impl Summary {
 
     /// The EMF document for this invocation, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 19] = [
+        let metrics: [(&str, &str, i64); 22] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             ("UserRecords", "Count", self.user_records as i64),
@@ -128,6 +139,21 @@ impl Summary {
                 "RecordsSkippedReingestedCopies",
                 "Count",
                 self.records_reingested_skipped as i64,
+            ),
+            (
+                "RecordsSkippedDuplicates",
+                "Count",
+                self.duplicates_skipped as i64,
+            ),
+            (
+                "IdentitiesForgottenEarly",
+                "Count",
+                self.identities_forgotten_early as i64,
+            ),
+            (
+                "IdentityWindowSize",
+                "Count",
+                self.identity_window_size as i64,
             ),
             ("ObjectsWritten", "Count", self.objects_written as i64),
             ("BytesWritten", "Bytes", self.bytes_written as i64),

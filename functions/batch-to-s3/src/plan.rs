@@ -12,7 +12,9 @@
 //!   order they are written in (see `write.rs` for why that matters).
 
 use crate::config::{Config, Format, NonJsonRecords};
-use crate::decode::{each_user_record, write_error_lines, AsFailure, ErrorReason, Failure};
+use crate::decode::{
+    each_user_record, write_error_lines, AsFailure, ErrorReason, Failure, UserRecord,
+};
 use crate::encode::{frame, CONTENT_TYPE_NDJSON};
 use crate::error::WriteError;
 use crate::event::SourceRecord;
@@ -124,6 +126,18 @@ impl AsFailure for Member<'_> {
 
 /// Plans the objects for `records` (all of one shard, in order, none already stored).
 pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result<Plan, WriteError> {
+    plan_skipping(config, shard_id, records, &|_| false)
+}
+
+/// `plan`, without the user records `skip` names (copies of identities stored already:
+/// `trickle_kinesis_batch::identities`). A record in no object is done like a re-ingested
+/// copy: the mark passes it.
+pub fn plan_skipping(
+    config: &Config,
+    shard_id: &str,
+    records: &[SourceRecord],
+    skip: &dyn Fn(&UserRecord<'_>) -> bool,
+) -> Result<Plan, WriteError> {
     let Some(first_record) = records.first() else {
         return Ok(Plan::default());
     };
@@ -137,7 +151,7 @@ pub fn plan(config: &Config, shard_id: &str, records: &[SourceRecord]) -> Result
     let mut files: BTreeMap<Slot, RecordEncoder> = BTreeMap::new();
     let mut user_count = 0;
     let (mut wrapped_as_value, mut wrapped_as_message, mut wrapped_as_base64) = (0, 0, 0);
-    for u in each_user_record(records) {
+    for u in each_user_record(records).filter(|u| !skip(u)) {
         user_count += 1;
         let (mut group, mut error) = match (u.error, &config.partitioning, bound.as_mut()) {
             (Some((reason, message)), _, _) => (Group::Error(reason), Some(message)),

@@ -4,6 +4,10 @@
 //! states per invocation, `{mark}` -> `{mark, intent}` -> `{mark'}` (see `intent.rs`), and
 //! settles the intent of an invocation that died in between.
 //!
+//! The state also names the shard's committed identity window (`identities()`): every write
+//! carries it, so the mark and the window it goes with move in one conditional PUT
+//! (`trickle_kinesis_batch::identities`).
+//!
 //! Every write is a conditional PUT on the ETag read before (`If-Match: <etag>`, or
 //! `If-None-Match: *` when there was no object), so another writer in between is noticed,
 //! never written over; the mark only ever moves forward.
@@ -15,6 +19,7 @@ use crate::error::WriteError;
 use crate::plan::{META_LAST_SEQUENCE, META_SHARD_ID};
 use crate::store::{Condition, ObjectStore, PutObject, PutOutcome, StoreError};
 use intent::Intent;
+use std::sync::Mutex;
 use trickle_shared::SequenceNumber;
 use watermark::HighWaterMark;
 
@@ -29,6 +34,8 @@ pub struct ShardState<'a, S> {
     /// The state object's key (`key::state_key`).
     key: &'a str,
     shard_id: &'a str,
+    /// The identity window's reference, as read and as every write stores it.
+    identities: Mutex<Option<String>>,
 }
 
 impl<'a, S: ObjectStore> ShardState<'a, S> {
@@ -38,7 +45,24 @@ impl<'a, S: ObjectStore> ShardState<'a, S> {
             store,
             key,
             shard_id,
+            identities: Mutex::new(None),
         }
+    }
+
+    /// The committed identity window's reference, as last read (or set).
+    pub fn identities(&self) -> Option<String> {
+        self.identities.lock().expect("lock").clone()
+    }
+
+    /// The reference the next writes store (a new window, written to its slot already).
+    pub fn set_identities(&self, reference: Option<String>) {
+        *self.identities.lock().expect("lock") = reference;
+    }
+
+    fn body(&self, mark: Option<&SequenceNumber>, intent: Option<Intent>) -> Vec<u8> {
+        let mut state = HighWaterMark::with_intent(self.shard_id, mark, intent);
+        state.identities = self.identities();
+        state.to_body()
     }
 
     /// The state object's key.
@@ -52,16 +76,35 @@ impl<'a, S: ObjectStore> ShardState<'a, S> {
     pub async fn read(
         &self,
     ) -> Result<(Option<SequenceNumber>, Option<Intent>, Option<String>), WriteError> {
+        let (mark, intent, etag, identities) = self.read_all().await?;
+        self.set_identities(identities);
+        Ok((mark, intent, etag))
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn read_all(
+        &self,
+    ) -> Result<
+        (
+            Option<SequenceNumber>,
+            Option<Intent>,
+            Option<String>,
+            Option<String>,
+        ),
+        WriteError,
+    > {
         let key = self.key;
         match self.store.get_object(key).await? {
-            None => Ok((None, None, None)),
+            None => Ok((None, None, None, None)),
             Some(o) => {
-                let (mark, intent) =
-                    HighWaterMark::read(&o.body).map_err(|reason| WriteError::CorruptState {
-                        key: key.to_owned(),
-                        reason,
+                let (mark, intent, identities) =
+                    HighWaterMark::read_all(&o.body).map_err(|reason| {
+                        WriteError::CorruptState {
+                            key: key.to_owned(),
+                            reason,
+                        }
                     })?;
-                Ok((mark, intent, o.etag))
+                Ok((mark, intent, o.etag, identities))
             }
         }
     }
@@ -82,7 +125,7 @@ impl<'a, S: ObjectStore> ShardState<'a, S> {
         }
         let put = PutObject {
             key: key.to_owned(),
-            body: HighWaterMark::with_intent(shard_id, mark, intent).to_body(),
+            body: self.body(mark, intent),
             content_type: CONTENT_TYPE_JSON,
             content_encoding: None,
             metadata,
@@ -144,7 +187,7 @@ impl<'a, S: ObjectStore> ShardState<'a, S> {
         for _ in 0..MARK_ATTEMPTS {
             let put = PutObject {
                 key: key.to_owned(),
-                body: HighWaterMark::new(shard_id, to).to_body(),
+                body: self.body(Some(to), None),
                 content_type: CONTENT_TYPE_JSON,
                 content_encoding: None,
                 metadata: vec![
@@ -161,7 +204,7 @@ impl<'a, S: ObjectStore> ShardState<'a, S> {
                 PutOutcome::PreconditionFailed => {
                     // Someone else moved it (ParallelizationFactor > 1, or a late earlier
                     // attempt): re-read, and stop if it is already at or past ours.
-                    let (current, intent, current_etag) = self.read().await?;
+                    let (current, intent, current_etag, _) = self.read_all().await?;
                     if intent.is_some() {
                         // Another invocation's intent: it (or the next one) settles it.
                         return Err(WriteError::Store(StoreError {

@@ -30,6 +30,11 @@ pub struct HighWaterMark {
     /// What the invocation in progress (or the one that died) is writing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<Intent>,
+    /// The committed identity window: its slot and the MD5 of its content
+    /// (`trickle_kinesis_batch::identities::WindowRef`); absent until the shard stored a
+    /// keyed request's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<String>,
 }
 
 impl HighWaterMark {
@@ -46,6 +51,7 @@ impl HighWaterMark {
             shard_id: shard_id.to_owned(),
             sequence_number: sequence.map(ToString::to_string),
             intent,
+            identities: None,
         }
     }
 
@@ -58,12 +64,21 @@ impl HighWaterMark {
 
     /// The mark and the intent in the object's body.
     pub fn read(body: &[u8]) -> Result<(Option<SequenceNumber>, Option<Intent>), String> {
+        let (mark, intent, _) = Self::read_all(body)?;
+        Ok((mark, intent))
+    }
+
+    /// The mark, the intent and the identity window's reference in the object's body.
+    #[allow(clippy::type_complexity)]
+    pub fn read_all(
+        body: &[u8],
+    ) -> Result<(Option<SequenceNumber>, Option<Intent>, Option<String>), String> {
         let state: HighWaterMark = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let mark = match state.sequence_number {
             Some(s) => Some(s.parse().map_err(|e| format!("{e}"))?),
             None => None,
         };
-        Ok((mark, state.intent))
+        Ok((mark, state.intent, state.identities))
     }
 
     /// The object's body.

@@ -109,6 +109,7 @@ impl ObjectStore for MemoryStore {
             (Condition::IfNoneMatch, Some(_)) => false,
             (Condition::IfMatch(want), Some(have)) => *want == have,
             (Condition::IfMatch(_), None) => false,
+            (Condition::None, _) => true,
         };
         if !allowed {
             return Ok(PutOutcome::PreconditionFailed);

@@ -20,6 +20,9 @@ pub enum Condition {
     IfNoneMatch,
     /// `If-Match: <etag>`: only if the object is still this version.
     IfMatch(String),
+    /// Whatever is there (an identity window's slot: only the state's reference makes it
+    /// the window).
+    None,
 }
 
 /// One object to PUT.

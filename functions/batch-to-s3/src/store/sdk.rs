@@ -83,6 +83,7 @@ impl ObjectStore for S3Store {
         req = match condition {
             Condition::IfNoneMatch => req.if_none_match("*"),
             Condition::IfMatch(etag) => req.if_match(etag),
+            Condition::None => req,
         };
         match req.send().await {
             Ok(out) => Ok(PutOutcome::Created {
