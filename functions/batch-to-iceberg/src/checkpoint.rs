@@ -27,6 +27,32 @@ pub fn key(stream: &str, shard_id: &str) -> String {
     format!("{PROPERTY_PREFIX}{stream}.{shard_id}")
 }
 
+/// The summary property that names a shard's identity window (`<slot>:<md5>`,
+/// `trickle_kinesis_batch::identities::WindowRef`), written with the checkpoint by a commit
+/// of keyed requests' records. A shard id ends `shardId-<digits>`, so this never equals a
+/// checkpoint's key.
+pub fn identities_key(stream: &str, shard_id: &str) -> String {
+    format!("{}.identities", key(stream, shard_id))
+}
+
+/// The newest value of `key` in the current snapshot's ancestry (the window reference).
+pub fn newest_property(metadata: &TableMetadata, key: &str) -> Option<String> {
+    let mut next = metadata.current_snapshot_id();
+    let mut steps = 0usize;
+    while let Some(id) = next {
+        if steps > metadata.snapshots().len() {
+            break;
+        }
+        steps += 1;
+        let snapshot = metadata.snapshot_by_id(id)?;
+        if let Some(value) = snapshot.summary().additional_properties.get(key) {
+            return Some(value.clone());
+        }
+        next = snapshot.parent_snapshot_id();
+    }
+    None
+}
+
 /// A shard's checkpoint as the table holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {

@@ -7,6 +7,8 @@ use trickle_shared::config::{optional, parsed_or, required, ConfigError};
 
 /// `ERROR_PREFIX` when unset.
 pub const DEFAULT_ERROR_PREFIX: &str = "iceberg-errors/";
+/// `STATE_PREFIX` when unset.
+pub const DEFAULT_STATE_PREFIX: &str = "iceberg-state/";
 /// Commit attempts per invocation before the batch is reported for a retry (each conflict
 /// re-reads the table and the checkpoint first; see `handler.rs`).
 pub const DEFAULT_COMMIT_ATTEMPTS: u32 = 8;
@@ -87,6 +89,10 @@ pub struct Config {
     pub error_bucket: String,
     /// `ERROR_PREFIX` (default `iceberg-errors/`).
     pub error_prefix: String,
+    /// `STATE_PREFIX` (default `iceberg-state/`), in `ERROR_BUCKET`: the identity windows
+    /// of keyed requests' records (`trickle_kinesis_batch::identities`), two slots per table
+    /// and shard.
+    pub state_prefix: String,
     /// `COMMIT_ATTEMPTS` (default 8).
     pub commit_attempts: u32,
 }
@@ -170,6 +176,11 @@ impl Config {
         if !error_prefix.ends_with('/') {
             error_prefix.push('/');
         }
+        let mut state_prefix =
+            optional(&lookup, "STATE_PREFIX").unwrap_or_else(|| DEFAULT_STATE_PREFIX.to_owned());
+        if !state_prefix.ends_with('/') {
+            state_prefix.push('/');
+        }
         let commit_attempts = parsed_or(&lookup, "COMMIT_ATTEMPTS", DEFAULT_COMMIT_ATTEMPTS)?;
         if commit_attempts == 0 {
             return Err(ConfigError::Invalid {
@@ -186,6 +197,7 @@ impl Config {
             extra_column,
             error_bucket,
             error_prefix,
+            state_prefix,
             commit_attempts,
         })
     }

@@ -37,9 +37,13 @@ use lambda_runtime::LambdaEvent;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 use trickle_kinesis_batch::decode::{write_error_lines, UserRecord};
+use trickle_kinesis_batch::identities::{
+    identities_of, may_carry_identities, next_slot, skip_stored, Skips, Slot, WindowRef,
+};
 use trickle_kinesis_batch::{response, EventError, ShardBatch, SourceRecord, StreamEvent};
 use trickle_shared::batching::full_jitter;
 use trickle_shared::deadline::{invocation_deadline, time_left};
+use trickle_shared::identity::IdentityWindow;
 
 /// Table properties of a table this function creates.
 pub const NEW_TABLE_PROPERTIES: [(&str, &str); 2] = [
@@ -70,6 +74,8 @@ pub enum CommitError {
     Catalog(LocationError),
     #[error("storing the error lines failed: {0}")]
     ErrorObject(String),
+    #[error("the identity window: {0}")]
+    IdentityWindow(String),
     #[error("too little time left before the deadline to commit again")]
     DeadlineNear,
     #[error("{0} commit attempts, each lost to another writer or unanswered")]
@@ -101,6 +107,9 @@ struct Prepared {
     spec_id: i32,
     files: Vec<DataFile>,
     rows: usize,
+    /// The window reference to commit with the checkpoint (the summary property), when the
+    /// batch carries identities.
+    identities: Option<(String, String)>,
 }
 
 /// A table as read for a batch, and the index of the batch's first record after its
@@ -437,11 +446,27 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
                 }
                 _ => {
                     let from = users.partition_point(|u| u.record < start);
-                    prepared.insert(
-                        self.prepare(index, &table, batch, &users[from..], start, summary)
-                            .await
-                            .map_err(|e| (start, e))?,
-                    )
+                    let (identities, skips) = self
+                        .skip_stored(index, &table, batch, users, start, summary)
+                        .await
+                        .map_err(|e| (start, e))?;
+                    let kept: Vec<UserRecord<'_>>;
+                    let todo = if skips.set.is_empty() {
+                        &users[from..]
+                    } else {
+                        kept = users[from..]
+                            .iter()
+                            .filter(|u| !skips.skips(u))
+                            .cloned()
+                            .collect();
+                        &kept[..]
+                    };
+                    let mut p = self
+                        .prepare(index, &table, batch, todo, start, summary)
+                        .await
+                        .map_err(|e| (start, e))?;
+                    p.identities = identities;
+                    prepared.insert(p)
                 }
             };
             if p.files.is_empty() {
@@ -449,7 +474,9 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             }
             summary.commit_attempts += 1;
             let committing = Instant::now();
-            let outcome = self.append(catalog, &table, &p.files, key, last).await;
+            let outcome = self
+                .append(catalog, &table, &p.files, key, last, p.identities.as_ref())
+                .await;
             summary.commit_us += committing.elapsed().as_micros() as u64;
             match outcome {
                 Ok(committed) => {
@@ -537,7 +564,87 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
             spec_id: metadata.default_partition_spec_id(),
             files,
             rows: count,
+            identities: None,
         })
+    }
+
+    /// Identities (`trickle_kinesis_batch::identities`): when the batch may carry one,
+    /// reads the table's window for the shard (the slot its newest reference names), lets
+    /// `users` at or below the checkpoint (before `start`) enter it, skips copies after it,
+    /// and writes the window to the other slot. Returns the summary property that makes it
+    /// the window (committed with the checkpoint) and the records to skip.
+    async fn skip_stored(
+        &self,
+        index: usize,
+        table: &Table,
+        batch: &ShardBatch,
+        users: &[UserRecord<'_>],
+        start: usize,
+        summary: &mut Summary,
+    ) -> Result<(Option<(String, String)>, Skips), CommitError> {
+        if !may_carry_identities(&batch.records) {
+            return Ok((None, Skips::default()));
+        }
+        let failed = |e: String| CommitError::IdentityWindow(e);
+        let property = checkpoint::identities_key(&batch.stream_name, &batch.shard_id);
+        let committed = checkpoint::newest_property(table.metadata(), &property)
+            .map(|text| WindowRef::parse(&text))
+            .transpose()
+            .map_err(failed)?;
+        let file_io = self.catalogs[0].file_io();
+        let mut window = match &committed {
+            None => IdentityWindow::new(),
+            Some(reference) => {
+                let location = self.window_location(index, batch, reference.slot);
+                let bytes = file_io
+                    .new_input(&location)
+                    .map_err(|e| failed(e.to_string()))?
+                    .read()
+                    .await
+                    .map_err(|e| failed(format!("{location}: {e}")))?;
+                reference
+                    .read(&bytes)
+                    .map_err(|e| failed(format!("{location}: {e}")))?
+            }
+        };
+        let skips = skip_stored(&mut window, &batch.records, identities_of(users), start);
+        summary.duplicates_skipped += skips.duplicates;
+        summary.identities_forgotten_early += skips.trimmed.forgotten_early;
+        summary.identity_window_size += window.len();
+        if skips.trimmed.forgotten_early > 0 {
+            tracing::warn!(
+                forgotten = skips.trimmed.forgotten_early,
+                "identity window full: identities younger than the window forgotten"
+            );
+        }
+        if !window.changed() {
+            return Ok((committed.map(|r| (property, r.to_string())), skips));
+        }
+        let slot = next_slot(committed.as_ref());
+        let bytes = window.encode();
+        let reference = WindowRef::of(slot, &bytes);
+        let location = self.window_location(index, batch, slot);
+        file_io
+            .new_output(&location)
+            .map_err(|e| failed(e.to_string()))?
+            .write(bytes.into())
+            .await
+            .map_err(|e| failed(format!("{location}: {e}")))?;
+        Ok((Some((property, reference.to_string())), skips))
+    }
+
+    /// Where one of the two window slots of table `index` and the batch's shard lives.
+    fn window_location(&self, index: usize, batch: &ShardBatch, slot: Slot) -> String {
+        format!(
+            "s3://{}/{}{}.{}/{}/{}.identities-{}.bin",
+            self.config.error_bucket,
+            self.config.state_prefix,
+            self.config.database,
+            self.config.tables[index].name,
+            batch.stream_name,
+            batch.shard_id,
+            slot.name()
+        )
     }
 
     /// One fast append with the checkpoint in its summary.
@@ -548,11 +655,13 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
         files: &[DataFile],
         key: &str,
         last: &SourceRecord,
+        identities: Option<&(String, String)>,
     ) -> iceberg::Result<Table> {
-        let properties = HashMap::from([
+        let mut properties = HashMap::from([
             (key.to_owned(), last.sequence_text.clone()),
             (WRITER_PROPERTY.to_owned(), WRITER.to_owned()),
         ]);
+        properties.extend(identities.cloned());
         let tx = Transaction::new(table);
         let tx = tx
             .fast_append()
@@ -922,6 +1031,74 @@ mod tests {
         assert_eq!(glue_columns(&t)[0], ("n".into(), "bigint".into()));
         assert_eq!(sd.columns()[0].comment.as_deref(), Some("the n"));
         assert_eq!(glue_columns(&t).len(), 3);
+    }
+
+    const KEYED_ID: &str = "00112233445566778899aabbccddeeff";
+
+    /// A keyed request's records at positions `order` (a position twice: a copy in the
+    /// stream), `n` = the position, sequence numbers from `first_seq` up.
+    fn keyed_batch(shard: &str, first_seq: u64, order: &[u32]) -> ShardBatch {
+        let mut b = batch(shard, first_seq..=first_seq + order.len() as u64 - 1);
+        for (r, &p) in b.records.iter_mut().zip(order) {
+            r.partition_key = trickle_shared::identity::Identity::of(KEYED_ID, p)
+                .unwrap()
+                .partition_key(Some("k"));
+            r.data = format!(r#"{{"n":{p},"user":"u","ts":"2026-12-01T00:00:00Z"}}"#).into_bytes();
+        }
+        b
+    }
+
+    #[tokio::test]
+    async fn copies_of_a_keyed_requests_records_are_committed_once() {
+        let f = function(config(&[]));
+        let s = f
+            .process(&keyed_batch("shardId-0", 1, &[0, 1, 2, 1, 3, 3]), None)
+            .await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        assert_eq!(s.duplicates_skipped, 2);
+        assert_eq!(s.identity_window_size, 4);
+        // Copies in later batches, one after a commit whose answer was lost, and one
+        // after a lost race: the window is read back from the slot the table names.
+        f.catalog().store().tables().inject(Fault::LoseAnswer);
+        let s = f
+            .process(&keyed_batch("shardId-0", 10, &[3, 4, 0]), None)
+            .await;
+        assert_eq!((s.retry_from.clone(), s.duplicates_skipped), (None, 2));
+        f.catalog().store().tables().inject(Fault::Conflict);
+        let s = f
+            .process(&keyed_batch("shardId-0", 20, &[4, 5, 2]), None)
+            .await;
+        assert_eq!((s.retry_from.clone(), s.duplicates_skipped), (None, 2));
+        // A redelivery of the first batch: at or below the checkpoint, nothing again.
+        f.process(&keyed_batch("shardId-0", 1, &[0, 1, 2, 1, 3, 3]), None)
+            .await;
+        // Plain records are never skipped.
+        f.process(&batch("shardId-0", 30..=31), None).await;
+        assert_eq!(ns(&f).await, [0, 1, 2, 3, 4, 5, 30, 31]);
+        let table = f.catalog().load().await.unwrap().unwrap();
+        let reference = checkpoint::newest_property(
+            table.metadata(),
+            &checkpoint::identities_key("s", "shardId-0"),
+        )
+        .unwrap();
+        assert!(reference.starts_with("a:"), "{reference}: the third window");
+    }
+
+    #[tokio::test]
+    async fn a_shard_whose_window_slot_changed_under_its_reference_waits() {
+        let f = function(config(&[]));
+        f.process(&keyed_batch("shardId-0", 1, &[0, 1]), None).await;
+        f.catalog()
+            .file_io()
+            .new_output("s3://lake/iceberg-state/db.events/s/shardId-0.identities-a.bin")
+            .unwrap()
+            .write(IdentityWindow::new().encode().into())
+            .await
+            .unwrap();
+        let s = f.process(&keyed_batch("shardId-0", 5, &[1, 2]), None).await;
+        assert_eq!(s.retry_from.as_deref(), Some("5"));
+        assert!(s.failure.unwrap().contains("changed under its reference"));
+        assert_eq!(ns(&f).await, [0, 1]);
     }
 
     #[tokio::test]

@@ -28,6 +28,13 @@ pub struct Summary {
     pub records_unrouted: usize,
     /// User records written to the error prefix.
     pub records_to_errors: usize,
+    /// User records of keyed requests skipped: the table's window for the shard holds their
+    /// identity, so a copy is committed already (`trickle_kinesis_batch::identities`).
+    pub duplicates_skipped: usize,
+    /// Identities younger than the window forgotten to stay within its bound.
+    pub identities_forgotten_early: usize,
+    /// Identities the windows read hold after the invocation (summed over tables).
+    pub identity_window_size: usize,
     /// Fields the table has no column for, dropped (no `EXTRA_COLUMN` in the table).
     pub fields_dropped: usize,
     pub data_files: usize,
@@ -64,6 +71,9 @@ impl Summary {
         self.rows_committed += t.rows_committed;
         self.tables_committed += t.tables_committed;
         self.records_to_errors += t.records_to_errors;
+        self.duplicates_skipped += t.duplicates_skipped;
+        self.identities_forgotten_early += t.identities_forgotten_early;
+        self.identity_window_size += t.identity_window_size;
         self.fields_dropped += t.fields_dropped;
         self.data_files += t.data_files;
         self.bytes_written += t.bytes_written;
@@ -91,6 +101,9 @@ impl Summary {
                     rows_committed = self.rows_committed,
                     tables_committed = self.tables_committed,
                     records_unrouted = self.records_unrouted,
+                    duplicates_skipped = self.duplicates_skipped,
+                    identities_forgotten_early = self.identities_forgotten_early,
+                    identity_window_size = self.identity_window_size,
                     records_to_errors = self.records_to_errors,
                     fields_dropped = self.fields_dropped,
                     data_files = self.data_files,
@@ -121,7 +134,7 @@ impl Summary {
 
     /// The EMF document, with dimension `Stream`.
     pub fn emf(&self, timestamp_ms: i64) -> Value {
-        let metrics: [(&str, &str, i64); 15] = [
+        let metrics: [(&str, &str, i64); 18] = [
             ("RecordsIn", "Count", self.records_in as i64),
             ("BytesIn", "Bytes", self.bytes_in as i64),
             (
@@ -132,6 +145,21 @@ impl Summary {
             ("RowsCommitted", "Count", self.rows_committed as i64),
             ("TablesCommitted", "Count", self.tables_committed as i64),
             ("RecordsUnrouted", "Count", self.records_unrouted as i64),
+            (
+                "RecordsSkippedDuplicates",
+                "Count",
+                self.duplicates_skipped as i64,
+            ),
+            (
+                "IdentitiesForgottenEarly",
+                "Count",
+                self.identities_forgotten_early as i64,
+            ),
+            (
+                "IdentityWindowSize",
+                "Count",
+                self.identity_window_size as i64,
+            ),
             ("RecordsToErrors", "Count", self.records_to_errors as i64),
             ("FieldsDropped", "Count", self.fields_dropped as i64),
             ("DataFiles", "Count", self.data_files as i64),
@@ -178,7 +206,7 @@ mod tests {
         let declared = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap();
-        assert_eq!(declared.len(), 15);
+        assert_eq!(declared.len(), 18);
         for m in declared {
             assert!(doc.get(m["Name"].as_str().unwrap()).is_some(), "{m}");
         }
