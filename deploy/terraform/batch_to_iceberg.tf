@@ -92,6 +92,14 @@ resource "aws_iam_role_policy" "batch_to_iceberg" {
           Resource = "${aws_s3_bucket.bucket.arn}/iceberg-errors/*"
         },
         {
+          # The identity windows of keyed requests' records: two slots per table and shard,
+          # read and written again (docs/reference/idempotency.md).
+          Sid      = "KeepIdentityWindows"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject", "s3:PutObject"]
+          Resource = "${aws_s3_bucket.bucket.arn}/iceberg-state/*"
+        },
+        {
           # S3 answers a GET or HEAD of a missing key with 404 only to a caller that may list
           # the bucket (403 otherwise). The function lists nothing, and no prefix can narrow
           # this: the s3:prefix of a condition is not in a GET's or HEAD's context.
@@ -173,6 +181,7 @@ resource "aws_lambda_function" "batch_to_iceberg" {
       EXTRA_COLUMN           = var.extra_column
       ERROR_BUCKET           = aws_s3_bucket.bucket.id
       ERROR_PREFIX           = "iceberg-errors/"
+      STATE_PREFIX           = "iceberg-state/"
       }, local.iceberg_is_routed ? {
       ICEBERG_ROUTE_POINTER = var.iceberg_route_pointer
       ICEBERG_ROUTES        = var.iceberg_routes

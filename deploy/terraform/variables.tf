@@ -446,9 +446,9 @@ variable "iceberg_warehouse_prefix" {
   validation {
     condition = (
       can(regex("^[A-Za-z0-9][A-Za-z0-9_.=-]*(/[A-Za-z0-9][A-Za-z0-9_.=-]*)*$", var.iceberg_warehouse_prefix))
-      && !contains(["data", "errors", "state", "firehose", "firehose-errors", "iceberg-errors"], split("/", var.iceberg_warehouse_prefix)[0])
+      && !contains(["data", "errors", "state", "firehose", "firehose-errors", "iceberg-errors", "iceberg-state"], split("/", var.iceberg_warehouse_prefix)[0])
     )
-    error_message = "iceberg_warehouse_prefix must be an S3 key prefix without a leading or trailing slash, outside the prefixes of the other paths (data, errors, state, firehose, firehose-errors, iceberg-errors)."
+    error_message = "iceberg_warehouse_prefix must be an S3 key prefix without a leading or trailing slash, outside the prefixes of the other paths (data, errors, state, firehose, firehose-errors, iceberg-errors, iceberg-state)."
   }
 }
 

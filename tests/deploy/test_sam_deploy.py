@@ -331,10 +331,11 @@ def iceberg_needed(r, needed):
         return {a for a in needed if not a.startswith("s3tables:")}
     data = {S3TABLES_DATA_ACTION[c] for c in calls("batch-to-iceberg")
             if c in S3TABLES_DATA_ACTION}
-    # The error objects (s3:PutObject, iceberg-errors/) are the only ones in the stack's
-    # bucket, which it never reads: no s3:GetObject, no s3:ListBucket.
+    # In the stack's bucket: the error objects (s3:PutObject, iceberg-errors/) and the
+    # identity windows (s3:GetObject and s3:PutObject, iceberg-state/), read only where the
+    # table names them (they exist): no s3:ListBucket.
     return ({a for a in needed if a.startswith(("s3tables:", "kinesis:", "logs:", "sqs:"))}
-            | data | {"s3:PutObject"})
+            | data | {"s3:PutObject", "s3:GetObject"})
 
 
 def calls(binary):
@@ -779,6 +780,7 @@ def test_the_iceberg_settings_reach_batch_to_iceberg(case):
         # The error objects stay in the stack's bucket with either catalog.
         "ERROR_BUCKET": {"Ref": "Bucket"},
         "ERROR_PREFIX": "iceberg-errors/",
+        "STATE_PREFIX": "iceberg-state/",
     }
     # Log level and format come from LoggingConfig, as for every function.
     assert "RUST_LOG" not in env and "AWS_LAMBDA_LOG_FORMAT" not in env
@@ -808,6 +810,7 @@ def test_iceberg_role_reaches_only_its_prefixes_table_consumer_and_queue(case):
     a = role_actions(r, "IcebergRole")
     warehouse = "${Bucket.Arn}/${IcebergWarehousePrefix}/*"
     errors = "${Bucket.Arn}/iceberg-errors/*"
+    state = "${Bucket.Arn}/iceberg-state/*"
     for st in statements(r.props("IcebergRole")["Policies"][0]["PolicyDocument"]):
         assert "Condition" not in st, st
     assert not [x for x in a if x.startswith(("s3:Delete", "s3tables:Delete"))], (
@@ -819,13 +822,13 @@ def test_iceberg_role_reaches_only_its_prefixes_table_consumer_and_queue(case):
         for action in ("s3tables:GetTableMetadataLocation", "s3tables:UpdateTableMetadataLocation",
                        "s3tables:GetTableData", "s3tables:PutTableData"):
             assert a[action] == table, action
-        assert resources_of(a, "s3:PutObject") == [errors]
+        assert sorted(resources_of(a, "s3:PutObject")) == sorted([errors, state])
         assert "s3tables:CreateTable" not in a  # the stack makes the table (NOT_NEEDED)
         assert not [x for x in a if x.startswith("glue:")]
-        assert "s3:GetObject" not in a and "s3:ListBucket" not in a
+        assert resources_of(a, "s3:GetObject") == [state] and "s3:ListBucket" not in a
     else:
-        assert resources_of(a, "s3:GetObject") == [warehouse]
-        assert sorted(resources_of(a, "s3:PutObject")) == sorted([warehouse, errors])
+        assert sorted(resources_of(a, "s3:GetObject")) == sorted([warehouse, state])
+        assert sorted(resources_of(a, "s3:PutObject")) == sorted([warehouse, errors, state])
         # Bucket-level, unconditioned: a prefix condition would make a missing key 403 again.
         assert a["s3:ListBucket"] == [{"Fn::GetAtt": ["Bucket", "Arn"]}]
         glue_arns = [

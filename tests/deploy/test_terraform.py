@@ -734,7 +734,7 @@ PATTERN_SAMPLES = {
     "iceberg_warehouse_prefix": [
         "iceberg", "lake/iceberg", "datalake", "data2/x", "a/b.c=d-e_f", "iceberg-errors2",
         "data", "data/x", "errors", "state/s", "firehose", "firehose-errors/y",
-        "iceberg-errors", "/lead", "trail/", "a//b", "-a", "",
+        "iceberg-errors", "iceberg-state/x", "/lead", "trail/", "a//b", "-a", "",
     ],
     "iceberg_partition_spec": [
         "", "hour(ts)", "day(ts), identity(customer)", "bucket(16, user)", " truncate( 4 ,name ) ",

@@ -8,15 +8,19 @@
 //!   keys is two sends;
 //! - the memory's expiry, with an injected clock (moto, like DynamoDB before its TTL sweep,
 //!   keeps expired items: the memory reads them as absent);
-//! - a soak of senders retrying under faults, two at once.
+//! - copies the stream holds anyway (a PutRecords answer lost after Kinesis applied it, an
+//!   attempt that vanished after putting and a retry that put again) are stored once by
+//!   batch-to-s3 and batch-to-iceberg, delivered in batches unlike the originals' (varied
+//!   sizes, bisected, re-formed with newer records, failed under S3 and Glue faults and
+//!   delivered again from the first record not stored);
+//! - a soak of senders retrying under faults, two at once, read through both writers.
 //!
 //! DynamoDB goes through the fault proxy too: it makes moto's conditional writes atomic (and
 //! its Kinesis puts keep every acknowledged record) under concurrency, as AWS's are
 //! (`tests/src/fault_proxy.rs`).
 //!
-//! Not covered by request keys alone (the writers' skipping of identities, the second stage
-//! of docs/reference/idempotency.md): a PutRecords answer lost after Kinesis applied it, and
-//! an attempt that crashes between its put and its record.
+//! The writers run in-process (as the Lambda runtime runs them), their clients through a
+//! fault proxy of their own; Lambda's deliveries are driven by `deliver`.
 
 use ingest::body::HttpInput;
 use ingest::config::{Config, StreamTarget};
@@ -28,7 +32,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use trickle_tests::fault_proxy::{EntryPick, Fault, FaultProxy, Match, Rule, Schedule};
 use trickle_tests::{
-    create_stream, kinesis, kinesis_via, read_all, sdk_config_via, unique_name, ClientSettings,
+    batch_to_iceberg_via, batch_to_s3_config, create_bucket, create_stream, endpoint, glue_via,
+    kinesis, kinesis_via, object_body, object_keys, pyiceberg, read_all, s3, s3_via,
+    sdk_config_via, unique_name, ClientSettings,
 };
 
 /// A DynamoDB table as the template makes it: `id` (S) the partition key; its client goes
@@ -309,4 +315,362 @@ async fn soak_senders_retrying_under_faults_store_every_record_once() {
     );
     assert_eq!((duplicated, lost_records), (0, 0));
     assert_eq!(got, want);
+}
+
+/// batch-to-s3 and batch-to-iceberg as Lambda runs them, their S3 and Glue clients through a
+/// fault proxy of their own, one attempt per call (a fault is a failed batch, delivered
+/// again as after a crash).
+struct Writers {
+    s3: batch_to_s3::BatchToS3<batch_to_s3::store::sdk::S3Store>,
+    iceberg: batch_to_iceberg::BatchToIceberg<batch_to_iceberg::catalog::AnyLocation>,
+    bucket: String,
+    database: String,
+    table: String,
+    proxy: FaultProxy,
+}
+
+async fn writers() -> Writers {
+    let (_, bucket) = create_bucket("keyed").await;
+    let database = format!("db_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    glue_via(&endpoint(), ClientSettings::default())
+        .await
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(&database)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("CreateDatabase on the local stack");
+    let table = "events".to_owned();
+    let proxy = FaultProxy::start(vec![]).await;
+    let once = ClientSettings {
+        max_attempts: 1,
+        attempt_timeout: None,
+    };
+    let s3 = batch_to_s3::BatchToS3::new(
+        batch_to_s3_config(&bucket, &[("PREFIX", "data/")]),
+        batch_to_s3::store::sdk::S3Store::new(s3_via(proxy.url(), once).await, &bucket),
+    );
+    let warehouse = format!("s3://{bucket}/warehouse");
+    let env = [
+        ("ICEBERG_DATABASE", database.as_str()),
+        ("ICEBERG_TABLE", table.as_str()),
+        ("ICEBERG_WAREHOUSE", warehouse.as_str()),
+        ("ERROR_BUCKET", bucket.as_str()),
+        ("SCHEMA", "n bigint"),
+        ("COMMIT_ATTEMPTS", "3"),
+    ];
+    let config = batch_to_iceberg::Config::from_lookup(trickle_shared::config::map_lookup(&env))
+        .expect("config");
+    let iceberg = batch_to_iceberg_via(config, proxy.url(), once).await;
+    Writers {
+        s3,
+        iceberg,
+        bucket,
+        database,
+        table,
+        proxy,
+    }
+}
+
+/// Each shard's records, in order.
+async fn shards(stream: &str) -> Vec<(String, Vec<aws_sdk_kinesis::types::Record>)> {
+    let client = kinesis().await;
+    let listed = client
+        .list_shards()
+        .stream_name(stream)
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for shard in listed.shards() {
+        let mut iterator = client
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard.shard_id())
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator
+            .unwrap();
+        let mut records = Vec::new();
+        loop {
+            let page = client
+                .get_records()
+                .shard_iterator(&iterator)
+                .send()
+                .await
+                .unwrap();
+            records.extend(page.records().iter().cloned());
+            match page.next_shard_iterator() {
+                Some(next) if !page.records().is_empty() => iterator = next.to_owned(),
+                _ => break,
+            }
+        }
+        out.push((shard.shard_id().to_owned(), records));
+    }
+    out
+}
+
+/// Lambda's Kinesis event for some of a shard's records.
+fn event(
+    stream: &str,
+    shard: &str,
+    records: &[aws_sdk_kinesis::types::Record],
+) -> aws_lambda_events::event::kinesis::KinesisEvent {
+    use base64::prelude::*;
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r.partition_key(),
+                    "sequenceNumber": r.sequence_number(),
+                    "data": BASE64_STANDARD.encode(r.data().as_ref()),
+                    "approximateArrivalTimestamp":
+                        r.approximate_arrival_timestamp().map_or(0.0, |t| t.as_secs_f64()),
+                },
+                "eventSource": "aws:kinesis",
+                "eventID": format!("{shard}:{}", r.sequence_number()),
+                "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}
+
+/// One delivery to one writer; the sequence number to deliver from again, if it failed.
+async fn deliver_once(
+    w: &Writers,
+    to_iceberg: bool,
+    stream: &str,
+    shard: &str,
+    records: &[aws_sdk_kinesis::types::Record],
+) -> Option<String> {
+    let e = event(stream, shard, records);
+    if to_iceberg {
+        let batch = trickle_kinesis_batch::ShardBatch::from_event(e.into())
+            .unwrap()
+            .unwrap();
+        w.iceberg.process(&batch, None).await.retry_from
+    } else {
+        w.s3.process(e, None).await.unwrap().retry_from
+    }
+}
+
+/// What the deliveries did.
+#[derive(Debug, Default)]
+struct Delivered {
+    calls: usize,
+    failed: usize,
+}
+
+/// Every shard's records to one writer as Lambda delivers them: batches of varied sizes, a
+/// failed batch delivered again from the record it names, and after every third batch the
+/// same records again (its answer lost): bisected, then re-formed with newer records.
+async fn deliver(w: &Writers, to_iceberg: bool, stream: &str) -> Delivered {
+    let mut d = Delivered::default();
+    for (shard, records) in shards(stream).await {
+        let sizes = [7usize, 13, 5, 29, 11, 3];
+        let (mut p, mut i) = (0usize, 0usize);
+        while p < records.len() {
+            let end = (p + sizes[i % sizes.len()]).min(records.len());
+            i += 1;
+            d.calls += 1;
+            if let Some(from) = deliver_once(w, to_iceberg, stream, &shard, &records[p..end]).await
+            {
+                d.failed += 1;
+                assert!(d.failed < 500, "the writer keeps failing");
+                p = records
+                    .iter()
+                    .position(|r| r.sequence_number() == from)
+                    .expect("a record of the batch");
+                continue;
+            }
+            if i % 3 == 1 {
+                let half = p + (end - p).div_ceil(2);
+                let reformed = (end + 4).min(records.len());
+                for range in [p..half, p..reformed] {
+                    d.calls += 1;
+                    // A failure here is delivered again from `end` on (the loop goes on).
+                    d.failed += usize::from(
+                        deliver_once(w, to_iceberg, stream, &shard, &records[range])
+                            .await
+                            .is_some(),
+                    );
+                }
+            }
+            p = end;
+        }
+    }
+    d
+}
+
+/// The `n` of every record in batch-to-s3's objects, sorted.
+async fn stored_ns(w: &Writers) -> Vec<u64> {
+    let client = s3().await;
+    let mut ns = Vec::new();
+    for key in object_keys(&client, &w.bucket, "data/").await {
+        let gz = object_body(&client, &w.bucket, &key).await;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut text)
+            .unwrap();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            ns.push(v["n"].as_u64().unwrap());
+        }
+    }
+    ns.sort();
+    ns
+}
+
+/// The `n` of every row of the Iceberg table, read by pyiceberg, sorted.
+fn table_ns(w: &Writers) -> Vec<u64> {
+    let dump = pyiceberg(
+        &["dump", "--database", &w.database, "--table", &w.table],
+        None,
+    );
+    let mut ns: Vec<u64> = dump["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["n"].as_u64().unwrap())
+        .collect();
+    ns.sort();
+    ns
+}
+
+/// The stream through both writers, under S3 and Glue faults; both stores' `n`s.
+async fn through_the_writers(stream: &str) -> (Vec<u64>, Vec<u64>, Delivered, Delivered) {
+    let w = writers().await;
+    w.proxy.set_rules(vec![
+        Rule::new(
+            Match::S3Object {
+                method: "PUT",
+                path_contains: String::new(),
+            },
+            Schedule::Percent(8),
+            Fault::S3InternalError,
+        ),
+        Rule::new(
+            Match::Glue("UpdateTable"),
+            Schedule::Percent(15),
+            Fault::Reset { processed: true },
+        ),
+    ]);
+    let to_s3 = deliver(&w, false, stream).await;
+    let to_iceberg = deliver(&w, true, stream).await;
+    w.proxy.set_rules(vec![]);
+    (stored_ns(&w).await, table_ns(&w), to_s3, to_iceberg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_the_stream_holds_anyway_are_stored_once_by_both_writers() {
+    let s = setup().await;
+    // A PutRecords answer lost after Kinesis applied it: the SDK sends the call again.
+    s.proxy.set_rules(vec![Rule::new(
+        Match::Kinesis("PutRecords"),
+        Schedule::EveryNth { n: 2, offset: 0 },
+        Fault::Reset { processed: true },
+    )]);
+    for r in 0..3 {
+        let b = body(r * 300, 300);
+        let key = format!("lost-{r}");
+        assert_eq!(send_until_accepted(&s, &keyed(&key, &b)).await.0, 200);
+    }
+    s.proxy.set_rules(vec![]);
+    // An attempt that put everything and vanished before recording it; a retry that takes
+    // the request over puts it again (here: a memory that never saw the first).
+    let b = body(900, 200);
+    assert_eq!(s.ingest.answer(&keyed("vanished", &b)).await.status, 200);
+    let (dynamodb, table) = memory_table(&s.proxy).await;
+    let client = kinesis_via(s.proxy.url(), ClientSettings::default()).await;
+    let config = Config {
+        idempotency_table: Some(table.clone()),
+        ..Config::new(StreamTarget::Name(s.stream.clone()))
+    };
+    let retry = Ingest::new(config.clone(), KinesisSink::new(client, config.stream))
+        .with_memory(Arc::new(DynamoRequests::new(dynamodb, table)));
+    assert_eq!(retry.answer(&keyed("vanished", &b)).await.status, 200);
+    // The same body under another key is another send: stored twice, as sent.
+    assert_eq!(
+        s.ingest
+            .answer(&keyed("again", &body(900, 10)))
+            .await
+            .status,
+        200
+    );
+    // A client's partition key shaped like an identity is refused.
+    let forged = HttpInput {
+        partition_key_header: Some("trickle-id:00112233445566778899aabbccddeeff.0"),
+        ..keyed("forged", &b)
+    };
+    assert_eq!(s.ingest.answer(&forged).await.status, 400);
+
+    let in_stream = stream_ns(&s.stream).await;
+    let mut want: Vec<u64> = (0..1100).chain(900..910).collect();
+    want.sort();
+    assert!(
+        in_stream.len() >= want.len() + 200 + 150,
+        "the stream holds copies: {} records",
+        in_stream.len()
+    );
+    let (stored, table, to_s3, to_iceberg) = through_the_writers(&s.stream).await;
+    println!(
+        "stream {} records for {} sent; batch-to-s3 {} deliveries ({} failed), batch-to-iceberg {} ({} failed)",
+        in_stream.len(),
+        want.len(),
+        to_s3.calls,
+        to_s3.failed,
+        to_iceberg.calls,
+        to_iceberg.failed
+    );
+    assert!(
+        to_s3.failed > 0 && to_iceberg.failed > 0,
+        "the faults fired"
+    );
+    assert_eq!(
+        difference(&stored, &want),
+        "",
+        "batch-to-s3: every record once"
+    );
+    assert_eq!(
+        difference(&table, &want),
+        "",
+        "batch-to-iceberg: every record once"
+    );
+}
+
+/// What `got` has more or less than `want` (both sorted), or "" when they are equal.
+fn difference(got: &[u64], want: &[u64]) -> String {
+    let count = |v: &[u64]| {
+        let mut m = std::collections::BTreeMap::<u64, i64>::new();
+        for n in v {
+            *m.entry(*n).or_default() += 1;
+        }
+        m
+    };
+    let (g, w) = (count(got), count(want));
+    let keys: std::collections::BTreeSet<u64> = g.keys().chain(w.keys()).copied().collect();
+    let off: Vec<String> = keys
+        .into_iter()
+        .filter_map(|n| {
+            let d = g.get(&n).copied().unwrap_or(0) - w.get(&n).copied().unwrap_or(0);
+            (d != 0).then(|| format!("{n}:{d:+}"))
+        })
+        .collect();
+    if off.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{} off (n:extra copies): {}",
+            off.len(),
+            off.iter().take(40).cloned().collect::<Vec<_>>().join(" ")
+        )
+    }
 }

@@ -195,6 +195,7 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             }
         }
         summary.high_water_mark = mark.as_ref().map(ToString::to_string);
+        let identities_read = state.identities();
 
         // 2. Skip what is stored.
         let start = first_unstored(
@@ -207,10 +208,14 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         // the shard's window; records at or below the mark enter it, copies after it are
         // skipped.
         let mut window: Option<IdentityWindow> = None;
+        // The window as committed: what a failure's state carries forward, with the
+        // identities of the records Lambda will not deliver again (`keep_identities_before`).
+        let mut committed: Option<IdentityWindow> = None;
         let mut skips = Skips::default();
         if may_carry_identities(&batch.records) {
             match self.read_window(&state).await {
                 Ok(mut w) => {
+                    committed = Some(w.clone());
                     skips = skip_stored(
                         &mut w,
                         &batch.records,
@@ -258,6 +263,17 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             Ok(p) => p,
             Err(e) => {
                 fail_at(&mut summary, start, &e);
+                self.keep_identities_before(
+                    &state,
+                    committed.as_ref(),
+                    batch,
+                    start,
+                    mark.as_ref(),
+                    None,
+                    etag,
+                    &mut summary,
+                )
+                .await;
                 return finish(summary);
             }
         };
@@ -282,11 +298,22 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             if let Some(last) = todo.last() {
                 move_mark(&state, &last.sequence, etag, &mut summary).await;
             }
-            return finish(summary);
+            return finish(unsaved_window(summary, &state, &identities_read, batch));
         }
         // Too close to the deadline to start: nothing is written, not even the intent.
         if deadline.is_some_and(|d| SystemTime::now() + self.config.deadline_margin > d) {
             fail_at(&mut summary, start, &WriteError::DeadlineNear);
+            self.keep_identities_before(
+                &state,
+                committed.as_ref(),
+                batch,
+                start,
+                mark.as_ref(),
+                None,
+                etag,
+                &mut summary,
+            )
+            .await;
             return finish(summary);
         }
         // The intent, before the first data PUT (`shard_state/intent.rs`): a process killed
@@ -303,10 +330,24 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
                 .collect(),
             &todo.iter().map(|r| &r.sequence).collect::<Vec<_>>(),
         );
-        let etag = match state.write(mark.as_ref(), Some(intent), etag).await {
+        let etag = match state
+            .write(mark.as_ref(), Some(intent.clone()), etag.clone())
+            .await
+        {
             Ok(e) => e,
             Err(e) => {
                 fail_at(&mut summary, start, &e);
+                self.keep_identities_before(
+                    &state,
+                    committed.as_ref(),
+                    batch,
+                    start,
+                    mark.as_ref(),
+                    None,
+                    etag,
+                    &mut summary,
+                )
+                .await;
                 return finish(summary);
             }
         };
@@ -368,19 +409,41 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
 
         // 5. Move the mark and clear the intent (both in one conditional PUT). If the
         // rollback is incomplete, the intent is left for the next invocation to settle.
+        // Lambda resumes at the first record not stored; those before it are not delivered
+        // again, so the window that goes with the state holds their identities (all of the
+        // batch's when everything is stored).
+        let resume = start + stored_up_to.map_or(0, |k| k + 1);
         if !rolled_back {
+            // The intent stays for the next invocation to settle, which moves the mark at
+            // least to `resume`.
+            self.keep_identities_before(
+                &state,
+                committed.as_ref(),
+                batch,
+                resume,
+                mark.as_ref(),
+                Some(intent),
+                etag,
+                &mut summary,
+            )
+            .await;
             return finish(summary);
         }
-        // The window goes with the mark only when every planned record is stored: after a
-        // partial failure it would name records that are not, and the redelivery heals the
-        // committed one instead. Not written: the intent stays, and the next invocation
-        // settles it.
-        if stored_up_to == Some(todo.len() - 1) {
-            if let Some(w) = window.as_ref().filter(|w| w.changed()) {
-                if let Err(e) = self.write_window(&state, w).await {
-                    fail_at(&mut summary, start, &e);
-                    return finish(summary);
-                }
+        // The window that goes with the mark: after a partial failure, only the identities
+        // of the records before `resume` (the others are not stored, and come again). Not
+        // written: the intent stays, and the next invocation settles it; Lambda delivers the
+        // whole batch again, which brings the identities back.
+        let partial;
+        let with_mark = if resume == batch.records.len() {
+            window.as_ref()
+        } else {
+            partial = committed.as_ref().map(|c| window_before(c, batch, resume));
+            partial.as_ref()
+        };
+        if let Some(w) = with_mark.filter(|w| w.changed()) {
+            if let Err(e) = self.write_window(&state, w).await {
+                fail_at(&mut summary, 0, &e);
+                return finish(summary);
             }
         }
         let to = match stored_up_to {
@@ -397,7 +460,39 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
                 }
             }
         }
-        finish(summary)
+        finish(unsaved_window(summary, &state, &identities_read, batch))
+    }
+
+    /// After a failure that Lambda resumes at record `resume`: the records before it are not
+    /// delivered again, so the identities this invocation found there (records at or below
+    /// the mark after a crash) go with the state now, beside `mark` and `intent`. If that
+    /// fails, the batch is reported from its first record, which brings them back.
+    #[allow(clippy::too_many_arguments)]
+    async fn keep_identities_before(
+        &self,
+        state: &ShardState<'_, S>,
+        committed: Option<&IdentityWindow>,
+        batch: &ShardBatch,
+        resume: usize,
+        mark: Option<&SequenceNumber>,
+        intent: Option<Intent>,
+        etag: Option<String>,
+        summary: &mut Summary,
+    ) {
+        let Some(w) = committed
+            .map(|c| window_before(c, batch, resume))
+            .filter(IdentityWindow::changed)
+        else {
+            return;
+        };
+        let kept = match self.write_window(state, &w).await {
+            Ok(()) => state.write(mark, intent, etag).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = kept {
+            tracing::error!(error = %e, "could not keep the identities of the stored records; the batch comes again from its first record");
+            summary.retry_from = batch.records.first().map(|r| r.sequence_text.clone());
+        }
     }
 
     /// The shard's committed identity window (empty when the state names none).
@@ -477,6 +572,35 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         }
         report
     }
+}
+
+/// A mark that could not be moved leaves the data stored (the next invocation settles the
+/// intent) but not the window written for it: then the batch is reported from its first
+/// record, whose delivery brings the identities back (at or below the settled mark).
+fn unsaved_window<S: ObjectStore>(
+    mut summary: Summary,
+    state: &ShardState<'_, S>,
+    identities_read: &Option<String>,
+    batch: &ShardBatch,
+) -> Summary {
+    if summary.mark_update_failed && state.identities() != *identities_read {
+        tracing::warn!("the identity window was not saved with the mark: the batch comes again");
+        summary.retry_from = batch.records.first().map(|r| r.sequence_text.clone());
+    }
+    summary
+}
+
+/// `committed` with the identities of the batch's records before `resume`.
+fn window_before(committed: &IdentityWindow, batch: &ShardBatch, resume: usize) -> IdentityWindow {
+    let mut w = committed.clone();
+    skip_stored(
+        &mut w,
+        &batch.records,
+        each_user_record(&batch.records[..resume])
+            .filter_map(|u| u.identity.map(|i| (u.record, u.sub, i))),
+        resume,
+    );
+    w
 }
 
 /// Moves the mark to `to` (clearing any intent), recording the outcome in the summary.
@@ -902,6 +1026,55 @@ mod tests {
             .unwrap()
             .contains("changed under its reference"));
         assert_eq!(positions(&stored_lines(&f, "raw/")), [0, 1]);
+    }
+
+    /// Lambda as it resumes after a reported failure: from the record it names.
+    async fn deliver_until_stored(f: &BatchToS3<MemoryStore>, event: &KinesisEvent) -> usize {
+        let mut from = 0;
+        let mut failures = 0;
+        while from < event.records.len() {
+            let out = f
+                .process(reform(event, from..event.records.len()), None)
+                .await
+                .unwrap();
+            match out.retry_from {
+                None => break,
+                Some(seq) => {
+                    failures += 1;
+                    assert!(failures < 50);
+                    from = event
+                        .records
+                        .iter()
+                        .position(|r| r.kinesis.sequence_number == seq)
+                        .unwrap();
+                }
+            }
+        }
+        failures
+    }
+
+    #[tokio::test]
+    async fn keyed_copies_stay_stored_once_when_any_put_fails_and_lambda_resumes_where_told() {
+        // Each PUT number in turn fails once (an S3 500): the intent, a data object, the
+        // window's slot, the mark. Lambda resumes from the record the answer names, so
+        // records before it never come again: their identities must be kept.
+        let event = keyed_event(&[0, 1, 2, 0, 3, 1, 4, 2], 100);
+        for fail_at in 0..12 {
+            let f = function(partitioned("/p"));
+            let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            f.store().fail_puts_where(move |_| {
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == fail_at
+            });
+            deliver_until_stored(&f, &event).await;
+            f.store().heal();
+            // Copies after all of it.
+            deliver_until_stored(&f, &keyed_event(&[3, 4, 0], 900)).await;
+            assert_eq!(
+                positions(&stored_lines(&f, "raw/")),
+                [0, 1, 2, 3, 4],
+                "PUT {fail_at} failed"
+            );
+        }
     }
 
     #[tokio::test]
