@@ -92,6 +92,7 @@ resource "aws_lambda_function" "ingest" {
     variables = {
       STREAM_ARN                   = aws_kinesis_stream.stream.arn
       STREAM_PARTITION_KEY_POINTER = var.stream_partition_key_pointer
+      RECORD_ID_POINTER            = var.record_id_pointer
       IDEMPOTENCY_TABLE            = aws_dynamodb_table.ingest_request_memory.name
       RETRY_BUDGET_MS              = "2000"
       AUTH_TOKEN_SHA256            = var.ingest_token_sha256

@@ -138,6 +138,12 @@ variable "stream_partition_key_pointer" {
   default     = ""
 }
 
+variable "record_id_pointer" {
+  description = "JSON pointer (e.g. /message_id) whose value identifies a record, for senders that cannot set an Idempotency-Key per request: the writers store each id (scoped to the caller) once within their 15-minute window. Empty: records carry no id."
+  type        = string
+  default     = ""
+}
+
 variable "ingest_reserved_concurrency" {
   description = "Reserved concurrent executions of ingest. 0: no reservation (the account's unreserved pool)."
   type        = number

@@ -57,6 +57,7 @@ FULL = {
     "ingest_aggregate": True,
     "cors_allow_origins": ["https://example.com", "https://app.example.com"],
     "stream_partition_key_pointer": "/user/id",
+    "record_id_pointer": "/message_id",
     "bucket_expiration_days": 30,
     "batch_size": 500,
     "maximum_batching_window_in_seconds": 10,

@@ -706,3 +706,48 @@ fn difference(got: &[u64], want: &[u64]) -> String {
         )
     }
 }
+
+/// Record ids (`RECORD_ID_POINTER`), for senders that set no header per request: a sender
+/// sends a batch again whole (its answer lost) and re-batches records into another request;
+/// the stream holds them twice, and both writers store each id once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_with_ids_sent_again_in_any_request_are_stored_once() {
+    let s = setup().await;
+    let config = Config {
+        record_id_pointer: Some("/message_id".into()),
+        ..Config::new(StreamTarget::Name(s.stream.clone()))
+    };
+    let client = kinesis_via(s.proxy.url(), ClientSettings::default()).await;
+    let ingest = Ingest::new(config.clone(), KinesisSink::new(client, config.stream));
+    let with_ids = |ns: std::ops::Range<u64>| -> Vec<u8> {
+        ns.map(|n| format!("{{\"message_id\":\"m-{n}\",\"n\":{n}}}\n"))
+            .collect::<String>()
+            .into_bytes()
+    };
+    let a = with_ids(0..200);
+    for _ in 0..2 {
+        let answer = ingest
+            .answer(&HttpInput::post("application/x-ndjson", &a))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let b = with_ids(150..300);
+    let answer = ingest
+        .answer(&HttpInput::post("application/x-ndjson", &b))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    // A record without an id is stored as sent, every time.
+    for _ in 0..2 {
+        let plain = HttpInput::post("application/x-ndjson", b"{\"n\":1000}\n");
+        assert_eq!(ingest.answer(&plain).await.status, 200);
+    }
+    assert_eq!(stream_ns(&s.stream).await.len(), 400 + 150 + 2);
+    let (stored, table, _, _) = through_the_writers(&s.stream).await;
+    let want: Vec<u64> = (0..300).chain([1000, 1000]).collect();
+    assert_eq!(difference(&stored, &want), "", "batch-to-s3: each id once");
+    assert_eq!(
+        difference(&table, &want),
+        "",
+        "batch-to-iceberg: each id once"
+    );
+}

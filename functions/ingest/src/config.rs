@@ -41,6 +41,10 @@ pub struct Config {
     /// `IDEMPOTENCY_TABLE`: the DynamoDB table that remembers keyed requests
     /// (`idempotency/`); unset, `Idempotency-Key` is ignored.
     pub idempotency_table: Option<String>,
+    /// `RECORD_ID_POINTER`: a JSON pointer whose value, when a record has it, identifies the
+    /// record (scoped to the caller): the writers store each id once within their window
+    /// (`idempotency::identify_by_id`).
+    pub record_id_pointer: Option<String>,
 }
 
 /// A browser key's length: long enough not to be guessed by accident, short enough for a URL.
@@ -58,6 +62,7 @@ impl Config {
             aggregate: false,
             browser_key: None,
             idempotency_table: None,
+            record_id_pointer: None,
         }
     }
 
@@ -119,6 +124,7 @@ impl Config {
             aggregate: cfg::bool_or(&lookup, "AGGREGATE", false)?,
             browser_key,
             idempotency_table: cfg::optional(&lookup, "IDEMPOTENCY_TABLE"),
+            record_id_pointer: cfg::json_pointer(&lookup, "RECORD_ID_POINTER")?,
             auth_token_sha256,
             stream,
             partition_key_pointer: cfg::json_pointer(&lookup, "STREAM_PARTITION_KEY_POINTER")?,

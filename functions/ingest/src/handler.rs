@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::error::IngestError;
 use crate::event::{UrlRequest, UrlResponse};
 use crate::idempotency::{
-    earlier_outcome, identify, request_digest, request_id, stored_outcomes, Claim, IdempotencyKey,
-    PutSet, Recorded, RequestMemory, State, MAX_STORED_ANSWER_BYTES,
+    earlier_outcome, identify, identify_by_id, request_digest, request_id, stored_outcomes, Claim,
+    IdempotencyKey, PutSet, Recorded, RequestMemory, State, MAX_STORED_ANSWER_BYTES,
 };
 use crate::otlp;
 use crate::sink::{EntryOutcome, RecordSink};
@@ -186,15 +186,11 @@ impl<S: RecordSink> Ingest<S> {
                 return client_error(&err);
             }
         };
+        let scope = self.scope(sender, input);
+        if let Some(refused) = self.identify_records(&scope, &mut entries) {
+            return refused;
+        }
         if let (Some(key), Some(memory)) = (key, &self.memory) {
-            let scope = match sender {
-                Sender::Browser => format!("browser:{}", input.origin.unwrap_or_default()),
-                Sender::Trusted if self.config.auth_token_sha256.is_some() => "token".into(),
-                Sender::Trusted => match input.caller {
-                    Some(arn) => format!("iam:{arn}"),
-                    None => "open".into(),
-                },
-            };
             let id = request_id(&scope, &key);
             return self
                 .answer_keyed(memory.as_ref(), &id, input, &mut entries)
@@ -217,6 +213,29 @@ impl<S: RecordSink> Ingest<S> {
 }
 
 impl<S: RecordSink> Ingest<S> {
+    /// Whose keys and record ids these are (`idempotency/`): the IAM principal, the token's
+    /// holders, or the browser key with the page's origin.
+    fn scope(&self, sender: Sender, input: &HttpInput<'_>) -> String {
+        match sender {
+            Sender::Browser => format!("browser:{}", input.origin.unwrap_or_default()),
+            Sender::Trusted if self.config.auth_token_sha256.is_some() => "token".into(),
+            Sender::Trusted => match input.caller {
+                Some(arn) => format!("iam:{arn}"),
+                None => "open".into(),
+            },
+        }
+    }
+
+    /// With `RECORD_ID_POINTER`: every record with a value there carries the identity of
+    /// that id; a record the identity makes too large is refused.
+    fn identify_records(&self, scope: &str, entries: &mut [crate::body::Entry]) -> Option<Answer> {
+        let pointer = self.config.record_id_pointer.as_deref()?;
+        if identify_by_id(scope, pointer, entries) == 0 {
+            return None;
+        }
+        oversized(entries)
+    }
+
     /// A keyed request (`idempotency/`): what the memory says, then only the entries not yet
     /// in the stream, and what was done recorded.
     async fn answer_keyed(
@@ -228,15 +247,9 @@ impl<S: RecordSink> Ingest<S> {
     ) -> Answer {
         for (i, e) in entries.iter_mut().enumerate() {
             identify(id, i, e);
-            if e.billed_bytes() > KINESIS_MAX_RECORD_BYTES {
-                let err = IngestError::RecordTooLarge {
-                    index: i,
-                    bytes: e.billed_bytes(),
-                    limit: KINESIS_MAX_RECORD_BYTES,
-                };
-                tracing::warn!(status = err.status().as_u16(), reason = %err, "rejected request");
-                return client_error(&err);
-            }
+        }
+        if let Some(refused) = oversized(entries) {
+            return refused;
         }
         let now = SystemTime::now();
         let claim = memory
@@ -370,14 +383,18 @@ impl<S: RecordSink> Ingest<S> {
         let received_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let parsed = match otlp::parse(signal, input, received_ns) {
+        let mut parsed = match otlp::parse(signal, input, received_ns) {
             Ok(p) => p,
             Err(refused) => {
                 tracing::warn!(status = refused.status, reason = %refused.message, "rejected OTLP export");
                 return status_answer(refused.status, &refused.message);
             }
         };
-        let report = self.write(&parsed.entries).await;
+        let mut entries = std::mem::take(&mut parsed.entries);
+        if let Some(refused) = self.identify_records(&self.scope(sender, input), &mut entries) {
+            return status_answer(refused.status.as_u16(), &refused.body.to_string());
+        }
+        let report = self.write(&entries).await;
         let failed = report.failed_count();
         let answer = if let Some(fatal) = &report.fatal {
             tracing::error!(error = %fatal, "Kinesis call failed");
@@ -387,7 +404,7 @@ impl<S: RecordSink> Ingest<S> {
                 503,
                 &format!(
                     "{failed} of {} {} were not written (throttled); retry the export",
-                    parsed.entries.len(),
+                    entries.len(),
                     signal.items()
                 ),
             )
@@ -407,7 +424,7 @@ impl<S: RecordSink> Ingest<S> {
             }
         };
         tracing::info!(
-            records = parsed.entries.len(),
+            records = entries.len(),
             rejected = parsed.rejected,
             failed,
             calls = report.calls,
@@ -435,6 +452,22 @@ impl<S: RecordSink> Ingest<S> {
             write_all(&self.sink, entries, self.config.retry_budget).await
         }
     }
+}
+
+/// The refusal of a request with a record over Kinesis' limit once its identity is in its
+/// partition key.
+fn oversized(entries: &[crate::body::Entry]) -> Option<Answer> {
+    let (index, e) = entries
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.billed_bytes() > KINESIS_MAX_RECORD_BYTES)?;
+    let err = IngestError::RecordTooLarge {
+        index,
+        bytes: e.billed_bytes(),
+        limit: KINESIS_MAX_RECORD_BYTES,
+    };
+    tracing::warn!(status = err.status().as_u16(), reason = %err, "rejected request");
+    Some(client_error(&err))
 }
 
 /// Each request record's outcome is that of the Kinesis record (aggregate) that carried it.
@@ -1032,6 +1065,85 @@ mod tests {
                 Some(trickle_shared::reingest::explicit_hash_key("tenant-a").as_str())
             );
         }
+    }
+
+    fn keys_written(i: &Ingest<MemorySink>) -> Vec<(String, Option<String>)> {
+        i.sink
+            .written
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e.partition_key.as_str().to_owned(),
+                    e.explicit_hash_key.as_deref().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_record_id_gives_the_same_identity_and_shard_in_any_request_of_its_caller() {
+        use trickle_shared::identity::Identity;
+        let with_ids = || {
+            let mut i = ingest();
+            i.config.record_id_pointer = Some("/message_id".into());
+            i
+        };
+        let a = with_ids();
+        let body = b"{\"message_id\":\"m1\",\"n\":1}\n{\"n\":2}\n{\"message_id\":7,\"n\":3}\n";
+        assert_eq!(
+            a.answer(&HttpInput::post("application/x-ndjson", body))
+                .await
+                .status,
+            200
+        );
+        let first = keys_written(&a);
+        // No id: a random key as before. An id: its identity, at position 0.
+        assert!(Identity::from_partition_key(&first[1].0).is_none());
+        let m1 = Identity::from_partition_key(&first[0].0).unwrap();
+        assert_eq!(m1.position, 0);
+        assert_eq!(
+            m1,
+            Identity::of(&crate::idempotency::record_id("open", "m1"), 0).unwrap()
+        );
+        assert!(
+            Identity::from_partition_key(&first[2].0).is_some(),
+            "a number is an id too"
+        );
+        // The same id in another request, in another place: the same key and hash key.
+        let b = with_ids();
+        let other = b"{\"n\":9}\n{\"message_id\":\"m1\",\"n\":1}\n";
+        b.answer(&HttpInput::post("application/x-ndjson", other))
+            .await;
+        assert_eq!(keys_written(&b)[1], first[0]);
+        // Another caller's m1 is another record.
+        let mut c = with_ids();
+        c.config.auth_token_sha256 = Some({
+            use sha2::Digest;
+            sha2::Sha256::digest(b"t0ken").into()
+        });
+        c.answer(&HttpInput {
+            authorization: Some("Bearer t0ken"),
+            ..HttpInput::post("application/x-ndjson", other)
+        })
+        .await;
+        assert_ne!(keys_written(&c)[1].0, first[0].0);
+        // A keyed request: records with an id keep the id's identity, the others their
+        // position's.
+        let (mut k, _) = keyed();
+        k.config.record_id_pointer = Some("/message_id".into());
+        assert_eq!(k.answer(&keyed_post("k1", body)).await.status, 200);
+        let keyed_keys = keys_written(&k);
+        assert_eq!(keyed_keys[0], first[0]);
+        let id = crate::idempotency::request_id(
+            "open",
+            &IdempotencyKey::parse(Some("k1")).unwrap().unwrap(),
+        );
+        assert_eq!(
+            Identity::from_partition_key(&keyed_keys[1].0),
+            Identity::of(&id, 1)
+        );
     }
 
     #[tokio::test]

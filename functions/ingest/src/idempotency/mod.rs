@@ -127,6 +127,9 @@ pub fn request_digest(input: &HttpInput<'_>) -> String {
 /// sender's explicit hash key, the MD5 of the sender's key, or, for a record without a key,
 /// one derived from the id and the position's block, the same on every retry.
 pub fn identify(id: &str, position: usize, entry: &mut Entry) {
+    if matches!(entry.partition_key, PartitionKey::Identity(_)) {
+        return; // identified by its own id (`identify_by_id`)
+    }
     let identity = Identity::of(id, position as u32).expect("a request id is 64 hex digits");
     let sender_key = (!entry.random_key()).then(|| entry.partition_key.as_str());
     let hash_key: Arc<str> = match (&entry.explicit_hash_key, sender_key) {
@@ -136,6 +139,35 @@ pub fn identify(id: &str, position: usize, entry: &mut Entry) {
     };
     entry.partition_key = PartitionKey::Identity(identity.partition_key(sender_key));
     entry.explicit_hash_key = Some(hash_key);
+}
+
+/// The id of a record identified by `value`, its value at `RECORD_ID_POINTER`, in its
+/// caller's scope: hex SHA-256 of both (domain-separated from request ids).
+pub fn record_id(scope: &str, value: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"record\0");
+    h.update(scope.as_bytes());
+    h.update([0]);
+    h.update(value.as_bytes());
+    hex(&h.finalize())
+}
+
+/// Gives every entry with a scalar at `pointer` the identity of that value (position 0 of
+/// the record id `record_id(scope, value)`), with the explicit hash key that keeps its
+/// shard: the sender's, the MD5 of the sender's key, or one derived from the id, so a
+/// record sent again in any request goes to the same shard. Returns how many were
+/// identified. Entries without the value keep their keys.
+pub fn identify_by_id(scope: &str, pointer: &str, entries: &mut [Entry]) -> usize {
+    let mut identified = 0;
+    for e in entries.iter_mut() {
+        let Ok(Some(value)) = trickle_shared::pointer::scalar_at_pointer(&e.data, pointer) else {
+            continue;
+        };
+        let id = record_id(scope, &value);
+        identify(&id, 0, e);
+        identified += 1;
+    }
+    identified
 }
 
 /// An explicit hash key from the request's id and a block of positions.
