@@ -244,7 +244,8 @@ impl IdentityWindow {
         out
     }
 
-    /// Reads what `encode` wrote; an error for anything else.
+    /// Reads what `encode` wrote; an error for anything else, and for more identities than
+    /// a trimmed window holds (`WINDOW_MAX_IDENTITIES`), before allocating them.
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
         let mut rest = bytes
             .strip_prefix(MAGIC.as_slice())
@@ -270,6 +271,11 @@ impl IdentityWindow {
                 let end = start + len;
                 if len == 0 || end > u64::from(u32::MAX) + 1 {
                     return Err("an identity window's run is out of range".into());
+                }
+                if window.identities + held.positions.len() + len as usize > WINDOW_MAX_IDENTITIES {
+                    return Err(format!(
+                        "an identity window holds more than {WINDOW_MAX_IDENTITIES} identities"
+                    ));
                 }
                 held.positions.extend((start..end).map(|p| p as u32));
                 next = end;
@@ -434,6 +440,19 @@ mod tests {
     }
 
     #[test]
+    fn a_window_claiming_more_than_the_bound_is_refused_before_it_is_allocated() {
+        let mut bytes = MAGIC.to_vec();
+        put_varint(&mut bytes, 1); // one request
+        bytes.extend_from_slice(&7u128.to_be_bytes());
+        put_varint(&mut bytes, 5); // its newest arrival
+        put_varint(&mut bytes, 1); // one run
+        put_varint(&mut bytes, 0); // from 0
+        put_varint(&mut bytes, u64::from(u32::MAX)); // of four billion positions
+        let err = IdentityWindow::decode(&bytes).unwrap_err();
+        assert!(err.contains("more than 200000"), "{err}");
+    }
+
+    #[test]
     fn runs_keep_the_encoding_small() {
         let mut w = IdentityWindow::new();
         for r in 0..100u128 {
@@ -461,6 +480,17 @@ mod tests {
                 prop_assert!(read.contains(&id(*r, *p)));
             }
             prop_assert_eq!(read.encode(), w.encode());
+        }
+
+        #[test]
+        fn any_bytes_decode_or_are_refused_within_the_bound(mut bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut with_header = MAGIC.to_vec();
+            with_header.append(&mut bytes);
+            for input in [&bytes[..], &with_header[..]] {
+                if let Ok(w) = IdentityWindow::decode(input) {
+                    prop_assert!(w.len() <= WINDOW_MAX_IDENTITIES);
+                }
+            }
         }
 
         #[test]
