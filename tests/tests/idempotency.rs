@@ -1,6 +1,7 @@
 //! Request keys against the local stack: ingest's `Idempotency-Key` memory in moto's
 //! DynamoDB, its PutRecords calls through the fault proxy into moto's Kinesis. A sender
-//! retries each request the way senders do, and the stream holds every record once:
+//! retries each request the way senders do, and batch-to-s3's objects and the Iceberg table
+//! hold every record once:
 //! - the answer is lost after ingest put everything, and the sender retries (twice);
 //! - some entries stay throttled, ingest answers 503, and the sender retries the whole
 //!   request until it gets a 2xx;
@@ -159,7 +160,13 @@ async fn a_lost_answer_retried_twice_puts_every_record_once() {
         let again = s.ingest.answer(&keyed("batch-1", &b)).await;
         assert_eq!((again.status, &again.body), (first.status, &first.body));
     }
-    assert_eq!(stream_ns(&s.stream).await, (0..300).collect::<Vec<_>>());
+    let want: Vec<u64> = (0..300).collect();
+    assert_eq!(stream_ns(&s.stream).await, want);
+    let (stored, table, _, _) = through_the_writers(&s.stream).await;
+    assert_eq!(
+        (difference(&stored, &want), difference(&table, &want)),
+        (String::new(), String::new())
+    );
 }
 
 #[tokio::test]
@@ -178,7 +185,13 @@ async fn entries_that_stay_throttled_are_put_once_by_the_whole_request_retried()
     s.proxy.set_rules(vec![]);
     let (status, attempts) = send_until_accepted(&s, &keyed("batch-2", &b)).await;
     assert_eq!((status, attempts), (200, 1));
-    assert_eq!(stream_ns(&s.stream).await, (0..300).collect::<Vec<_>>());
+    let want: Vec<u64> = (0..300).collect();
+    assert_eq!(stream_ns(&s.stream).await, want);
+    let (stored, table, _, _) = through_the_writers(&s.stream).await;
+    assert_eq!(
+        (difference(&stored, &want), difference(&table, &want)),
+        (String::new(), String::new())
+    );
 }
 
 #[tokio::test]
@@ -192,6 +205,12 @@ async fn a_reused_key_is_422_and_two_keys_are_two_sends() {
         stream_ns(&s.stream).await,
         [0, 0, 1, 1, 2, 2, 3, 3, 4, 4],
         "the same body under two keys is stored twice; the reused key's body never"
+    );
+    let want = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4];
+    let (stored, table, _, _) = through_the_writers(&s.stream).await;
+    assert_eq!(
+        (difference(&stored, &want), difference(&table, &want)),
+        (String::new(), String::new())
     );
 }
 
