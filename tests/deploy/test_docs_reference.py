@@ -32,7 +32,7 @@ README_MAX_LINES = 220
 # function -> names its config must be found to read (a floor for the scan, not the list).
 KNOWN_ENV = {
     "ingest": {"STREAM_NAME", "STREAM_ARN", "STREAM_PARTITION_KEY_POINTER", "RETRY_BUDGET_MS",
-               "AGGREGATE", "AUTH_TOKEN_SHA256"},
+               "AGGREGATE", "AUTH_TOKEN_SHA256", "IDEMPOTENCY_TABLE", "RECORD_ID_POINTER"},
     "batch-to-s3": {"BUCKET_NAME", "PREFIX", "ERROR_PREFIX", "STATE_PREFIX", "COMPRESSION",
                     "GZIP_LEVEL", "KEY_LAYOUT", "OBJECT_PARTITION_POINTER", "PARTITION_NAME",
                     "DEFAULT_PARTITION", "MAX_PARTITIONS", "FORMAT", "SCHEMA",
@@ -40,7 +40,7 @@ KNOWN_ENV = {
     "batch-to-iceberg": {"ICEBERG_CATALOG", "ICEBERG_DATABASE", "ICEBERG_TABLE",
                          "ICEBERG_WAREHOUSE", "ICEBERG_TABLE_BUCKET_ARN", "ICEBERG_PARTITION_SPEC",
                          "SCHEMA", "EXTRA_COLUMN", "ERROR_BUCKET", "ERROR_PREFIX",
-                         "COMMIT_ATTEMPTS"},
+                         "STATE_PREFIX", "COMMIT_ATTEMPTS"},
     "firehose-transform": {"MAX_DECOMPRESSED_BYTES", "RESPONSE_BUDGET_BYTES",
                            "REINGEST_ENABLED", "REINGEST_MAX_ATTEMPTS", "ENRICH",
                            "ENRICH_ARRIVAL_TIME_FIELD", "ENRICH_PARTITION_KEY_FIELD",

@@ -190,6 +190,14 @@ def test_public_url_is_open_to_everyone_and_signed_url_to_no_one(case):
         assert "Cors" not in url
 
 
+def test_ingest_identifies_records_by_the_field_it_is_given():
+    for given in ("", "/message_id"):
+        params = {"RecordIdPointer": given}
+        r = cfn.Resolved(cfn.translate(params), params)
+        env = r.props("IngestFunction")["Environment"]["Variables"]
+        assert env["RECORD_ID_POINTER"] == given
+
+
 def test_a_public_url_without_a_token_is_refused_before_anything_is_created():
     params = {"IngestAuthType": "NONE"}
     r = cfn.Resolved(cfn.translate(params), params)
