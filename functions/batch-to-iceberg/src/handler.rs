@@ -447,7 +447,7 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
                 _ => {
                     let from = users.partition_point(|u| u.record < start);
                     let (identities, skips) = self
-                        .skip_stored(index, &table, batch, users, start, summary)
+                        .skip_identities_stored(index, &table, batch, users, start, summary)
                         .await
                         .map_err(|e| (start, e))?;
                     let kept: Vec<UserRecord<'_>>;
@@ -573,7 +573,7 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
     /// `users` at or below the checkpoint (before `start`) enter it, skips copies after it,
     /// and writes the window to the other slot. Returns the summary property that makes it
     /// the window (committed with the checkpoint) and the records to skip.
-    async fn skip_stored(
+    async fn skip_identities_stored(
         &self,
         index: usize,
         table: &Table,

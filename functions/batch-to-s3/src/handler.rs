@@ -24,7 +24,6 @@
 
 use crate::catalog::{table_definition, TableDef};
 use crate::config::Config;
-use crate::decode::each_user_record;
 use crate::error::{EventError, WriteError};
 use crate::event::{response, ShardBatch, StreamEvent};
 use crate::glue::{ensure_table_logged, CatalogReport, NoCatalog, CATALOG_TIMEOUT};
@@ -42,7 +41,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 use trickle_glue::GlueTables;
 use trickle_kinesis_batch::identities::{
-    may_carry_identities, next_slot, skip_stored, Skips, WindowRef,
+    identities_in, may_carry_identities, next_slot, skip_stored, Skips, WindowRef,
 };
 use trickle_shared::deadline::invocation_deadline;
 use trickle_shared::identity::IdentityWindow;
@@ -216,13 +215,8 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             match self.read_window(&state).await {
                 Ok(mut w) => {
                     committed = Some(w.clone());
-                    skips = skip_stored(
-                        &mut w,
-                        &batch.records,
-                        each_user_record(&batch.records)
-                            .filter_map(|u| u.identity.map(|i| (u.record, u.sub, i))),
-                        start,
-                    );
+                    skips =
+                        skip_stored(&mut w, &batch.records, identities_in(&batch.records), start);
                     summary.duplicates_skipped = skips.duplicates;
                     summary.identities_forgotten_early = skips.trimmed.forgotten_early;
                     summary.identity_window_size = w.len();
@@ -596,8 +590,7 @@ fn window_before(committed: &IdentityWindow, batch: &ShardBatch, resume: usize) 
     skip_stored(
         &mut w,
         &batch.records,
-        each_user_record(&batch.records[..resume])
-            .filter_map(|u| u.identity.map(|i| (u.record, u.sub, i))),
+        identities_in(&batch.records[..resume]),
         resume,
     );
     w

@@ -77,6 +77,15 @@ pub fn skip_stored(
     skips
 }
 
+/// The (record, sub-record, identity) of each user record of `records` that has one,
+/// de-aggregating one Kinesis record at a time.
+pub fn identities_in(
+    records: &[SourceRecord],
+) -> impl Iterator<Item = (usize, Option<usize>, Identity)> + '_ {
+    crate::decode::each_user_record(records)
+        .filter_map(|u| u.identity.map(|i| (u.record, u.sub, i)))
+}
+
 /// The (record, sub-record, identity) of each user record that has one.
 pub fn identities_of<'a, 'b: 'a, I: IntoIterator<Item = &'a UserRecord<'b>>>(
     users: I,
