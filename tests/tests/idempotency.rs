@@ -162,11 +162,7 @@ async fn a_lost_answer_retried_twice_puts_every_record_once() {
     }
     let want: Vec<u64> = (0..300).collect();
     assert_eq!(stream_ns(&s.stream).await, want);
-    let (stored, table, _, _) = through_the_writers(&s.stream).await;
-    assert_eq!(
-        (difference(&stored, &want), difference(&table, &want)),
-        (String::new(), String::new())
-    );
+    through_the_writers(&s.stream).await.assert_exactly(&want);
 }
 
 #[tokio::test]
@@ -187,11 +183,7 @@ async fn entries_that_stay_throttled_are_put_once_by_the_whole_request_retried()
     assert_eq!((status, attempts), (200, 1));
     let want: Vec<u64> = (0..300).collect();
     assert_eq!(stream_ns(&s.stream).await, want);
-    let (stored, table, _, _) = through_the_writers(&s.stream).await;
-    assert_eq!(
-        (difference(&stored, &want), difference(&table, &want)),
-        (String::new(), String::new())
-    );
+    through_the_writers(&s.stream).await.assert_exactly(&want);
 }
 
 #[tokio::test]
@@ -207,11 +199,7 @@ async fn a_reused_key_is_422_and_two_keys_are_two_sends() {
         "the same body under two keys is stored twice; the reused key's body never"
     );
     let want = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4];
-    let (stored, table, _, _) = through_the_writers(&s.stream).await;
-    assert_eq!(
-        (difference(&stored, &want), difference(&table, &want)),
-        (String::new(), String::new())
-    );
+    through_the_writers(&s.stream).await.assert_exactly(&want);
 }
 
 #[tokio::test]
@@ -317,12 +305,12 @@ async fn soak_senders_retrying_under_faults_store_every_record_once() {
     s.proxy.set_rules(vec![]);
     let in_stream = stream_ns(&s.stream).await;
     let sent_at = started.elapsed().as_secs_f64();
-    let (stored, table, to_s3, to_iceberg) = through_the_writers(&s.stream).await;
+    let stored = through_the_writers(&s.stream).await;
     let want: Vec<u64> = (0..(requests * 50) as u64).collect();
     let mut in_stream_once = in_stream.clone();
     in_stream_once.dedup();
     let copies_in_stream = in_stream.len() - in_stream_once.len();
-    let got = stored.clone();
+    let got = stored.ndjson.clone();
     let mut unique = got.clone();
     unique.dedup();
     let duplicated = got.len() - unique.len();
@@ -339,38 +327,33 @@ async fn soak_senders_retrying_under_faults_store_every_record_once() {
         }
     }
     println!(
-        "idempotency soak: {requests} requests of 50 records, {} sends ({} answers treated as lost, {} sent twice at once) in {sent_at:.1} s; the stream holds {} records ({copies_in_stream} copies of lost PutRecords answers); batch-to-s3 stored {} ({duplicated} duplicated, {lost_records} lost; {} deliveries, {} failed), batch-to-iceberg {} rows ({} deliveries, {} failed); {:.1} s",
+        "idempotency soak: {requests} requests of 50 records, {} sends ({} answers treated as lost, {} sent twice at once) in {sent_at:.1} s; the stream holds {} records ({copies_in_stream} copies of lost PutRecords answers); batch-to-s3 stored {} ({duplicated} duplicated, {lost_records} lost; {} deliveries, {} failed), {} Parquet rows ({} deliveries, {} failed), batch-to-iceberg {} rows ({} deliveries, {} failed); {:.1} s",
         a0 + a1,
         l0 + l1,
         d0 + d1,
         in_stream.len(),
         got.len(),
-        to_s3.calls,
-        to_s3.failed,
-        table.len(),
-        to_iceberg.calls,
-        to_iceberg.failed,
+        stored.to_ndjson.calls,
+        stored.to_ndjson.failed,
+        stored.parquet.len(),
+        stored.to_parquet.calls,
+        stored.to_parquet.failed,
+        stored.table.len(),
+        stored.to_iceberg.calls,
+        stored.to_iceberg.failed,
         started.elapsed().as_secs_f64()
     );
     assert_eq!((duplicated, lost_records), (0, 0));
     assert_eq!(in_stream_once, want, "the stream holds every record");
-    assert_eq!(
-        difference(&got, &want),
-        "",
-        "batch-to-s3: every record once"
-    );
-    assert_eq!(
-        difference(&table, &want),
-        "",
-        "batch-to-iceberg: every record once"
-    );
+    stored.assert_exactly(&want);
 }
 
-/// batch-to-s3 and batch-to-iceberg as Lambda runs them, their S3 and Glue clients through a
-/// fault proxy of their own, one attempt per call (a fault is a failed batch, delivered
-/// again as after a crash).
+/// batch-to-s3 (NDJSON and Parquet, each with its own state) and batch-to-iceberg as Lambda
+/// runs them, their S3 and Glue clients through a fault proxy of their own, one attempt per
+/// call (a fault is a failed batch, delivered again as after a crash).
 struct Writers {
     s3: batch_to_s3::BatchToS3<batch_to_s3::store::sdk::S3Store>,
+    parquet: batch_to_s3::BatchToS3<batch_to_s3::store::sdk::S3Store>,
     iceberg: batch_to_iceberg::BatchToIceberg<batch_to_iceberg::catalog::AnyLocation>,
     bucket: String,
     database: String,
@@ -403,6 +386,19 @@ async fn writers() -> Writers {
         batch_to_s3_config(&bucket, &[("PREFIX", "data/")]),
         batch_to_s3::store::sdk::S3Store::new(s3_via(proxy.url(), once).await, &bucket),
     );
+    let parquet = batch_to_s3::BatchToS3::new(
+        batch_to_s3_config(
+            &bucket,
+            &[
+                ("PREFIX", "parquet/"),
+                ("ERROR_PREFIX", "parquet-errors/"),
+                ("STATE_PREFIX", "parquet-state/"),
+                ("FORMAT", "parquet"),
+                ("SCHEMA", "n bigint"),
+            ],
+        ),
+        batch_to_s3::store::sdk::S3Store::new(s3_via(proxy.url(), once).await, &bucket),
+    );
     let warehouse = format!("s3://{bucket}/warehouse");
     let env = [
         ("ICEBERG_DATABASE", database.as_str()),
@@ -417,6 +413,7 @@ async fn writers() -> Writers {
     let iceberg = batch_to_iceberg_via(config, proxy.url(), once).await;
     Writers {
         s3,
+        parquet,
         iceberg,
         bucket,
         database,
@@ -496,20 +493,29 @@ fn event(
 /// One delivery to one writer; the sequence number to deliver from again, if it failed.
 async fn deliver_once(
     w: &Writers,
-    to_iceberg: bool,
+    to: Writer,
     stream: &str,
     shard: &str,
     records: &[aws_sdk_kinesis::types::Record],
 ) -> Option<String> {
     let e = event(stream, shard, records);
-    if to_iceberg {
-        let batch = trickle_kinesis_batch::ShardBatch::from_event(e.into())
-            .unwrap()
-            .unwrap();
-        w.iceberg.process(&batch, None).await.retry_from
-    } else {
-        w.s3.process(e, None).await.unwrap().retry_from
+    match to {
+        Writer::Iceberg => {
+            let batch = trickle_kinesis_batch::ShardBatch::from_event(e.into())
+                .unwrap()
+                .unwrap();
+            w.iceberg.process(&batch, None).await.retry_from
+        }
+        Writer::Ndjson => w.s3.process(e, None).await.unwrap().retry_from,
+        Writer::Parquet => w.parquet.process(e, None).await.unwrap().retry_from,
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Writer {
+    Ndjson,
+    Parquet,
+    Iceberg,
 }
 
 /// What the deliveries did.
@@ -522,7 +528,7 @@ struct Delivered {
 /// Every shard's records to one writer as Lambda delivers them: batches of varied sizes, a
 /// failed batch delivered again from the record it names, and after every third batch the
 /// same records again (its answer lost): bisected, then re-formed with newer records.
-async fn deliver(w: &Writers, to_iceberg: bool, stream: &str) -> Delivered {
+async fn deliver(w: &Writers, to: Writer, stream: &str) -> Delivered {
     let mut d = Delivered::default();
     for (shard, records) in shards(stream).await {
         let sizes = [7usize, 13, 5, 29, 11, 3];
@@ -531,8 +537,7 @@ async fn deliver(w: &Writers, to_iceberg: bool, stream: &str) -> Delivered {
             let end = (p + sizes[i % sizes.len()]).min(records.len());
             i += 1;
             d.calls += 1;
-            if let Some(from) = deliver_once(w, to_iceberg, stream, &shard, &records[p..end]).await
-            {
+            if let Some(from) = deliver_once(w, to, stream, &shard, &records[p..end]).await {
                 d.failed += 1;
                 in_a_row += 1;
                 assert!(in_a_row < 30, "the writer keeps failing at record {p}");
@@ -550,7 +555,7 @@ async fn deliver(w: &Writers, to_iceberg: bool, stream: &str) -> Delivered {
                     d.calls += 1;
                     // A failure here is delivered again from `end` on (the loop goes on).
                     d.failed += usize::from(
-                        deliver_once(w, to_iceberg, stream, &shard, &records[range])
+                        deliver_once(w, to, stream, &shard, &records[range])
                             .await
                             .is_some(),
                     );
@@ -596,8 +601,31 @@ fn table_ns(w: &Writers) -> Vec<u64> {
     ns
 }
 
-/// The stream through both writers, under S3 and Glue faults; both stores' `n`s.
-async fn through_the_writers(stream: &str) -> (Vec<u64>, Vec<u64>, Delivered, Delivered) {
+/// What each writer stored, and how its deliveries went.
+struct Stored {
+    ndjson: Vec<u64>,
+    parquet: Vec<u64>,
+    table: Vec<u64>,
+    to_ndjson: Delivered,
+    to_parquet: Delivered,
+    to_iceberg: Delivered,
+}
+
+impl Stored {
+    /// Every writer stored exactly `want` (sorted `n`s, a number twice when sent twice).
+    fn assert_exactly(&self, want: &[u64]) {
+        for (writer, got) in [
+            ("batch-to-s3 NDJSON", &self.ndjson),
+            ("batch-to-s3 Parquet", &self.parquet),
+            ("batch-to-iceberg", &self.table),
+        ] {
+            assert_eq!(difference(got, want), "", "{writer}: every record once");
+        }
+    }
+}
+
+/// The stream through the writers, under S3 and Glue faults.
+async fn through_the_writers(stream: &str) -> Stored {
     let w = writers().await;
     w.proxy.set_rules(vec![
         Rule::new(
@@ -614,10 +642,43 @@ async fn through_the_writers(stream: &str) -> (Vec<u64>, Vec<u64>, Delivered, De
             Fault::Reset { processed: true },
         ),
     ]);
-    let to_s3 = deliver(&w, false, stream).await;
-    let to_iceberg = deliver(&w, true, stream).await;
+    let to_ndjson = deliver(&w, Writer::Ndjson, stream).await;
+    let to_parquet = deliver(&w, Writer::Parquet, stream).await;
+    let to_iceberg = deliver(&w, Writer::Iceberg, stream).await;
     w.proxy.set_rules(vec![]);
-    (stored_ns(&w).await, table_ns(&w), to_s3, to_iceberg)
+    Stored {
+        ndjson: stored_ns(&w).await,
+        parquet: parquet_ns(&w).await,
+        table: table_ns(&w),
+        to_ndjson,
+        to_parquet,
+        to_iceberg,
+    }
+}
+
+/// The `n` of every row of batch-to-s3's Parquet objects, sorted.
+async fn parquet_ns(w: &Writers) -> Vec<u64> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    let client = s3().await;
+    let mut ns = Vec::new();
+    for key in object_keys(&client, &w.bucket, "parquet/").await {
+        let body = bytes::Bytes::from(object_body(&client, &w.bucket, &key).await);
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
+            .expect("a Parquet file")
+            .build()
+            .expect("a reader");
+        for batch in reader {
+            let batch = batch.expect("a batch");
+            let n = batch
+                .column_by_name("n")
+                .expect("column n")
+                .as_primitive::<Int64Type>();
+            ns.extend(n.iter().map(|v| v.expect("n is set") as u64));
+        }
+    }
+    ns.sort();
+    ns
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -671,30 +732,23 @@ async fn copies_the_stream_holds_anyway_are_stored_once_by_both_writers() {
         "the stream holds copies: {} records",
         in_stream.len()
     );
-    let (stored, table, to_s3, to_iceberg) = through_the_writers(&s.stream).await;
+    let stored = through_the_writers(&s.stream).await;
     println!(
-        "stream {} records for {} sent; batch-to-s3 {} deliveries ({} failed), batch-to-iceberg {} ({} failed)",
+        "stream {} records for {} sent; batch-to-s3 NDJSON {} deliveries ({} failed), Parquet {} ({} failed), batch-to-iceberg {} ({} failed)",
         in_stream.len(),
         want.len(),
-        to_s3.calls,
-        to_s3.failed,
-        to_iceberg.calls,
-        to_iceberg.failed
+        stored.to_ndjson.calls,
+        stored.to_ndjson.failed,
+        stored.to_parquet.calls,
+        stored.to_parquet.failed,
+        stored.to_iceberg.calls,
+        stored.to_iceberg.failed
     );
     assert!(
-        to_s3.failed > 0 && to_iceberg.failed > 0,
+        stored.to_ndjson.failed > 0 && stored.to_parquet.failed > 0 && stored.to_iceberg.failed > 0,
         "the faults fired"
     );
-    assert_eq!(
-        difference(&stored, &want),
-        "",
-        "batch-to-s3: every record once"
-    );
-    assert_eq!(
-        difference(&table, &want),
-        "",
-        "batch-to-iceberg: every record once"
-    );
+    stored.assert_exactly(&want);
 }
 
 /// What `got` has more or less than `want` (both sorted), or "" when they are equal.
@@ -761,12 +815,6 @@ async fn records_with_ids_sent_again_in_any_request_are_stored_once() {
         assert_eq!(ingest.answer(&plain).await.status, 200);
     }
     assert_eq!(stream_ns(&s.stream).await.len(), 400 + 150 + 2);
-    let (stored, table, _, _) = through_the_writers(&s.stream).await;
     let want: Vec<u64> = (0..300).chain([1000, 1000]).collect();
-    assert_eq!(difference(&stored, &want), "", "batch-to-s3: each id once");
-    assert_eq!(
-        difference(&table, &want),
-        "",
-        "batch-to-iceberg: each id once"
-    );
+    through_the_writers(&s.stream).await.assert_exactly(&want);
 }
