@@ -1338,6 +1338,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn routed_copies_are_committed_once_in_the_table_each_goes_to() {
+        let f = routed(&[("COMMIT_ATTEMPTS", "1")]);
+        // A keyed request's records 1..=12 (position = n), then copies of some of them, as
+        // the stream holds them after a lost PutRecords answer; each table keeps its own
+        // window. The metrics table loses a race once: its copies come again.
+        let keyed = |seqs: std::ops::RangeInclusive<u64>, ns: &[u64]| {
+            let mut b = signals("shardId-0", seqs);
+            for (r, &n) in b.records.iter_mut().zip(ns) {
+                let signal = ["logs", "traces", "metrics"][(n % 3) as usize];
+                r.data = format!(r#"{{"signal":"{signal}","n":{n}}}"#).into_bytes();
+                r.partition_key = trickle_shared::identity::Identity::of(KEYED_ID, n as u32)
+                    .unwrap()
+                    .partition_key(None);
+            }
+            b
+        };
+        let all: Vec<u64> = (1..=12).collect();
+        f.process(&keyed(1..=12, &all), None).await;
+        f.catalogs()[2].store().tables().inject(Fault::Conflict);
+        let copies = [2, 3, 4, 11, 12, 13, 14];
+        let s = f.process(&keyed(13..=19, &copies), None).await;
+        assert!(s.retry_from.is_some(), "the metrics table lost its race");
+        let s = f.process(&keyed(13..=19, &copies), None).await;
+        assert_eq!(s.retry_from, None, "{:?}", s.failure);
+        let by_table = |table: u64| -> Vec<i64> {
+            (1..=14)
+                .filter(|n| n % 3 == table)
+                .map(|n| n as i64)
+                .collect()
+        };
+        let [logs, traces, metrics] = all_ns(&f).await;
+        assert_eq!(logs, by_table(0));
+        assert_eq!(traces, by_table(1));
+        assert_eq!(metrics, by_table(2));
+    }
+
+    #[tokio::test]
     async fn a_batch_stopped_between_two_tables_commits_only_what_each_lacks() {
         let f = routed(&[("COMMIT_ATTEMPTS", "1")]);
         f.process(&signals("shardId-0", 1..=3), None).await;
