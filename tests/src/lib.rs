@@ -303,6 +303,18 @@ pub async fn read_all(
     client: &aws_sdk_kinesis::Client,
     name: &str,
 ) -> Vec<aws_sdk_kinesis::types::Record> {
+    read_shards(client, name)
+        .await
+        .into_iter()
+        .flat_map(|(_, records)| records)
+        .collect()
+}
+
+/// Each shard's id and records, read from TRIM_HORIZON, in order.
+pub async fn read_shards(
+    client: &aws_sdk_kinesis::Client,
+    name: &str,
+) -> Vec<(String, Vec<aws_sdk_kinesis::types::Record>)> {
     let shards = client
         .list_shards()
         .stream_name(name)
@@ -321,6 +333,7 @@ pub async fn read_all(
             .expect("GetShardIterator")
             .shard_iterator
             .expect("a shard iterator");
+        let mut records = Vec::new();
         loop {
             let page = client
                 .get_records()
@@ -329,14 +342,36 @@ pub async fn read_all(
                 .await
                 .expect("GetRecords");
             let n = page.records().len();
-            out.extend(page.records().iter().cloned());
+            records.extend(page.records().iter().cloned());
             match page.next_shard_iterator() {
                 Some(next) if n > 0 => iterator = next.to_owned(),
                 _ => break,
             }
         }
+        out.push((shard.shard_id().to_owned(), records));
     }
     out
+}
+
+/// A Glue database named `prefix_<12 hex>` on the local stack, for a test's tables.
+pub async fn create_glue_database(prefix: &str) -> String {
+    let database = format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    glue_via(&endpoint(), ClientSettings::default())
+        .await
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(&database)
+                .build()
+                .expect("database input"),
+        )
+        .send()
+        .await
+        .expect("CreateDatabase on the local stack");
+    database
 }
 
 /// A minimal HTTP/1.1 POST over loopback (the local function URL of `cargo lambda watch`):

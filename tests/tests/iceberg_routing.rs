@@ -24,7 +24,7 @@ use trickle_kinesis_batch::{ShardBatch, StreamEvent};
 use trickle_tests::fault_proxy::{Fault, FaultProxy, Match, Rule, Schedule};
 use trickle_tests::runtime_api::{binary, FunctionProcess};
 use trickle_tests::{
-    batch_to_iceberg_via, create_bucket, create_stream, endpoint, glue_via, kinesis, pyiceberg,
+    batch_to_iceberg_via, create_bucket, create_glue_database, create_stream, kinesis, pyiceberg,
     unique_name, ClientSettings,
 };
 
@@ -150,19 +150,7 @@ struct Lake {
 impl Lake {
     async fn new() -> Self {
         let (_, bucket) = create_bucket("otel-lake").await;
-        let database = format!("otel_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        glue_via(&endpoint(), ClientSettings::default())
-            .await
-            .create_database()
-            .database_input(
-                aws_sdk_glue::types::DatabaseInput::builder()
-                    .name(&database)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("CreateDatabase on the local stack");
+        let database = create_glue_database("otel").await;
         Self { bucket, database }
     }
 

@@ -33,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use trickle_tests::fault_proxy::{EntryPick, Fault, FaultProxy, Match, Rule, Schedule};
 use trickle_tests::{
-    batch_to_iceberg_via, batch_to_s3_config, create_bucket, create_stream, endpoint, glue_via,
-    kinesis, kinesis_via, object_body, object_keys, pyiceberg, read_all, s3, s3_via,
+    batch_to_iceberg_via, batch_to_s3_config, create_bucket, create_glue_database, create_stream,
+    kinesis, kinesis_via, object_body, object_keys, pyiceberg, read_all, read_shards, s3, s3_via,
     sdk_config_via, unique_name, ClientSettings,
 };
 
@@ -363,19 +363,7 @@ struct Writers {
 
 async fn writers() -> Writers {
     let (_, bucket) = create_bucket("keyed").await;
-    let database = format!("db_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    glue_via(&endpoint(), ClientSettings::default())
-        .await
-        .create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name(&database)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("CreateDatabase on the local stack");
+    let database = create_glue_database("db").await;
     let table = "events".to_owned();
     let proxy = FaultProxy::start(vec![]).await;
     let once = ClientSettings {
@@ -420,46 +408,6 @@ async fn writers() -> Writers {
         table,
         proxy,
     }
-}
-
-/// Each shard's records, in order.
-async fn shards(stream: &str) -> Vec<(String, Vec<aws_sdk_kinesis::types::Record>)> {
-    let client = kinesis().await;
-    let listed = client
-        .list_shards()
-        .stream_name(stream)
-        .send()
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for shard in listed.shards() {
-        let mut iterator = client
-            .get_shard_iterator()
-            .stream_name(stream)
-            .shard_id(shard.shard_id())
-            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator
-            .unwrap();
-        let mut records = Vec::new();
-        loop {
-            let page = client
-                .get_records()
-                .shard_iterator(&iterator)
-                .send()
-                .await
-                .unwrap();
-            records.extend(page.records().iter().cloned());
-            match page.next_shard_iterator() {
-                Some(next) if !page.records().is_empty() => iterator = next.to_owned(),
-                _ => break,
-            }
-        }
-        out.push((shard.shard_id().to_owned(), records));
-    }
-    out
 }
 
 /// Lambda's Kinesis event for some of a shard's records.
@@ -530,7 +478,7 @@ struct Delivered {
 /// same records again (its answer lost): bisected, then re-formed with newer records.
 async fn deliver(w: &Writers, to: Writer, stream: &str) -> Delivered {
     let mut d = Delivered::default();
-    for (shard, records) in shards(stream).await {
+    for (shard, records) in read_shards(&kinesis().await, stream).await {
         let sizes = [7usize, 13, 5, 29, 11, 3];
         let (mut p, mut i, mut in_a_row) = (0usize, 0usize, 0usize);
         while p < records.len() {

@@ -35,18 +35,22 @@ pub fn identities_key(stream: &str, shard_id: &str) -> String {
     format!("{}.identities", key(stream, shard_id))
 }
 
-/// The newest value of `key` in the current snapshot's ancestry (the window reference).
-pub fn newest_property(metadata: &TableMetadata, key: &str) -> Option<String> {
+/// The newest value of `key` in the current snapshot's ancestry, newest first, and the
+/// snapshot that holds it (the checkpoint; the window reference).
+pub fn newest_property(metadata: &TableMetadata, key: &str) -> Option<(i64, String)> {
     let mut next = metadata.current_snapshot_id();
+    // Bounded by the snapshots the metadata holds: a parent id that loops is not followed
+    // twice.
     let mut steps = 0usize;
     while let Some(id) = next {
         if steps > metadata.snapshots().len() {
             break;
         }
         steps += 1;
+        // An expired snapshot ends the ancestry.
         let snapshot = metadata.snapshot_by_id(id)?;
         if let Some(value) = snapshot.summary().additional_properties.get(key) {
-            return Some(value.clone());
+            return Some((id, value.clone()));
         }
         next = snapshot.parent_snapshot_id();
     }
@@ -72,36 +76,22 @@ pub struct CorruptCheckpoint {
     pub value: String,
 }
 
-/// Walks the current snapshot's ancestry, newest first, to the first snapshot with `key`.
+/// The checkpoint under `key`: the newest in the current snapshot's ancestry.
 pub fn read(metadata: &TableMetadata, key: &str) -> Result<Checkpoint, CorruptCheckpoint> {
-    let mut next = metadata.current_snapshot_id();
-    // Bounded by the snapshots the metadata holds: a parent id that loops is not followed
-    // twice.
-    let mut steps = 0usize;
-    while let Some(id) = next {
-        if steps > metadata.snapshots().len() {
-            break;
-        }
-        steps += 1;
-        let Some(snapshot) = metadata.snapshot_by_id(id) else {
-            break; // expired: the ancestry ends here.
-        };
-        if let Some(value) = snapshot.summary().additional_properties.get(key) {
-            let sequence = value.parse().map_err(|_| CorruptCheckpoint {
-                snapshot_id: id,
-                key: key.to_owned(),
-                value: value.clone(),
-            })?;
-            return Ok(Checkpoint {
-                sequence: Some(sequence),
-                snapshot_id: Some(id),
-            });
-        }
-        next = snapshot.parent_snapshot_id();
-    }
+    let Some((snapshot_id, value)) = newest_property(metadata, key) else {
+        return Ok(Checkpoint {
+            sequence: None,
+            snapshot_id: None,
+        });
+    };
+    let sequence = value.parse().map_err(|_| CorruptCheckpoint {
+        snapshot_id,
+        key: key.to_owned(),
+        value: value.clone(),
+    })?;
     Ok(Checkpoint {
-        sequence: None,
-        snapshot_id: None,
+        sequence: Some(sequence),
+        snapshot_id: Some(snapshot_id),
     })
 }
 

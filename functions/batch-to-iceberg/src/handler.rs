@@ -588,7 +588,7 @@ impl<P: MetadataLocationStore> BatchToIceberg<P> {
         let failed = |e: String| CommitError::IdentityWindow(e);
         let property = checkpoint::identities_key(&batch.stream_name, &batch.shard_id);
         let committed = checkpoint::newest_property(table.metadata(), &property)
-            .map(|text| WindowRef::parse(&text))
+            .map(|(_, text)| WindowRef::parse(&text))
             .transpose()
             .map_err(failed)?;
         let file_io = self.catalogs[0].file_io();
@@ -1076,7 +1076,7 @@ mod tests {
         f.process(&batch("shardId-0", 30..=31), None).await;
         assert_eq!(ns(&f).await, [0, 1, 2, 3, 4, 5, 30, 31]);
         let table = f.catalog().load().await.unwrap().unwrap();
-        let reference = checkpoint::newest_property(
+        let (_, reference) = checkpoint::newest_property(
             table.metadata(),
             &checkpoint::identities_key("s", "shardId-0"),
         )
