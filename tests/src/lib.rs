@@ -353,6 +353,26 @@ pub async fn read_shards(
     out
 }
 
+/// The values of an Int64 column of a Parquet object (every value set).
+pub fn parquet_i64_column(body: bytes::Bytes, column: &str) -> Vec<i64> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
+        .expect("a Parquet file")
+        .build()
+        .expect("a reader");
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.expect("a batch");
+        let values = batch
+            .column_by_name(column)
+            .unwrap_or_else(|| panic!("column {column}"))
+            .as_primitive::<Int64Type>();
+        out.extend(values.iter().map(|v| v.expect("the value is set")));
+    }
+    out
+}
+
 /// A Glue database named `prefix_<12 hex>` on the local stack, for a test's tables.
 pub async fn create_glue_database(prefix: &str) -> String {
     let database = format!(

@@ -91,25 +91,10 @@ async fn stored_lines(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> 
 
 /// The `n` column of a Parquet object, as `{"n":i}` lines.
 fn parquet_n_lines(body: bytes::Bytes) -> Vec<String> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Int64Type;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
-        .expect("a Parquet file")
-        .build()
-        .expect("a reader");
-    let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.expect("a batch");
-        let n = batch
-            .column_by_name("n")
-            .expect("column n")
-            .as_primitive::<Int64Type>();
-        out.extend(
-            n.iter()
-                .map(|v| format!("{{\"n\":{}}}", v.expect("n is set"))),
-        );
-    }
-    out
+    trickle_tests::parquet_i64_column(body, "n")
+        .into_iter()
+        .map(|n| format!("{{\"n\":{n}}}"))
+        .collect()
 }
 
 /// The settings of each format the scenarios run in.

@@ -23,8 +23,8 @@ use trickle_kinesis_batch::{ShardBatch, SourceRecord};
 use trickle_tests::fault_proxy::{Fault, FaultProxy, Match, Rule, Schedule};
 use trickle_tests::runtime_api::{binary, FunctionProcess};
 use trickle_tests::{
-    batch_to_iceberg_via, create_bucket, endpoint, glue_via, kinesis_event_json, object_keys,
-    pyiceberg, s3_via, sdk_config_via, sequence, ClientSettings,
+    batch_to_iceberg_via, create_bucket, create_glue_database, endpoint, glue_via,
+    kinesis_event_json, object_keys, pyiceberg, s3_via, sdk_config_via, sequence, ClientSettings,
 };
 
 const SCHEMA: &str = "shard string, n bigint, ts timestamp, user string";
@@ -46,19 +46,7 @@ fn glue_name(prefix: &str) -> String {
 
 async fn lake() -> Lake {
     let (_, bucket) = create_bucket("iceberg").await;
-    let database = glue_name("db");
-    glue_via(&endpoint(), ClientSettings::default())
-        .await
-        .create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name(&database)
-                .build()
-                .expect("database input"),
-        )
-        .send()
-        .await
-        .expect("CreateDatabase on the local stack");
+    let database = create_glue_database("db").await;
     Lake {
         bucket,
         database,

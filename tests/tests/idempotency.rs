@@ -34,8 +34,8 @@ use std::time::{Duration, SystemTime};
 use trickle_tests::fault_proxy::{EntryPick, Fault, FaultProxy, Match, Rule, Schedule};
 use trickle_tests::{
     batch_to_iceberg_via, batch_to_s3_config, create_bucket, create_glue_database, create_stream,
-    kinesis, kinesis_via, object_body, object_keys, pyiceberg, read_all, read_shards, s3, s3_via,
-    sdk_config_via, unique_name, ClientSettings,
+    kinesis, kinesis_via, object_body, object_keys, parquet_i64_column, pyiceberg, read_all,
+    read_shards, s3, s3_via, sdk_config_via, unique_name, ClientSettings,
 };
 
 /// A DynamoDB table as the template makes it: `id` (S) the partition key; its client goes
@@ -606,24 +606,11 @@ async fn through_the_writers(stream: &str) -> Stored {
 
 /// The `n` of every row of batch-to-s3's Parquet objects, sorted.
 async fn parquet_ns(w: &Writers) -> Vec<u64> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Int64Type;
     let client = s3().await;
     let mut ns = Vec::new();
     for key in object_keys(&client, &w.bucket, "parquet/").await {
         let body = bytes::Bytes::from(object_body(&client, &w.bucket, &key).await);
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
-            .expect("a Parquet file")
-            .build()
-            .expect("a reader");
-        for batch in reader {
-            let batch = batch.expect("a batch");
-            let n = batch
-                .column_by_name("n")
-                .expect("column n")
-                .as_primitive::<Int64Type>();
-            ns.extend(n.iter().map(|v| v.expect("n is set") as u64));
-        }
+        ns.extend(parquet_i64_column(body, "n").into_iter().map(|n| n as u64));
     }
     ns.sort();
     ns
