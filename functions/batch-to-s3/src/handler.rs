@@ -285,7 +285,9 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             // identity): only the mark moves, with the window.
             if let Some(w) = window.as_ref().filter(|w| w.changed()) {
                 if let Err(e) = self.write_window(&state, w).await {
-                    fail_at(&mut summary, start, &e);
+                    // From the first record: those at or below the mark may have entered
+                    // the window, and come again only so.
+                    fail_at(&mut summary, 0, &e);
                     return finish(summary);
                 }
             }
@@ -1068,6 +1070,36 @@ mod tests {
                 "PUT {fail_at} failed"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_copies_whose_window_cannot_be_written_comes_again_from_its_start() {
+        // The mark of [0, 1, 2] is stored without its window (the state PUT after the data
+        // failed): the next delivery settles the intent and takes 0..2 into the window as
+        // they pass. When that delivery holds only copies after the mark and its window
+        // cannot be written, it must come again from its first record, or 0..2 are never
+        // taken in and a later copy is stored again.
+        let event = keyed_event(&[0, 1, 2, 0], 100);
+        let f = function(config());
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        f.store().fail_puts_where(move |k| {
+            k.starts_with("state/") && n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1
+        });
+        let out = f.process(reform(&event, 0..3), None).await.unwrap();
+        assert_eq!(out.retry_from.as_deref(), Some("100"));
+        f.store().heal();
+        f.store()
+            .fail_puts_where(|k| k.contains(".identities-") && k.ends_with(".bin"));
+        let out = f.process(event.clone(), None).await.unwrap();
+        assert_eq!(
+            out.retry_from.as_deref(),
+            Some("100"),
+            "from the first record"
+        );
+        f.store().heal();
+        deliver_until_stored(&f, &event).await;
+        deliver_until_stored(&f, &keyed_event(&[1, 2], 900)).await;
+        assert_eq!(positions(&stored_lines(&f, "raw/")), [0, 1, 2]);
     }
 
     #[tokio::test]
