@@ -207,14 +207,10 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         // the shard's window; records at or below the mark enter it, copies after it are
         // skipped.
         let mut window: Option<IdentityWindow> = None;
-        // The window as committed: what a failure's state carries forward, with the
-        // identities of the records Lambda will not deliver again (`keep_identities_before`).
-        let mut committed: Option<IdentityWindow> = None;
         let mut skips = Skips::default();
         if may_carry_identities(&batch.records) {
             match self.read_window(&state).await {
                 Ok(mut w) => {
-                    committed = Some(w.clone());
                     skips =
                         skip_stored(&mut w, &batch.records, identities_in(&batch.records), start);
                     summary.duplicates_skipped = skips.duplicates;
@@ -259,7 +255,6 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
                 fail_at(&mut summary, start, &e);
                 self.keep_identities_before(
                     &state,
-                    committed.as_ref(),
                     batch,
                     start,
                     mark.as_ref(),
@@ -301,7 +296,6 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             fail_at(&mut summary, start, &WriteError::DeadlineNear);
             self.keep_identities_before(
                 &state,
-                committed.as_ref(),
                 batch,
                 start,
                 mark.as_ref(),
@@ -335,7 +329,6 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
                 fail_at(&mut summary, start, &e);
                 self.keep_identities_before(
                     &state,
-                    committed.as_ref(),
                     batch,
                     start,
                     mark.as_ref(),
@@ -414,7 +407,6 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
             // least to `resume`.
             self.keep_identities_before(
                 &state,
-                committed.as_ref(),
                 batch,
                 resume,
                 mark.as_ref(),
@@ -433,7 +425,13 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         let with_mark = if resume == batch.records.len() {
             window.as_ref()
         } else {
-            partial = committed.as_ref().map(|c| window_before(c, batch, resume));
+            partial = match self.window_before(&state, batch, resume).await {
+                Ok(w) => w,
+                Err(e) => {
+                    fail_at(&mut summary, 0, &e);
+                    return finish(summary);
+                }
+            };
             partial.as_ref()
         };
         if let Some(w) = with_mark.filter(|w| w.changed()) {
@@ -467,7 +465,6 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
     async fn keep_identities_before(
         &self,
         state: &ShardState<'_, S>,
-        committed: Option<&IdentityWindow>,
         batch: &ShardBatch,
         resume: usize,
         mark: Option<&SequenceNumber>,
@@ -475,20 +472,39 @@ impl<S: ObjectStore, C: GlueTables> BatchToS3<S, C> {
         etag: Option<String>,
         summary: &mut Summary,
     ) {
-        let Some(w) = committed
-            .map(|c| window_before(c, batch, resume))
-            .filter(IdentityWindow::changed)
-        else {
-            return;
-        };
-        let kept = match self.write_window(state, &w).await {
-            Ok(()) => state.write(mark, intent, etag).await.map(|_| ()),
+        let kept = match self.window_before(state, batch, resume).await {
+            Ok(Some(w)) if w.changed() => match self.write_window(state, &w).await {
+                Ok(()) => state.write(mark, intent, etag).await.map(|_| ()),
+                Err(e) => Err(e),
+            },
+            Ok(_) => return,
             Err(e) => Err(e),
         };
         if let Err(e) = kept {
             tracing::error!(error = %e, "could not keep the identities of the stored records; the batch comes again from its first record");
             summary.retry_from = batch.records.first().map(|r| r.sequence_text.clone());
         }
+    }
+
+    /// The committed window (read again: only a failure needs it) with the identities of
+    /// the batch's records before `resume`; `None` for a batch without identities.
+    async fn window_before(
+        &self,
+        state: &ShardState<'_, S>,
+        batch: &ShardBatch,
+        resume: usize,
+    ) -> Result<Option<IdentityWindow>, WriteError> {
+        if !may_carry_identities(&batch.records) {
+            return Ok(None);
+        }
+        let mut w = self.read_window(state).await?;
+        skip_stored(
+            &mut w,
+            &batch.records,
+            identities_in(&batch.records[..resume]),
+            resume,
+        );
+        Ok(Some(w))
     }
 
     /// The shard's committed identity window (empty when the state names none).
@@ -584,18 +600,6 @@ fn unsaved_window<S: ObjectStore>(
         summary.retry_from = batch.records.first().map(|r| r.sequence_text.clone());
     }
     summary
-}
-
-/// `committed` with the identities of the batch's records before `resume`.
-fn window_before(committed: &IdentityWindow, batch: &ShardBatch, resume: usize) -> IdentityWindow {
-    let mut w = committed.clone();
-    skip_stored(
-        &mut w,
-        &batch.records,
-        identities_in(&batch.records[..resume]),
-        resume,
-    );
-    w
 }
 
 /// Moves the mark to `to` (clearing any intent), recording the outcome in the summary.

@@ -186,12 +186,11 @@ impl<S: RecordSink> Ingest<S> {
                 return client_error(&err);
             }
         };
-        let scope = self.scope(sender, input);
-        if let Some(refused) = self.identify_records(&scope, &mut entries) {
+        if let Some(refused) = self.identify_records(sender, input, &mut entries) {
             return refused;
         }
         if let (Some(key), Some(memory)) = (key, &self.memory) {
-            let id = request_id(&scope, &key);
+            let id = request_id(&self.scope(sender, input), &key);
             return self
                 .answer_keyed(memory.as_ref(), &id, input, &mut entries)
                 .await;
@@ -228,9 +227,14 @@ impl<S: RecordSink> Ingest<S> {
 
     /// With `RECORD_ID_POINTER`: every record with a value there carries the identity of
     /// that id; a record the identity makes too large is refused.
-    fn identify_records(&self, scope: &str, entries: &mut [crate::body::Entry]) -> Option<Answer> {
+    fn identify_records(
+        &self,
+        sender: Sender,
+        input: &HttpInput<'_>,
+        entries: &mut [crate::body::Entry],
+    ) -> Option<Answer> {
         let pointer = self.config.record_id_pointer.as_deref()?;
-        if identify_by_id(scope, pointer, entries) == 0 {
+        if identify_by_id(&self.scope(sender, input), pointer, entries) == 0 {
             return None;
         }
         oversized(entries)
@@ -391,7 +395,7 @@ impl<S: RecordSink> Ingest<S> {
             }
         };
         let mut entries = std::mem::take(&mut parsed.entries);
-        if let Some(refused) = self.identify_records(&self.scope(sender, input), &mut entries) {
+        if let Some(refused) = self.identify_records(sender, input, &mut entries) {
             return status_answer(refused.status.as_u16(), &refused.body.to_string());
         }
         let report = self.write(&entries).await;
